@@ -1,0 +1,296 @@
+/**
+ * Every setting of interface.md, as one zod schema. Loaded from (highest first) command-line flags, the process
+ * environment, a `.env` file, and defaults. Problems are collected for every variable, never just the first.
+ */
+import { z } from "zod";
+import { parse as parseDotenv } from "dotenv";
+import { ConfigError } from "./lib/errors.ts";
+
+export const DEFAULT_PUSHER_URL =
+  "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679?protocol=7&client=js&version=8.4.0&flash=false";
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}, { message: "expected an http(s) URL" });
+
+const wsUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === "ws:" || url.protocol === "wss:";
+  } catch {
+    return false;
+  }
+}, { message: "expected a ws:// or wss:// URL" });
+
+const postgresUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === "postgres:" || url.protocol === "postgresql:";
+  } catch {
+    return false;
+  }
+}, { message: "expected a postgres:// or postgresql:// URL" });
+
+function integerIn(min: number, max: number, unit: string) {
+  return z.string().trim().regex(/^\d+$/, { message: `expected a whole number of ${unit}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `expected ${min} to ${max} ${unit}` });
+}
+
+function numberIn(min: number, max: number, unit: string) {
+  return z.string().trim().regex(/^\d+(\.\d+)?$/, { message: `expected a number of ${unit}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `expected ${min} to ${max} ${unit}` });
+}
+
+const httpListen = z.string().trim().transform((value, ctx) => {
+  if (value === "off") return null;
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: "custom", message: 'expected "host:port" or "off"' });
+    return z.NEVER;
+  }
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
+});
+
+/** Every variable, its schema and default. Keys are the environment variable names. */
+const variableSchemas = {
+  KICK_CLIENT_ID: z.string().trim().min(1, { message: "must not be empty" }).optional(),
+  KICK_CLIENT_SECRET: z.string().trim().min(1, { message: "must not be empty" }).optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  KICK_MONITOR_DATA_DIR: z.string().min(1).default("./data"),
+  KICK_OAUTH_URL: httpUrl.default("https://id.kick.com"),
+  KICK_API_URL: httpUrl.default("https://api.kick.com"),
+  KICK_WEB_URL: httpUrl.default("https://kick.com"),
+  KICK_PUSHER_URL: wsUrl.default(DEFAULT_PUSHER_URL),
+  KICK_MONITOR_POLL_INTERVAL: integerIn(1, 86_400, "seconds").default(60),
+  KICK_MONITOR_OFFLINE_GRACE: integerIn(0, 86_400, "seconds").default(60),
+  KICK_MONITOR_HTTP: httpListen.default({ hostname: "127.0.0.1", port: 8080 }),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+  // Ours, beyond interface.md: knobs a demanding user (and the tests) need.
+  KICK_API_RATE: numberIn(0.1, 1000, "requests per second").default(2),
+  KICK_API_BATCH_SIZE: integerIn(1, 50, "slugs per request").default(25),
+  KICK_API_TIMEOUT: integerIn(1, 300, "seconds").default(10),
+  KICK_MONITOR_CHANNELS_PER_SOCKET: integerIn(1, 10_000, "channels").default(200),
+} as const;
+
+export type VariableName = keyof typeof variableSchemas;
+export const VARIABLE_NAMES = Object.keys(variableSchemas) as VariableName[];
+const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
+
+const configSchema = z.object(variableSchemas);
+type RawConfig = z.output<typeof configSchema>;
+
+/** The typed, validated configuration the rest of the program uses. */
+export interface Config {
+  kickClientId: string | undefined;
+  kickClientSecret: string | undefined;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  oauthUrl: string;
+  apiUrl: string;
+  webUrl: string;
+  pusherUrl: string;
+  pollIntervalSeconds: number;
+  offlineGraceSeconds: number;
+  http: { hostname: string; port: number } | null;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "json" | "pretty";
+  apiRatePerSecond: number;
+  apiBatchSize: number;
+  apiTimeoutSeconds: number;
+  channelsPerSocket: number;
+}
+
+function toConfig(raw: RawConfig, stderrIsTerminal: boolean): Config {
+  return {
+    kickClientId: raw.KICK_CLIENT_ID,
+    kickClientSecret: raw.KICK_CLIENT_SECRET,
+    databaseUrl: raw.DATABASE_URL,
+    dataDir: raw.KICK_MONITOR_DATA_DIR,
+    oauthUrl: raw.KICK_OAUTH_URL.replace(/\/+$/, ""),
+    apiUrl: raw.KICK_API_URL.replace(/\/+$/, ""),
+    webUrl: raw.KICK_WEB_URL.replace(/\/+$/, ""),
+    pusherUrl: raw.KICK_PUSHER_URL,
+    pollIntervalSeconds: raw.KICK_MONITOR_POLL_INTERVAL,
+    offlineGraceSeconds: raw.KICK_MONITOR_OFFLINE_GRACE,
+    http: raw.KICK_MONITOR_HTTP,
+    logLevel: raw.LOG_LEVEL,
+    logFormat: raw.LOG_FORMAT ?? (stderrIsTerminal ? "pretty" : "json"),
+    apiRatePerSecond: raw.KICK_API_RATE,
+    apiBatchSize: raw.KICK_API_BATCH_SIZE,
+    apiTimeoutSeconds: raw.KICK_API_TIMEOUT,
+    channelsPerSocket: raw.KICK_MONITOR_CHANNELS_PER_SOCKET,
+  };
+}
+
+export interface LoadOptions {
+  /** Process environment; `Deno.env.toObject()` by default. */
+  env?: Record<string, string>;
+  /** Path of the .env file; `.env` in the working directory by default. An explicit path must exist. */
+  envFile?: string;
+  /** Values from command-line flags, by variable name; they win over everything. */
+  overrides?: Partial<Record<VariableName, string>>;
+}
+
+/** Where each effective value came from, for `config show`. */
+export type ValueOrigin = "flag" | "env" | ".env" | "default";
+
+export interface LoadedSettings {
+  /** The merged raw strings, by variable name (only those that were set somewhere). */
+  values: Partial<Record<VariableName, string>>;
+  origins: Partial<Record<VariableName, ValueOrigin>>;
+  /** The .env file that was read, if any. */
+  envFilePath: string | null;
+}
+
+/** Merges flag > env > .env, without validating. Throws ConfigError when an explicit --env-file is missing. */
+export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
+  const env = options.env ?? Deno.env.toObject();
+  const fileValues: Record<string, string> = {};
+  let envFilePath: string | null = null;
+  const path = options.envFile ?? ".env";
+  try {
+    const text = Deno.readTextFileSync(path);
+    Object.assign(fileValues, parseDotenv(text));
+    envFilePath = path;
+  } catch (error) {
+    if (options.envFile !== undefined) {
+      const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
+      throw new ConfigError([`--env-file "${options.envFile}": ${reason}`]);
+    }
+  }
+  const values: Partial<Record<VariableName, string>> = {};
+  const origins: Partial<Record<VariableName, ValueOrigin>> = {};
+  for (const name of VARIABLE_NAMES) {
+    const candidates: [string | undefined, ValueOrigin][] = [
+      [options.overrides?.[name], "flag"],
+      [env[name], "env"],
+      [fileValues[name], ".env"],
+    ];
+    for (const [value, origin] of candidates) {
+      // An empty value counts as unset, the way shells and .env files usually mean it.
+      if (value !== undefined && value !== "") {
+        values[name] = value;
+        origins[name] = origin;
+        break;
+      }
+    }
+  }
+  return { values, origins, envFilePath };
+}
+
+/** Validates merged settings; returns every problem, named by variable, in a stable order. */
+export function validateSettings(
+  values: Partial<Record<VariableName, string>>,
+): { config: Config; problems: [] } | { config: null; problems: string[] } {
+  const result = configSchema.safeParse(values);
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0]) as VariableName;
+      const shown = SECRET_VARIABLES.has(name) ? "***" : JSON.stringify(values[name]);
+      problems.push(`${name}=${shown}: ${issue.message}`);
+    }
+  }
+  if (values.KICK_CLIENT_ID && !values.KICK_CLIENT_SECRET) {
+    problems.push("KICK_CLIENT_SECRET: required when KICK_CLIENT_ID is set");
+  }
+  if (values.KICK_CLIENT_SECRET && !values.KICK_CLIENT_ID) {
+    problems.push("KICK_CLIENT_ID: required when KICK_CLIENT_SECRET is set");
+  }
+  if (problems.length > 0 || !result.success) return { config: null, problems };
+  return { config: toConfig(result.data, Deno.stderr.isTerminal()), problems: [] };
+}
+
+/** Loads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { values } = gatherSettings(options);
+  const result = validateSettings(values);
+  if (result.config === null) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+/** Throws ConfigError unless the Kick app credentials are set (anything that talks to Kick needs them). */
+export function requireKickCredentials(config: Config): { clientId: string; clientSecret: string } {
+  const missing: string[] = [];
+  if (!config.kickClientId) missing.push("KICK_CLIENT_ID: required to talk to Kick (app client id)");
+  if (!config.kickClientSecret) {
+    missing.push("KICK_CLIENT_SECRET: required to talk to Kick (app client secret)");
+  }
+  if (missing.length > 0) throw new ConfigError(missing);
+  return { clientId: config.kickClientId!, clientSecret: config.kickClientSecret! };
+}
+
+/** Settings as shown by `config show`: every variable's effective value and origin, secrets as "***". */
+export function describeSettings(
+  settings: LoadedSettings,
+): { name: VariableName; value: string | null; origin: ValueOrigin }[] {
+  const defaults = configSchema.safeParse({});
+  return VARIABLE_NAMES.map((name) => {
+    const raw = settings.values[name];
+    if (raw !== undefined) {
+      return { name, value: SECRET_VARIABLES.has(name) ? "***" : raw, origin: settings.origins[name]! };
+    }
+    const fallback = defaults.success ? defaults.data[name] : undefined;
+    return { name, value: renderDefault(name, fallback), origin: "default" as const };
+  });
+}
+
+function renderDefault(name: VariableName, value: unknown): string | null {
+  if (value === undefined) return null;
+  if (name === "KICK_MONITOR_HTTP") {
+    const listen = value as { hostname: string; port: number } | null;
+    return listen ? `${listen.hostname}:${listen.port}` : "off";
+  }
+  return String(value);
+}
+
+/** The commented template `config init` writes. */
+export const ENV_TEMPLATE = `# kick-monitor configuration. Values here are overridden by the process environment.
+# Every variable is optional except the Kick app credentials, which anything that talks to Kick needs.
+
+# App credentials from https://kick.com/settings/developer (the account needs 2FA).
+KICK_CLIENT_ID=
+KICK_CLIENT_SECRET=
+
+# A real PostgreSQL server. Leave empty to use the embedded database in KICK_MONITOR_DATA_DIR.
+# DATABASE_URL=postgres://user:password@127.0.0.1:5432/kick_monitor
+
+# Embedded database, pid file and the durable event journal.
+# KICK_MONITOR_DATA_DIR=./data
+
+# Seconds between reconciliation polls of the official API.
+# KICK_MONITOR_POLL_INTERVAL=60
+
+# Seconds an offline must hold before it is recorded (with its real time).
+# KICK_MONITOR_OFFLINE_GRACE=60
+
+# Health and metrics listener ("host:port"), or "off".
+# KICK_MONITOR_HTTP=127.0.0.1:8080
+
+# debug, info, warn or error; json or pretty.
+# LOG_LEVEL=info
+# LOG_FORMAT=json
+
+# Kick endpoints (change only to point at a test double).
+# KICK_OAUTH_URL=https://id.kick.com
+# KICK_API_URL=https://api.kick.com
+# KICK_WEB_URL=https://kick.com
+# KICK_PUSHER_URL=${DEFAULT_PUSHER_URL}
+
+# Politeness toward Kick's API, which publishes no rate limits.
+# KICK_API_RATE=2
+# KICK_API_BATCH_SIZE=25
+# KICK_API_TIMEOUT=10
+
+# Pusher channels carried by one websocket (more sockets mean one bad socket blinds less).
+# KICK_MONITOR_CHANNELS_PER_SOCKET=200
+`;

@@ -1,0 +1,74 @@
+/**
+ * The vocabulary shared by sources, the pipeline and storage. Data flows one way:
+ * sources emit Observations → the status machine turns them into Transitions → sinks store them.
+ */
+
+/** A streamer's status as we know it; `unknown` until the first check. */
+export type StreamerStatus = "online" | "offline" | "unknown";
+
+/** The two kinds of transition, and of observation. */
+export type LiveStatus = "online" | "offline";
+
+/** Where an observation came from (interface.md: `source`). */
+export type EventSource = "pusher" | "poll" | "webhook";
+
+/** "Streamer X looked online/offline at time T, per source S, livestream L." */
+export interface Observation {
+  slug: string;
+  status: LiveStatus;
+  /** When the source says the change happened (stream start time, or when the event was seen). */
+  observedAt: Date;
+  /** When this process received it. */
+  receivedAt: Date;
+  source: EventSource;
+  livestreamId: number | null;
+  title: string | null;
+  category: string | null;
+  viewers: number | null;
+  /** The source's payload, kept for the event log. */
+  raw: unknown;
+}
+
+/** A real change of status, decided by the status machine, to be recorded exactly once. */
+export interface Transition {
+  /** Stable identity; the database ignores a second row with the same key. */
+  dedupeKey: string;
+  slug: string;
+  type: LiveStatus;
+  occurredAt: Date;
+  receivedAt: Date;
+  source: EventSource;
+  livestreamId: number | null;
+  title: string | null;
+  category: string | null;
+  /**
+   * The first status learned for a newly added streamer: it sets the status and opens a session when live,
+   * but writes no status event, because nothing "just happened".
+   */
+  baseline: boolean;
+  raw: unknown;
+}
+
+/** A transition as written to the journal (dates as ISO strings). */
+export interface SerializedTransition extends Omit<Transition, "occurredAt" | "receivedAt"> {
+  occurredAt: string;
+  receivedAt: string;
+}
+
+/** Dates to strings, for the journal. */
+export function serializeTransition(transition: Transition): SerializedTransition {
+  return {
+    ...transition,
+    occurredAt: transition.occurredAt.toISOString(),
+    receivedAt: transition.receivedAt.toISOString(),
+  };
+}
+
+/** Strings back to dates. */
+export function deserializeTransition(stored: SerializedTransition): Transition {
+  return {
+    ...stored,
+    occurredAt: new Date(stored.occurredAt),
+    receivedAt: new Date(stored.receivedAt),
+  };
+}

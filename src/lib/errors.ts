@@ -1,0 +1,67 @@
+/**
+ * Errors that carry the process exit code of interface.md, so every layer can fail with the right code and
+ * main.ts maps them in one place.
+ */
+
+/** Exit codes fixed by interface.md. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unavailable: 69,
+  config: 78,
+} as const;
+
+export type ExitCodeValue = typeof ExitCode[keyof typeof ExitCode];
+
+/** A failure whose message is meant for the user as it is, with the exit code it maps to. */
+export class UserFacingError extends Error {
+  readonly exitCode: ExitCodeValue;
+  constructor(message: string, exitCode: ExitCodeValue = ExitCode.failure, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UserFacingError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad configuration (exit 78). */
+export class ConfigError extends UserFacingError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]}`
+        : `Invalid configuration (${problems.length} problems):\n  ${problems.join("\n  ")}`,
+      ExitCode.config,
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** A required service (Kick, the database) could not be reached (exit 69). */
+export class UnavailableError extends UserFacingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.unavailable, options);
+    this.name = "UnavailableError";
+  }
+}
+
+/** A bad command-line argument (exit 2). */
+export class UsageError extends UserFacingError {
+  constructor(message: string) {
+    super(message, ExitCode.usage);
+    this.name = "UsageError";
+  }
+}
+
+/** The exit code an arbitrary thrown value maps to. */
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof UserFacingError ? error.exitCode : ExitCode.failure;
+}
+
+/** A one-line description of any thrown value. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
