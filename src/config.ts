@@ -221,7 +221,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
 /** Throws ConfigError unless the Kick app credentials are set (anything that talks to Kick needs them). */
 export function requireKickCredentials(config: Config): { clientId: string; clientSecret: string } {
   const missing: string[] = [];
-  if (!config.kickClientId) missing.push("KICK_CLIENT_ID: required to talk to Kick (app client id)");
+  if (!config.kickClientId) {
+    missing.push("KICK_CLIENT_ID: required to talk to Kick (app client id)");
+  }
   if (!config.kickClientSecret) {
     missing.push("KICK_CLIENT_SECRET: required to talk to Kick (app client secret)");
   }
@@ -237,7 +239,11 @@ export function describeSettings(
   return VARIABLE_NAMES.map((name) => {
     const raw = settings.values[name];
     if (raw !== undefined) {
-      return { name, value: SECRET_VARIABLES.has(name) ? "***" : raw, origin: settings.origins[name]! };
+      return {
+        name,
+        value: SECRET_VARIABLES.has(name) ? "***" : raw,
+        origin: settings.origins[name]!,
+      };
     }
     const fallback = defaults.success ? defaults.data[name] : undefined;
     return { name, value: renderDefault(name, fallback), origin: "default" as const };
@@ -254,7 +260,8 @@ function renderDefault(name: VariableName, value: unknown): string | null {
 }
 
 /** The commented template `config init` writes. */
-export const ENV_TEMPLATE = `# kick-monitor configuration. Values here are overridden by the process environment.
+export const ENV_TEMPLATE =
+  `# kick-monitor configuration. Values here are overridden by the process environment.
 # Every variable is optional except the Kick app credentials, which anything that talks to Kick needs.
 
 # App credentials from https://kick.com/settings/developer (the account needs 2FA).

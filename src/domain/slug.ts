@@ -13,7 +13,9 @@ export function checkSlug(input: string): { slug: string } | { problem: string }
   if (slug.length === 0) return { problem: "Slug must not be empty" };
   if (slug.length > MAX_SLUG_LENGTH) {
     return {
-      problem: `Slug ${JSON.stringify(input)} is ${slug.length} characters long; Kick slugs have at most ${MAX_SLUG_LENGTH}`,
+      problem: `Slug ${
+        JSON.stringify(input)
+      } is ${slug.length} characters long; Kick slugs have at most ${MAX_SLUG_LENGTH}`,
     };
   }
   if (!SLUG_PATTERN.test(slug)) {

@@ -1,0 +1,60 @@
+/**
+ * What every command needs: the configuration (loaded once, after flags are parsed), logging set up from it, and
+ * helpers for `--json` output (exactly one document on stdout; logs go to stderr).
+ */
+import { type Config, loadConfig, type VariableName } from "../config.ts";
+import { addSecret, configureLogging } from "../lib/log.ts";
+
+export interface GlobalOptions {
+  envFile?: string;
+}
+
+export class CommandContext {
+  #config: Config | null = null;
+  readonly globals: GlobalOptions;
+  readonly overrides: Partial<Record<VariableName, string>> = {};
+
+  constructor(globals: GlobalOptions) {
+    this.globals = globals;
+  }
+
+  /** The validated configuration; throws ConfigError (exit 78) listing every problem. */
+  config(): Config {
+    if (this.#config === null) {
+      const config = loadConfig({ envFile: this.globals.envFile, overrides: this.overrides });
+      addSecret(config.kickClientSecret);
+      addSecret(passwordOf(config.databaseUrl));
+      configureLogging({ level: config.logLevel, format: config.logFormat });
+      this.#config = config;
+    }
+    return this.#config;
+  }
+}
+
+function passwordOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Prints one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  Deno.stdout.writeSync(encoder.encode(JSON.stringify(value, null, 2) + "\n"));
+}
+
+/** Prints human-readable lines on stdout. */
+export function printLines(...lines: string[]): void {
+  Deno.stdout.writeSync(encoder.encode(lines.join("\n") + "\n"));
+}
+
+/** Formats rows as an aligned text table. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}

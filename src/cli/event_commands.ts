@@ -1,0 +1,42 @@
+/** `events list`. */
+import type { Command } from "@commander-js/extra-typings";
+import { normaliseSlug } from "../domain/slug.ts";
+import { isoOrNull, parseDateArgument, parseIntegerArgument } from "./arguments.ts";
+import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
+import { withStore } from "./resources.ts";
+
+export function registerEventCommands(program: Command, context: () => CommandContext): void {
+  const events = program.command("events").description("the event log of recorded transitions");
+
+  events.command("list")
+    .description("recorded transitions, newest first")
+    .option("--streamer <slug>", "only this streamer")
+    .option("--since <iso>", "only transitions at or after this time (ISO 8601)")
+    .option("--limit <n>", "at most this many (1-100000)", "50")
+    .option("--json", "print one JSON document")
+    .action(async (options) => {
+      const slug = options.streamer === undefined ? undefined : normaliseSlug(options.streamer);
+      const since = options.since === undefined
+        ? undefined
+        : parseDateArgument("--since", options.since);
+      const limit = parseIntegerArgument("--limit", options.limit, 1, 100_000);
+      const config = context().config();
+      const rows = await withStore(config, (store) => store.listEvents({ slug, since, limit }));
+      const items = rows.map((row) => ({
+        id: row.id,
+        slug: row.slug,
+        type: row.type,
+        occurred_at: isoOrNull(row.occurredAt),
+        received_at: isoOrNull(row.receivedAt),
+        source: row.source,
+        livestream_id: row.livestreamId,
+        title: row.title,
+      }));
+      if (options.json) return printJson(items);
+      if (items.length === 0) return printLines("No events recorded yet.");
+      printLines(formatTable(
+        ["OCCURRED AT", "STREAMER", "TYPE", "SOURCE", "TITLE"],
+        items.map((e) => [e.occurred_at ?? "", e.slug, e.type, e.source, e.title ?? ""]),
+      ));
+    });
+}

@@ -1,0 +1,94 @@
+/**
+ * Opening the things commands share, from the configuration: the store (PostgreSQL or the embedded database)
+ * and the Kick clients. The embedded database can be open in one process at a time, so it is guarded by a lock
+ * in the data directory.
+ */
+import { join } from "node:path";
+import { type Config, requireKickCredentials } from "../config.ts";
+import { HttpClient } from "../lib/http.ts";
+import { AppTokenProvider } from "../kick/oauth.ts";
+import { KickApi } from "../kick/api.ts";
+import { openStore, type Store } from "../store/store.ts";
+import { type FileLock, lockFileWithin, lockHolder } from "../lib/file_lock.ts";
+import { UserFacingError } from "../lib/errors.ts";
+
+export const MONITOR_LOCK_FILE = "monitor.lock";
+const EMBEDDED_LOCK_FILE = "pgdata.lock";
+
+export interface OpenedStore {
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** Opens the configured store, migrating it first unless `migrate` is false. */
+export async function openConfiguredStore(
+  config: Config,
+  options: { migrate?: boolean; waitForEmbeddedMs?: number } = {},
+): Promise<OpenedStore> {
+  let lock: FileLock | null = null;
+  if (!config.databaseUrl) {
+    await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const lockPath = join(config.dataDir, EMBEDDED_LOCK_FILE);
+    lock = await lockFileWithin(lockPath, options.waitForEmbeddedMs ?? 10_000);
+    if (lock === null) {
+      const holder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
+      throw new UserFacingError(
+        holder
+          ? `The embedded database in ${config.dataDir} is in use by the running monitor (pid ${holder}). ` +
+            "Run this command against PostgreSQL (DATABASE_URL) to use it while the monitor runs, " +
+            "or stop the monitor first (kick-monitor service stop)."
+          : `The embedded database in ${config.dataDir} is in use by another kick-monitor process.`,
+      );
+    }
+  }
+  try {
+    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    if (options.migrate !== false) await store.migrate();
+    return {
+      store,
+      async close(): Promise<void> {
+        try {
+          await store.close();
+        } finally {
+          lock?.release();
+        }
+      },
+    };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+/** Runs `fn` with the configured store open, closing it afterwards. */
+export async function withStore<T>(
+  config: Config,
+  fn: (store: Store) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
+  const opened = await openConfiguredStore(config, options);
+  try {
+    return await fn(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The Kick clients, built from the configuration (credentials required). */
+export interface KickClients {
+  http: HttpClient;
+  tokens: AppTokenProvider;
+  api: KickApi;
+}
+
+/** Builds the official-API clients; throws ConfigError (78) when the credentials are missing. */
+export function createKickClients(config: Config): KickClients {
+  const { clientId, clientSecret } = requireKickCredentials(config);
+  const http = new HttpClient({
+    ratePerSecond: config.apiRatePerSecond,
+    timeoutMs: config.apiTimeoutSeconds * 1000,
+  });
+  const tokens = new AppTokenProvider({ http, oauthUrl: config.oauthUrl, clientId, clientSecret });
+  const api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: config.apiBatchSize });
+  return { http, tokens, api };
+}

@@ -1,0 +1,228 @@
+/** `service start | stop | status` and `check`. */
+import type { Command } from "@commander-js/extra-typings";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { Monitor, STATUS_FILE } from "../monitor/monitor.ts";
+import { Pipeline } from "../monitor/pipeline.ts";
+import { PollSource } from "../monitor/sources/poll_source.ts";
+import { startHttpServer } from "../http/server.ts";
+import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
+import { sleep } from "../lib/backoff.ts";
+import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import { type CommandContext, printJson, printLines } from "./context.ts";
+import {
+  createKickClients,
+  MONITOR_LOCK_FILE,
+  openConfiguredStore,
+  type OpenedStore,
+  withStore,
+} from "./resources.ts";
+
+export function registerServiceCommands(program: Command, context: () => CommandContext): void {
+  const service = program.command("service").description(
+    "run, stop and inspect the monitor daemon",
+  );
+
+  service.command("start")
+    .description("run the monitor in the foreground until SIGTERM/SIGINT")
+    .action(async () => {
+      await runService(context().config());
+    });
+
+  service.command("stop")
+    .description("ask a running monitor to stop gracefully, and wait for it")
+    .option("--timeout <seconds>", "how long to wait", "30")
+    .action(async (options) => {
+      const config = context().config();
+      const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
+      const pid = await lockHolder(lockPath);
+      if (pid === null) return printLines(`No monitor is running on ${config.dataDir}.`);
+      if (pid < 0) {
+        throw new UserFacingError(`A monitor holds ${lockPath} but its pid is unreadable`);
+      }
+      Deno.kill(pid, "SIGTERM");
+      const deadline = Date.now() + Number(options.timeout) * 1000;
+      while ((await lockHolder(lockPath)) !== null) {
+        if (Date.now() > deadline) {
+          throw new UserFacingError(
+            `The monitor (pid ${pid}) did not stop within ${options.timeout} s`,
+          );
+        }
+        await sleep(100);
+      }
+      printLines(`Monitor (pid ${pid}) stopped.`);
+    });
+
+  service.command("status")
+    .description("is a monitor running, connected, how fresh is its data")
+    .option("--json", "print one JSON document")
+    .action(async (options) => {
+      const config = context().config();
+      const pid = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
+      let details: Record<string, unknown> | null = null;
+      if (pid !== null) {
+        try {
+          details = JSON.parse(await Deno.readTextFile(join(config.dataDir, STATUS_FILE)));
+        } catch {
+          details = null;
+        }
+      }
+      const report = {
+        running: pid !== null,
+        pid: pid !== null && pid > 0 ? pid : null,
+        ...details,
+      };
+      if (options.json) return printJson(report);
+      if (!report.running) return printLines(`Not running (data dir ${config.dataDir}).`);
+      const d = (details ?? {}) as Record<string, unknown>;
+      printLines(
+        `Running:             yes (pid ${report.pid})`,
+        `Streamers:           ${d.streamers ?? "?"}`,
+        `Sockets connected:   ${d.sockets_connected ?? "?"} of ${d.sockets_total ?? "?"}`,
+        `Subscribed channels: ${d.subscribed_channels ?? "?"}`,
+        `Last event:          ${d.last_event_at ?? "none yet"}`,
+        `Last poll:           ${d.last_poll_at ?? "none yet"}${
+          d.last_poll_error ? ` (last attempt failed: ${d.last_poll_error})` : ""
+        }`,
+        `Journal backlog:     ${d.journal_backlog ?? "?"}`,
+      );
+    });
+
+  program.command("check")
+    .description("one reconciliation pass against the official API, then exit (cron)")
+    .option("--json", "print one JSON document")
+    .action(async (options) => {
+      const report = await runCheck(context().config());
+      if (options.json) return printJson(report);
+      printLines(
+        `Checked ${report.checked} streamer(s): ${report.online} online, ${report.offline} offline.`,
+        ...report.transitions.map((t) => `  ${t.slug} went ${t.type} at ${t.occurred_at}`),
+        ...report.not_found.map((slug) => `  ${slug}: Kick does not know this channel any more`),
+        report.monitor_running
+          ? "A monitor is running: it records transitions itself, so this pass wrote nothing."
+          : `Recorded ${report.transitions.length} transition(s).`,
+      );
+    });
+}
+
+/** The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. */
+async function runService(config: Config): Promise<void> {
+  const kick = createKickClients(config);
+  await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
+  const dirLock = await tryLockFile(lockPath);
+  if (dirLock === null) {
+    const pid = await lockHolder(lockPath);
+    throw new UserFacingError(
+      `A monitor is already running on data directory ${config.dataDir}${
+        pid ? ` (pid ${pid})` : ""
+      }`,
+    );
+  }
+  const stop = new AbortController();
+  const onSignal = () => {
+    log.info("signal received; stopping");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  let opened: OpenedStore | null = null;
+  try {
+    opened = await openStoreWithRetry(config, stop.signal);
+    if (opened === null) return;
+    const shardLock = await opened.store.tryAcquireMonitorLock();
+    if (shardLock === null) {
+      throw new UserFacingError(
+        "Another monitor is already running against this database; run one monitor per database",
+      );
+    }
+    const monitor = await Monitor.create({ config, store: opened.store, api: kick.api });
+    const http = config.http
+      ? startHttpServer(config.http, {
+        health: () => monitor.health(),
+        metrics: () => monitor.metrics.render(),
+      })
+      : null;
+    log.info("monitor starting", { pid: Deno.pid, dataDir: config.dataDir });
+    await monitor.start();
+    if (!stop.signal.aborted) {
+      await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+    }
+    await monitor.stop();
+    await http?.close();
+    await shardLock.release();
+    log.info("monitor stopped");
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    await opened?.close();
+    dirLock.release();
+  }
+}
+
+/** The daemon waits for its database rather than exiting, so a restart order never matters. */
+async function openStoreWithRetry(
+  config: Config,
+  signal: AbortSignal,
+): Promise<OpenedStore | null> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      return await openConfiguredStore(config);
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+      const delay = Math.min(30_000, 1_000 * 2 ** attempt);
+      log.warn("database unreachable; retrying", { error: describeError(error), retryInMs: delay });
+      await sleep(delay, signal).catch(() => {});
+    }
+  }
+  return null;
+}
+
+interface CheckReport {
+  checked: number;
+  online: number;
+  offline: number;
+  not_found: string[];
+  monitor_running: boolean;
+  transitions: { slug: string; type: string; occurred_at: string; baseline: boolean }[];
+}
+
+/** One reconciliation pass. When a monitor is running it only reports, so two writers never race. */
+async function runCheck(config: Config): Promise<CheckReport> {
+  const kick = createKickClients(config);
+  return await withStore(config, async (store) => {
+    const streamers = await store.listStreamers();
+    const lock = await store.tryAcquireMonitorLock();
+    const dirHolder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
+    const monitorRunning = lock === null || dirHolder !== null;
+    try {
+      const pipeline = new Pipeline({ offlineGraceMs: 0 });
+      pipeline.sync(streamers);
+      const result = await new PollSource({ api: kick.api }).reconcile(streamers);
+      const transitions = result.observations.flatMap((o) => pipeline.ingest(o));
+      if (!monitorRunning) {
+        await store.applyTransitions(transitions);
+        await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
+        for (const { slug, channelId } of result.discoveredChannelIds) {
+          await store.setStreamerIds(slug, { channelId });
+        }
+      }
+      return {
+        checked: result.observations.length,
+        online: result.observations.filter((o) => o.status === "online").length,
+        offline: result.observations.filter((o) => o.status === "offline").length,
+        not_found: result.notFound,
+        monitor_running: monitorRunning,
+        transitions: transitions.map((t) => ({
+          slug: t.slug,
+          type: t.type,
+          occurred_at: t.occurredAt.toISOString(),
+          baseline: t.baseline,
+        })),
+      };
+    } finally {
+      await lock?.release();
+    }
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the text exposition
+ * format. Small on purpose: the daemon exports a dozen series, and a dependency would cost more than this.
+ */
+
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  return keys.map((k) => `${k}="${escapeLabel(labels[k])}"`).join(",");
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+interface Metric {
+  render(): string;
+}
+
+export class Counter implements Metric {
+  #values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelKey(labels);
+    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+  get(labels: Labels = {}): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.#values.size === 0) lines.push(`${this.name} 0`);
+    for (const [key, value] of this.#values) {
+      lines.push(`${this.name}${key ? `{${key}}` : ""} ${value}`);
+    }
+    return lines.join("\n");
+  }
+}
+
+/** A value read when scraped; `type` is "counter" for totals kept elsewhere (e.g. socket reconnects). */
+export class Gauge implements Metric {
+  #read: () => number;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    read: () => number,
+    readonly type: "gauge" | "counter" = "gauge",
+  ) {
+    this.#read = read;
+  }
+  render(): string {
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} ${this.type}`,
+      `${this.name} ${this.#read()}`,
+    ]
+      .join("\n");
+  }
+}
+
+export class Histogram implements Metric {
+  #counts: number[];
+  #sum = 0;
+  #count = 0;
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
+    this.#counts = new Array(buckets.length).fill(0);
+  }
+  observe(value: number): void {
+    this.#sum += value;
+    this.#count++;
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) this.#counts[i]++;
+  }
+  get count(): number {
+    return this.#count;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.buckets.forEach((bound, i) =>
+      lines.push(`${this.name}_bucket{le="${bound}"} ${this.#counts[i]}`)
+    );
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`);
+    lines.push(`${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
+    return lines.join("\n");
+  }
+}
+
+export class Registry {
+  #metrics: Metric[] = [];
+  counter(name: string, help: string): Counter {
+    return this.#add(new Counter(name, help));
+  }
+  gauge(
+    name: string,
+    help: string,
+    read: () => number,
+    type: "gauge" | "counter" = "gauge",
+  ): Gauge {
+    return this.#add(new Gauge(name, help, read, type));
+  }
+  histogram(name: string, help: string, buckets: number[]): Histogram {
+    return this.#add(new Histogram(name, help, buckets));
+  }
+  /** The Prometheus text format of every metric. */
+  render(): string {
+    return this.#metrics.map((m) => m.render()).join("\n") + "\n";
+  }
+  #add<T extends Metric>(metric: T): T {
+    this.#metrics.push(metric);
+    return metric;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The pipeline: routes observations to each streamer's status machine and hands the resulting transitions to a
+ * sink. No I/O of its own; the clock is injected.
+ */
+import type { Observation, StreamerStatus, Transition } from "../domain/types.ts";
+import {
+  initialState,
+  type MachineOptions,
+  observe,
+  type StreamerState,
+  tick,
+} from "./status_machine.ts";
+
+/** What the pipeline needs to know of a stored streamer to resume where it left off. */
+export interface SeedRecord {
+  slug: string;
+  status: StreamerStatus;
+  statusChangedAt: Date | null;
+  session: { livestreamId: number | null } | null;
+}
+
+export interface PipelineCounters {
+  observations: number;
+  transitions: number;
+  /** Observations for streamers that are not monitored (removed, or never added). */
+  ignored: number;
+}
+
+export class Pipeline {
+  #states = new Map<string, StreamerState>();
+  #options: MachineOptions;
+  readonly counters: PipelineCounters = { observations: 0, transitions: 0, ignored: 0 };
+
+  constructor(options: MachineOptions) {
+    this.#options = options;
+  }
+
+  /** Sets the monitored streamers; keeps state for those already known, seeds new ones, drops removed ones. */
+  sync(records: SeedRecord[]): void {
+    const seen = new Set<string>();
+    for (const record of records) {
+      seen.add(record.slug);
+      if (this.#states.has(record.slug)) continue;
+      this.#states.set(record.slug, {
+        ...initialState(record.slug),
+        status: record.status,
+        since: record.statusChangedAt,
+        livestreamId: record.session?.livestreamId ?? null,
+      });
+    }
+    for (const slug of [...this.#states.keys()]) {
+      if (!seen.has(slug)) this.#states.delete(slug);
+    }
+  }
+
+  /** Feeds one observation; returns the transitions it causes (usually none). */
+  ingest(observation: Observation): Transition[] {
+    this.counters.observations++;
+    const state = this.#states.get(observation.slug);
+    if (state === undefined) {
+      this.counters.ignored++;
+      return [];
+    }
+    const step = observe(state, observation, this.#options);
+    this.#states.set(observation.slug, step.state);
+    this.counters.transitions += step.transitions.length;
+    return step.transitions;
+  }
+
+  /** Records offlines whose grace has passed by `now` (ms since the epoch). */
+  tick(now: number): Transition[] {
+    const out: Transition[] = [];
+    for (const [slug, state] of this.#states) {
+      if (state.pendingOffline === null) continue;
+      const step = tick(state, now, this.#options);
+      this.#states.set(slug, step.state);
+      out.push(...step.transitions);
+    }
+    this.counters.transitions += out.length;
+    return out;
+  }
+
+  /** The current state of one streamer (for status output and tests). */
+  stateOf(slug: string): StreamerState | undefined {
+    return this.#states.get(slug);
+  }
+
+  /** How many offlines are waiting for their grace to pass. */
+  pendingOfflines(): number {
+    let count = 0;
+    for (const state of this.#states.values()) if (state.pendingOffline !== null) count++;
+    return count;
+  }
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Journal, parseJournal } from "../../src/sinks/journal.ts";
+import { DatabaseWriter } from "../../src/sinks/database_writer.ts";
+import type { Transition } from "../../src/domain/types.ts";
+
+function transition(n: number): Transition {
+  const at = new Date(Date.UTC(2026, 10, 25, 18, 0, n));
+  return {
+    dedupeKey: `s:online:${n}`,
+    slug: "s",
+    type: n % 2 === 0 ? "online" : "offline",
+    occurredAt: at,
+    receivedAt: at,
+    source: "pusher",
+    livestreamId: n,
+    title: "t",
+    category: null,
+    baseline: false,
+    raw: { n },
+  };
+}
+
+Deno.test("journal: appended entries survive a reopen until committed, in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await Journal.open(dir);
+    assert.equal(first.recovery.pending.length, 0);
+    const entries = await first.journal.append([transition(1), transition(2), transition(3)]);
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3]);
+    await first.journal.markCommitted(1);
+    first.journal.close();
+
+    const second = await Journal.open(dir);
+    assert.deepEqual(second.recovery.pending.map((e) => e.seq), [2, 3]);
+    assert.deepEqual(second.recovery.pending[0].transition, transition(2));
+    const more = await second.journal.append([transition(4)]);
+    assert.equal(more[0].seq, 4);
+    second.journal.close();
+    const mode = (await Deno.stat(join(dir, "journal.jsonl"))).mode! & 0o777;
+    assert.equal(mode, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: a partial last line is dropped and a corrupted line is skipped, the rest kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { journal } = await Journal.open(dir);
+    await journal.append([transition(1), transition(2)]);
+    journal.close();
+    const path = join(dir, "journal.jsonl");
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    await Deno.writeTextFile(path, `${lines[0]}\n{not json\n${lines[1]}\n{"seq":3,"transi`);
+    const reopened = await Journal.open(dir);
+    assert.deepEqual(reopened.recovery.pending.map((e) => e.seq), [1, 2]);
+    assert.equal(reopened.recovery.corruptLines, 1);
+    assert.equal(reopened.recovery.truncatedTail, true);
+    const next = await reopened.journal.append([transition(3)]);
+    assert.equal(next[0].seq, 3);
+    reopened.journal.close();
+    const again = await Journal.open(dir);
+    assert.deepEqual(again.recovery.pending.map((e) => e.seq), [1, 2, 3]);
+    again.journal.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal parser: wrong shapes are counted as corrupt, never thrown", () => {
+  const text = [
+    "[]",
+    '{"seq":"1"}',
+    '{"seq":1,"transition":{"slug":"s"}}',
+    JSON.stringify({ seq: 2, transition: { ...transition(2), occurredAt: "nope" } }),
+    "",
+  ].join("\n");
+  const parsed = parseJournal(text, 0);
+  assert.equal(parsed.pending.length, 0);
+  assert.equal(parsed.corruptLines, 4);
+});
+
+Deno.test("database writer: retries while the database is down, then writes everything in order once", async () => {
+  const written: string[] = [];
+  let down = true;
+  const store = {
+    applyTransitions(transitions: Transition[]) {
+      if (down) return Promise.reject(new Error("connection refused"));
+      for (const t of transitions) written.push(t.dedupeKey);
+      return Promise.resolve({ inserted: transitions.length, skipped: 0 });
+    },
+  };
+  let committedSeq = 0;
+  const writer = new DatabaseWriter({
+    store,
+    cursor: { markCommitted: (seq) => Promise.resolve(void (committedSeq = seq)) },
+    maxBatch: 2,
+    retry: { baseMs: 5, capMs: 20 },
+  });
+  writer.start();
+  writer.enqueue([1, 2, 3].map((n) => ({ seq: n, transition: transition(n) })));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(written.length, 0);
+  assert.ok(writer.lastError?.includes("connection refused"));
+  writer.enqueue([{ seq: 4, transition: transition(4) }]);
+  down = false;
+  const deadline = Date.now() + 2_000;
+  while (writer.backlog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await writer.stop();
+  assert.deepEqual(written, ["s:online:1", "s:online:2", "s:online:3", "s:online:4"]);
+  assert.equal(committedSeq, 4);
+});
