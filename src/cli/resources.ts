@@ -8,6 +8,7 @@ import { type Config, requireKickCredentials } from "../config.ts";
 import { HttpClient } from "../lib/http.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
 import { KickApi } from "../kick/api.ts";
+import { LegacyLookup } from "../kick/legacy.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { type FileLock, lockFileWithin, lockHolder } from "../lib/file_lock.ts";
 import { UserFacingError } from "../lib/errors.ts";
@@ -91,4 +92,14 @@ export function createKickClients(config: Config): KickClients {
   const tokens = new AppTokenProvider({ http, oauthUrl: config.oauthUrl, clientId, clientSecret });
   const api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: config.apiBatchSize });
   return { http, tokens, api };
+}
+
+/** The best-effort legacy website lookup: few retries, since Cloudflare's answer will not change. */
+export function createLegacyLookup(config: Config): LegacyLookup {
+  const http = new HttpClient({
+    ratePerSecond: config.apiRatePerSecond,
+    timeoutMs: Math.min(config.apiTimeoutSeconds, 5) * 1000,
+    maxRetries: 1,
+  });
+  return new LegacyLookup({ http, webUrl: config.webUrl });
 }

@@ -1,14 +1,11 @@
 /** `streamers add | remove | list | test | history`. */
 import type { Command } from "@commander-js/extra-typings";
 import { normaliseSlug } from "../domain/slug.ts";
-import { LegacyLookup } from "../kick/legacy.ts";
-import type { KickApi } from "../kick/api.ts";
+import { learnChannelIds } from "../kick/resolve.ts";
 import { UsageError, UserFacingError } from "../lib/errors.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
-import { createKickClients, withStore } from "./resources.ts";
-import type { Config } from "../config.ts";
-import { HttpClient } from "../lib/http.ts";
+import { createKickClients, createLegacyLookup, withStore } from "./resources.ts";
 
 export function registerStreamerCommands(program: Command, context: () => CommandContext): void {
   const streamers = program.command("streamers").description("manage the monitored streamers");
@@ -28,7 +25,11 @@ export function registerStreamerCommands(program: Command, context: () => Comman
       const config = context().config();
       const { api } = createKickClients(config);
       const { channels, notFound } = await api.getChannelsBySlug(slugs);
-      const ids = await learnChannelIds(config, api, [...channels.values()], channelId);
+      const ids = await learnChannelIds([...channels.values()], {
+        api,
+        legacy: createLegacyLookup(config),
+        manualChannelId: channelId,
+      });
       const rows = [...channels.entries()].map(([slug, channel]) => ({
         slug,
         broadcasterUserId: channel.broadcasterUserId,
@@ -115,7 +116,7 @@ export function registerStreamerCommands(program: Command, context: () => Comman
         if (options.json) printJson({ slug, found: false });
         throw new UserFacingError(`Kick has no channel named ${JSON.stringify(slug)}`);
       }
-      const ids = await learnChannelIds(config, api, [channel], undefined);
+      const ids = await learnChannelIds([channel], { api, legacy: createLegacyLookup(config) });
       const report = {
         slug,
         found: true,
@@ -192,47 +193,4 @@ function formatDuration(seconds: number): string {
   return h > 0
     ? `${h}h${String(m).padStart(2, "0")}m`
     : `${m}m${String(seconds % 60).padStart(2, "0")}s`;
-}
-
-/**
- * The Pusher channel id (and chatroom id) of each channel: given by hand, else from the legacy website API
- * (best effort; Cloudflare often blocks it), else from the official live-streams list when live.
- */
-async function learnChannelIds(
-  config: Config,
-  api: KickApi,
-  channels: { slug: string; broadcasterUserId: number }[],
-  manualChannelId: number | undefined,
-): Promise<Map<string, { channelId: number; chatroomId: number | null }>> {
-  const ids = new Map<string, { channelId: number; chatroomId: number | null }>();
-  if (manualChannelId !== undefined && channels.length === 1) {
-    ids.set(channels[0].slug, { channelId: manualChannelId, chatroomId: null });
-    return ids;
-  }
-  const legacy = new LegacyLookup({
-    http: new HttpClient({
-      ratePerSecond: config.apiRatePerSecond,
-      timeoutMs: 5_000,
-      maxRetries: 1,
-    }),
-    webUrl: config.webUrl,
-  });
-  for (const channel of channels) {
-    const found = await legacy.lookup(channel.slug);
-    if (found.kind === "found") {
-      ids.set(channel.slug, { channelId: found.channelId, chatroomId: found.chatroomId });
-    }
-    if (found.kind === "blocked") break;
-  }
-  const missing = channels.filter((c) => !ids.has(c.slug));
-  if (missing.length > 0) {
-    const live = await api.getLivestreams(missing.map((c) => c.broadcasterUserId)).catch(() =>
-      new Map()
-    );
-    for (const channel of missing) {
-      const stream = live.get(channel.broadcasterUserId);
-      if (stream) ids.set(channel.slug, { channelId: stream.channelId, chatroomId: null });
-    }
-  }
-  return ids;
 }
