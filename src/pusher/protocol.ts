@@ -1,0 +1,430 @@
+/**
+ * Pusher protocol 7 frames, as plain functions over strings: decoding what the server sends, encoding what the
+ * client sends, classifying close codes, and reading Kick's two stream-status events. No I/O, no clocks.
+ *
+ * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N") and kick-api.md §3.
+ */
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Server → client frames
+
+/** A frame the server sent, decoded. `parseServerFrame` returns exactly one of these and never throws. */
+export type ServerFrame =
+  | ConnectionEstablishedFrame
+  | SubscriptionSucceededFrame
+  | SubscriptionErrorFrame
+  | ErrorFrame
+  | PingFrame
+  | PongFrame
+  | ChannelEventFrame
+  | OtherFrame
+  | MalformedFrame;
+
+/** `pusher:connection_established`: the handshake is done; subscribing is allowed from now on (protocol §2.1). */
+export interface ConnectionEstablishedFrame {
+  kind: "connection_established";
+  socketId: string;
+  /** The server's `activity_timeout` in seconds, or null when it sent none (pusher-js would refuse that). */
+  activityTimeoutSeconds: number | null;
+}
+
+/** `pusher_internal:subscription_succeeded` for one channel. */
+export interface SubscriptionSucceededFrame {
+  kind: "subscription_succeeded";
+  channel: string;
+}
+
+/**
+ * A subscription was refused. Two wire forms (protocol §2.1): soketi's `pusher:subscription_error` with a channel
+ * and `{type, error, status}`, and real Pusher's `pusher:error` with `code: null` (which names no channel).
+ */
+export interface SubscriptionErrorFrame {
+  kind: "subscription_error";
+  channel: string | null;
+  message: string;
+  status: number | null;
+}
+
+/** `pusher:error` with a code (or none at all). Fatal errors arrive as close codes since protocol 6. */
+export interface ErrorFrame {
+  kind: "error";
+  code: number | null;
+  message: string;
+}
+
+/** `pusher:ping` from the server; answer with `encodePong()`. */
+export interface PingFrame {
+  kind: "ping";
+}
+
+/** `pusher:pong`, the answer to our `pusher:ping`. */
+export interface PongFrame {
+  kind: "pong";
+}
+
+/** An application event on a channel (StreamerIsLive and friends). */
+export interface ChannelEventFrame {
+  kind: "channel_event";
+  channel: string;
+  event: string;
+  /** `data` with its second JSON encoding removed when it is a JSON string; otherwise as sent. */
+  data: unknown;
+}
+
+/**
+ * A well-formed frame we have no use for: other `pusher:*` / `pusher_internal:*` events (subscription_count,
+ * signin_success, cache_miss, member_added …) and non-internal events that name no channel.
+ */
+export interface OtherFrame {
+  kind: "other";
+  event: string;
+  channel: string | null;
+  data: unknown;
+}
+
+/** Not a Pusher frame: not JSON, the wrong shape, or `data` that is not JSON where the protocol requires it. */
+export interface MalformedFrame {
+  kind: "malformed";
+  reason: string;
+}
+
+const PING: PingFrame = Object.freeze({ kind: "ping" });
+const PONG: PongFrame = Object.freeze({ kind: "pong" });
+
+const connectionEstablishedData = z.object({
+  socket_id: z.string().min(1),
+  activity_timeout: z.number().nonnegative().nullish(),
+});
+
+const errorData = z.object({
+  code: z.number().int().nullish(),
+  message: z.string().nullish(),
+});
+
+const subscriptionErrorData = z.object({
+  type: z.string().nullish(),
+  error: z.string().nullish(),
+  status: z.number().int().nullish(),
+});
+
+function malformed(reason: string): MalformedFrame {
+  return { kind: "malformed", reason };
+}
+
+/**
+ * Removes the second JSON encoding of `data` (protocol §2 "the data encoding rule"): a string that parses as JSON
+ * becomes the parsed value, any other string stays raw, and a non-string is returned as it is.
+ */
+export function decodeData(data: unknown): unknown {
+  if (typeof data !== "string") return data;
+  // Only try JSON.parse when the text can start a JSON value: a thrown SyntaxError costs far more than the check,
+  // and raw strings are common in the wild.
+  const first = data.charCodeAt(0);
+  const plausible = first === 123 /* { */ || first === 91 /* [ */ || first === 34 /* " */ ||
+    (first >= 48 && first <= 57) /* 0-9 */ || first === 45 /* - */ || first === 116 /* t */ ||
+    first === 102 /* f */ || first === 110 /* n */ || first === 32 || first === 9 || first === 10 ||
+    first === 13;
+  if (!plausible) return data;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+}
+
+/**
+ * Decodes control-frame data that must be a JSON object: a string is parsed (double encoding), an object is taken
+ * as is (soketi and some Pusher versions send objects). Anything else is `undefined`.
+ */
+function controlData(data: unknown): Record<string, unknown> | undefined {
+  let value = data;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join(".") || "data"}: ${issue.message}`).join(
+    "; ",
+  );
+}
+
+/** Decodes one text frame from the server. Never throws: anything unusable is a `malformed` result. */
+export function parseServerFrame(text: string): ServerFrame {
+  let outer: unknown;
+  try {
+    outer = JSON.parse(text);
+  } catch {
+    return malformed("frame is not JSON");
+  }
+  if (typeof outer !== "object" || outer === null || Array.isArray(outer)) {
+    return malformed("frame is not a JSON object");
+  }
+  const frame = outer as Record<string, unknown>;
+  const event = frame.event;
+  if (typeof event !== "string") return malformed('frame has no string "event"');
+  const channel = frame.channel;
+  if (channel !== undefined && channel !== null && typeof channel !== "string") {
+    return malformed('frame has a non-string "channel"');
+  }
+
+  // Hot path: an application event on a channel.
+  if (typeof channel === "string" && !isInternalEvent(event)) {
+    return { kind: "channel_event", channel, event, data: decodeData(frame.data) };
+  }
+
+  switch (event) {
+    case "pusher:ping":
+      return PING;
+    case "pusher:pong":
+      return PONG;
+    case "pusher:connection_established":
+      return parseConnectionEstablished(frame.data);
+    case "pusher_internal:subscription_succeeded":
+      if (typeof channel !== "string" || channel === "") {
+        return malformed("subscription_succeeded names no channel");
+      }
+      return { kind: "subscription_succeeded", channel };
+    case "pusher:subscription_error":
+      return parseSubscriptionError(typeof channel === "string" ? channel : null, frame.data);
+    case "pusher:error":
+      return parseError(typeof channel === "string" ? channel : null, frame.data);
+    default:
+      return {
+        kind: "other",
+        event,
+        channel: typeof channel === "string" ? channel : null,
+        data: decodeData(frame.data),
+      };
+  }
+}
+
+/** `pusher:*` and `pusher_internal:*` are the protocol's own events; everything else belongs to the app. */
+function isInternalEvent(event: string): boolean {
+  return event.charCodeAt(0) === 112 /* p */ &&
+    (event.startsWith("pusher:") || event.startsWith("pusher_internal:"));
+}
+
+function parseConnectionEstablished(data: unknown): ServerFrame {
+  const object = controlData(data);
+  if (object === undefined) return malformed("connection_established data is not a JSON object");
+  const result = connectionEstablishedData.safeParse(object);
+  if (!result.success) {
+    return malformed(`connection_established data: ${describeIssues(result.error)}`);
+  }
+  const timeout = result.data.activity_timeout;
+  return {
+    kind: "connection_established",
+    socketId: result.data.socket_id,
+    activityTimeoutSeconds: timeout === undefined || timeout === null || timeout === 0
+      ? null
+      : timeout,
+  };
+}
+
+function parseSubscriptionError(channel: string | null, data: unknown): ServerFrame {
+  // soketi: {"type":"AuthError","error":"…","status":401}; a bare message string is accepted too.
+  const object = controlData(data);
+  if (object === undefined) {
+    if (typeof data === "string") {
+      return { kind: "subscription_error", channel, message: data, status: null };
+    }
+    if (data === undefined || data === null) {
+      return { kind: "subscription_error", channel, message: "subscription refused", status: null };
+    }
+    return malformed("subscription_error data is neither an object nor a string");
+  }
+  const result = subscriptionErrorData.safeParse(object);
+  if (!result.success) return malformed(`subscription_error data: ${describeIssues(result.error)}`);
+  const { type, error, status } = result.data;
+  const message = error && type ? `${type}: ${error}` : error ?? type ?? "subscription refused";
+  return { kind: "subscription_error", channel, message, status: status ?? null };
+}
+
+function parseError(channel: string | null, data: unknown): ServerFrame {
+  const object = controlData(data);
+  if (object === undefined) {
+    if (typeof data === "string") return { kind: "error", code: null, message: data };
+    return malformed("pusher:error data is not a JSON object");
+  }
+  const result = errorData.safeParse(object);
+  if (!result.success) return malformed(`pusher:error data: ${describeIssues(result.error)}`);
+  const message = result.data.message ?? "unspecified error";
+  // Real Pusher refuses a subscription (bad auth signature) with `"code":null` (protocol §2.1, [ISSUE-SIG]).
+  if (result.data.code === null) {
+    return { kind: "subscription_error", channel, message, status: null };
+  }
+  return { kind: "error", code: result.data.code ?? null, message };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client → server frames (protocol §2.2). Built by concatenation: they are sent thousands at a time.
+
+/** `{"event":"pusher:subscribe","data":{"auth":"","channel":"…"}}`: a public channel needs an empty auth. */
+export function encodeSubscribe(channel: string): string {
+  return `{"event":"pusher:subscribe","data":{"auth":"","channel":${JSON.stringify(channel)}}}`;
+}
+
+/** `{"event":"pusher:unsubscribe","data":{"channel":"…"}}`; the server does not answer it. */
+export function encodeUnsubscribe(channel: string): string {
+  return `{"event":"pusher:unsubscribe","data":{"channel":${JSON.stringify(channel)}}}`;
+}
+
+/** `{"event":"pusher:ping","data":{}}`, sent after `activity_timeout` of silence. */
+export function encodePing(): string {
+  return '{"event":"pusher:ping","data":{}}';
+}
+
+/** `{"event":"pusher:pong","data":{}}`, the answer to a server `pusher:ping`. */
+export function encodePong(): string {
+  return '{"event":"pusher:pong","data":{}}';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Close codes (protocol §2.1 "Error codes", §3, §4)
+
+/**
+ * What to do after the socket closed with `code`:
+ * - `stop`: 4000–4099 (reconnecting unchanged will fail) and ≥ 4300 (fatal, as pusher-js treats them);
+ * - `reconnect-soon`: 4200–4299, "reconnect immediately", but with a small floor and jitter that grow on
+ *   repeats, because pusher-js reconnected ~100 times in 0.5 s against a server shedding with 4200 (protocol §4);
+ * - `backoff`: 4100–4199 (at least 1 s), 1002–1004, and every other code below 4000 (1000, 1001, 1005, 1006 …).
+ */
+export type CloseAction = "stop" | "backoff" | "reconnect-soon";
+
+/** Classifies a WebSocket close code by the Pusher protocol's ranges. */
+export function closeAction(code: number): CloseAction {
+  if (code >= 4000 && code <= 4099) return "stop";
+  if (code >= 4300) return "stop";
+  if (code >= 4200 && code <= 4299) return "reconnect-soon";
+  return "backoff";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kick specifics (kick-api.md §3.4, §3.5)
+
+/** Kick's stream-start event name (the runtime string `App\Events\StreamerIsLive`). */
+export const KICK_STREAMER_IS_LIVE = "App\\Events\\StreamerIsLive";
+/** Kick's stream-stop event name (the runtime string `App\Events\StopStreamBroadcast`). */
+export const KICK_STOP_STREAM_BROADCAST = "App\\Events\\StopStreamBroadcast";
+
+/**
+ * The two public Pusher channels that carry a Kick channel's stream status. Evidence conflicts on which one Kick
+ * publishes to, so subscribe to both (kick-api.md §3.4).
+ */
+export function kickChannelNames(channelId: number): [string, string] {
+  return [`channel.${channelId}`, `channel_${channelId}`];
+}
+
+const CHANNEL_NAME = /^channel[._]([1-9][0-9]{0,15})$/;
+
+/** The Kick channel id in `channel.{id}` or `channel_{id}`, or null for any other name. */
+export function channelIdFromName(name: string): number | null {
+  const match = CHANNEL_NAME.exec(name);
+  if (match === null) return null;
+  const id = Number(match[1]);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/** A stream-status event from Kick's Pusher feed. */
+export type KickLiveEvent =
+  | {
+    kind: "live";
+    channelId: number;
+    livestreamId: number;
+    title: string | null;
+    /** `livestream.created_at` (the stream start), or null when missing or unreadable. */
+    createdAt: Date | null;
+  }
+  | { kind: "offline"; channelId: number; livestreamId: number };
+
+/** A StreamerIsLive / StopStreamBroadcast whose payload does not have the documented shape. */
+export interface KickMalformedEvent {
+  kind: "malformed";
+  reason: string;
+}
+
+/** Kick ids are numbers; accept a numeric string too, since some Kick payloads quote their ids. */
+const kickId = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number),
+]);
+
+const streamerIsLiveData = z.object({
+  livestream: z.object({
+    id: kickId,
+    channel_id: kickId,
+    session_title: z.string().nullish(),
+    created_at: z.string().nullish(),
+  }),
+});
+
+// Note the asymmetry with StreamerIsLive: `livestream.channel.id`, not `livestream.channel_id` (kick-api.md §3.5).
+const stopStreamBroadcastData = z.object({
+  livestream: z.object({
+    id: kickId,
+    channel: z.object({ id: kickId }),
+  }),
+});
+
+/**
+ * Reads a channel event as a Kick stream start or stop. Returns null for every other event name, and a
+ * `malformed` result when a stream-status event's payload does not have the shape of kick-api.md §3.5.
+ */
+export function parseKickLiveEvent(
+  frame: { event: string; data: unknown },
+): KickLiveEvent | KickMalformedEvent | null {
+  if (frame.event === KICK_STREAMER_IS_LIVE) {
+    const result = streamerIsLiveData.safeParse(frame.data);
+    if (!result.success) {
+      return {
+        kind: "malformed",
+        reason: `StreamerIsLive payload: ${describeIssues(result.error)}`,
+      };
+    }
+    const livestream = result.data.livestream;
+    return {
+      kind: "live",
+      channelId: livestream.channel_id,
+      livestreamId: livestream.id,
+      title: livestream.session_title ?? null,
+      createdAt: parseKickTimestamp(livestream.created_at),
+    };
+  }
+  if (frame.event === KICK_STOP_STREAM_BROADCAST) {
+    const result = stopStreamBroadcastData.safeParse(frame.data);
+    if (!result.success) {
+      return {
+        kind: "malformed",
+        reason: `StopStreamBroadcast payload: ${describeIssues(result.error)}`,
+      };
+    }
+    const livestream = result.data.livestream;
+    return { kind: "offline", channelId: livestream.channel.id, livestreamId: livestream.id };
+  }
+  return null;
+}
+
+const KICK_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Reads Kick's timestamps: `2025-09-14T23:18:20.000000Z` (Laravel, microseconds) and the zone-less
+ * `2024-02-06 19:10:40` of older payloads, which is UTC (kick-api.md §3.5). Null when missing or unreadable.
+ */
+export function parseKickTimestamp(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const match = KICK_TIMESTAMP.exec(value);
+  if (match === null) return null;
+  const fraction = match[3] ? match[3].slice(0, 4) : "";
+  const rawZone = match[4] ?? "Z";
+  const zone = rawZone.length === 5 ? `${rawZone.slice(0, 3)}:${rawZone.slice(3)}` : rawZone;
+  const ms = Date.parse(`${match[1]}T${match[2]}${fraction}${zone}`);
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
