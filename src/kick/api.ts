@@ -1,0 +1,388 @@
+/**
+ * The official Kick REST API (kick-api.md §1): channels by slug or broadcaster id, live streams, users and
+ * the webhook public key, through the shared HttpClient with the app access token.
+ *
+ * - Lookups are batched (25 per request by default, at most 50, §1.4) and run a few batches at a time;
+ *   the client's rate limiter decides the pace.
+ * - Unknown slugs or ids are not errors: Kick omits them (§1.3); they come back as `notFound`.
+ * - Kick has returned data for channels that were not asked for (§1.4, bug #321): such items are dropped,
+ *   logged and counted in `stats.mismatches`, never trusted.
+ * - A 401 drops the token, mints a new one and retries the request once (§1.2, #223).
+ * - A body that does not validate is a KickResponseError (exit 1), not retried (see src/kick/errors.ts).
+ */
+import { describeRequest, type HttpClient } from "../lib/http.ts";
+import { log } from "../lib/log.ts";
+import { checkSlug } from "../domain/slug.ts";
+import { KickCredentialsError, KickResponseError } from "./errors.ts";
+import type { AppTokenProvider } from "./oauth.ts";
+import {
+  apiErrorSchema,
+  type ChannelPayload,
+  channelsResponseSchema,
+  type LivestreamPayload,
+  livestreamsResponseSchema,
+  parseBody,
+  parseKickTime,
+  publicKeyResponseSchema,
+  usersResponseSchema,
+} from "./schemas.ts";
+import type { z } from "zod";
+
+/** A channel as the rest of the program sees it. */
+export interface KickChannel {
+  /** The slug as Kick returns it. */
+  slug: string;
+  broadcasterUserId: number;
+  isLive: boolean;
+  /** Stream title; the last one when offline; null when empty. */
+  title: string | null;
+  category: string | null;
+  /** Viewers while live, else null. */
+  viewers: number | null;
+  /** Start of the current broadcast while live, else null. */
+  startedAt: Date | null;
+}
+
+/** A live stream from `/public/v1/livestreams`, the one official source of the Pusher channel id (§1.5). */
+export interface KickLivestream {
+  slug: string;
+  broadcasterUserId: number;
+  /** The channel id Pusher channels are named after (§3.4); never the user id. */
+  channelId: number;
+  title: string | null;
+  category: string | null;
+  viewers: number | null;
+  startedAt: Date | null;
+}
+
+/** A user from `/public/v1/users` (§1.6). */
+export interface KickUser {
+  userId: number;
+  name: string;
+  profilePicture: string | null;
+}
+
+/** Options of {@link KickApi}. */
+export interface KickApiOptions {
+  http: HttpClient;
+  tokens: AppTokenProvider;
+  /** API base URL, e.g. `https://api.kick.com` (KICK_API_URL). */
+  apiUrl: string;
+  /** Default items per request (default 25, at most 50). */
+  batchSize?: number;
+  /** Batches in flight at once (default 4). */
+  concurrency?: number;
+}
+
+/** Per-call options of the batched lookups. */
+export interface BatchOptions {
+  /** Items per request for this call, 1 to 50. */
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+/** Result of {@link KickApi.getChannelsBySlug}. */
+export interface ChannelsBySlug {
+  /** By the normalised (lowercase) slug that was asked for. */
+  channels: Map<string, KickChannel>;
+  /** Slugs asked for that Kick did not return (or that no Kick slug can be). */
+  notFound: string[];
+  /** Slugs Kick returned without being asked for; dropped. */
+  dropped: string[];
+}
+
+/** Result of {@link KickApi.getChannelsByBroadcasterId}. */
+export interface ChannelsById {
+  channels: Map<number, KickChannel>;
+  notFound: number[];
+  dropped: number[];
+}
+
+/** Kick's documented maximum of slugs or ids per request (§1.4). */
+export const MAX_BATCH_SIZE = 50;
+/** Below the maximum because of bug #321 (wrong data at 50 per request). */
+export const DEFAULT_BATCH_SIZE = 25;
+
+/** Client of the official API. */
+export class KickApi {
+  /** Items Kick returned that were not asked for (§1.4 bug #321). */
+  readonly stats = { mismatches: 0 };
+  readonly #http: HttpClient;
+  readonly #tokens: AppTokenProvider;
+  readonly #apiUrl: string;
+  readonly #batchSize: number;
+  readonly #concurrency: number;
+
+  constructor(options: KickApiOptions) {
+    this.#http = options.http;
+    this.#tokens = options.tokens;
+    this.#apiUrl = options.apiUrl.replace(/\/+$/, "");
+    this.#batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+    this.#concurrency = Math.max(1, options.concurrency ?? 4);
+  }
+
+  /**
+   * Channels by slug (`GET /public/v1/channels?slug=a&slug=b`). Slugs are normalised to lowercase and
+   * deduplicated; the map is keyed by the normalised slug.
+   */
+  async getChannelsBySlug(slugs: string[], options: BatchOptions = {}): Promise<ChannelsBySlug> {
+    const normalised = new Set<string>();
+    const notFound: string[] = [];
+    for (const input of new Set(slugs)) {
+      const checked = checkSlug(input);
+      // A string no Kick slug can be (e.g. 26 characters) would make Kick refuse the whole batch.
+      if ("problem" in checked) notFound.push(input);
+      else normalised.add(checked.slug);
+    }
+    const wanted = [...normalised];
+    const { found, dropped } = await this.#lookup(wanted, options, {
+      path: "/public/v1/channels",
+      param: "slug",
+      schema: channelsResponseSchema,
+      keyOf: (item) => item.slug.toLowerCase(),
+      convert: toKickChannel,
+    });
+    for (const slug of wanted) if (!found.has(slug)) notFound.push(slug);
+    return { channels: found, notFound, dropped };
+  }
+
+  /** Channels by broadcaster user id (`GET /public/v1/channels?broadcaster_user_id=…`). */
+  async getChannelsByBroadcasterId(
+    ids: number[],
+    options: BatchOptions = {},
+  ): Promise<ChannelsById> {
+    const wanted = [...new Set(ids)];
+    const { found, dropped } = await this.#lookup(wanted, options, {
+      path: "/public/v1/channels",
+      param: "broadcaster_user_id",
+      schema: channelsResponseSchema,
+      keyOf: (item) => item.broadcaster_user_id,
+      convert: toKickChannel,
+    });
+    return { channels: found, notFound: wanted.filter((id) => !found.has(id)), dropped };
+  }
+
+  /**
+   * Live streams of these broadcasters (`GET /public/v1/livestreams?broadcaster_user_id=…`), keyed by
+   * broadcaster user id. Offline broadcasters are simply absent (§1.5). Deprecated by Kick on 2026-06-23
+   * but still served, and the only official source of `channel_id`.
+   */
+  async getLivestreams(
+    broadcasterUserIds: number[],
+    options: BatchOptions = {},
+  ): Promise<Map<number, KickLivestream>> {
+    const { found } = await this.#lookup([...new Set(broadcasterUserIds)], options, {
+      path: "/public/v1/livestreams",
+      param: "broadcaster_user_id",
+      // The default page is 25 items (§1.5); ask for the maximum so no live stream of a batch is cut off.
+      extra: [["limit", "100"]],
+      schema: livestreamsResponseSchema,
+      keyOf: (item) => item.broadcaster_user_id,
+      convert: toKickLivestream,
+    });
+    return found;
+  }
+
+  /** Users by id (`GET /public/v1/users?id=…`, §1.6). */
+  async getUsers(
+    ids: number[],
+    options: BatchOptions = {},
+  ): Promise<{ users: Map<number, KickUser>; notFound: number[] }> {
+    const wanted = [...new Set(ids)];
+    const { found } = await this.#lookup(wanted, options, {
+      path: "/public/v1/users",
+      param: "id",
+      schema: usersResponseSchema,
+      keyOf: (item) => item.user_id,
+      convert: (item) => ({
+        userId: item.user_id,
+        name: item.name,
+        profilePicture: item.profile_picture ?? null,
+      }),
+    });
+    return { users: found, notFound: wanted.filter((id) => !found.has(id)) };
+  }
+
+  /** The PEM public key Kick signs webhooks with (`GET /public/v1/public-key`, §1.7; no token needed). */
+  async getPublicKey(signal?: AbortSignal): Promise<string> {
+    const url = new URL(`${this.#apiUrl}/public/v1/public-key`);
+    const response = await this.#http.request(url, { signal });
+    const body = readResponse(describeRequest("GET", url), response, publicKeyResponseSchema);
+    return body.data.public_key;
+  }
+
+  /**
+   * A batched lookup: asks for `wanted` in batches as repeated `query.param` keys (§1.4: `?slug=a&slug=b`,
+   * not `slug[]=`), and keeps each item whose key was asked for. Items not asked for are dropped and
+   * counted (§1.4 bug #321); the first item per key wins.
+   */
+  async #lookup<K extends string | number, I, V>(
+    wanted: K[],
+    options: BatchOptions,
+    query: {
+      path: string;
+      param: string;
+      extra?: [string, string][];
+      schema: z.ZodType<{ data: I[] }>;
+      keyOf: (item: I) => K;
+      convert: (item: I) => V;
+    },
+  ): Promise<{ found: Map<K, V>; dropped: K[] }> {
+    const found = new Map<K, V>();
+    const dropped: K[] = [];
+    await this.#inBatches(wanted, options, async (batch, signal) => {
+      const asked = new Set(batch);
+      const params = batch.map((key): [string, string] => [query.param, String(key)]);
+      params.push(...(query.extra ?? []));
+      const body = await this.#get(query.path, params, query.schema, signal);
+      for (const item of body.data) {
+        const key = query.keyOf(item);
+        if (!asked.has(key)) {
+          this.stats.mismatches++;
+          dropped.push(key);
+          log.warn(
+            "Kick returned an item that was not asked for; ignoring it (kick-api.md §1.4, #321)",
+            {
+              request: query.path,
+              returned: key,
+              batchSize: batch.length,
+            },
+          );
+          continue;
+        }
+        if (!found.has(key)) found.set(key, query.convert(item));
+      }
+    });
+    return { found, dropped };
+  }
+
+  /** GET with the app token; on 401 re-mints once and retries once (§1.2). */
+  async #get<T extends z.ZodType>(
+    path: string,
+    params: [string, string][],
+    schema: T,
+    signal: AbortSignal,
+  ): Promise<z.output<T>> {
+    const url = new URL(`${this.#apiUrl}${path}`);
+    for (const [key, value] of params) url.searchParams.append(key, value);
+    const name = describeRequest("GET", url);
+    let token = await this.#tokens.getToken(signal);
+    let response = await this.#http.request(url, {
+      headers: { authorization: `Bearer ${token}` },
+      signal,
+    });
+    if (response.status === 401) {
+      log.info("Kick refused the app access token; minting a new one", { request: name });
+      this.#tokens.invalidate(token);
+      token = await this.#tokens.getToken(signal);
+      response = await this.#http.request(url, {
+        headers: { authorization: `Bearer ${token}` },
+        signal,
+      });
+      if (response.status === 401) {
+        throw new KickCredentialsError(`a freshly minted app access token was refused on ${name}`);
+      }
+    }
+    return readResponse(name, response, schema);
+  }
+
+  /**
+   * Runs `run` over batches of `keys`, a few at a time. The first failure cancels the other batches and
+   * is rethrown once they have stopped; the caller's signal cancels everything.
+   */
+  async #inBatches<K>(
+    keys: K[],
+    options: BatchOptions,
+    run: (batch: K[], signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const size = checkBatchSize(options.batchSize ?? this.#batchSize);
+    const batches: K[][] = [];
+    for (let i = 0; i < keys.length; i += size) batches.push(keys.slice(i, i + size));
+    if (batches.length === 0) return;
+    const controller = new AbortController();
+    const callerSignal = options.signal;
+    const onAbort = (): void => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener("abort", onAbort, { once: true });
+    let next = 0;
+    const failures: unknown[] = [];
+    const worker = async (): Promise<void> => {
+      while (failures.length === 0 && next < batches.length) {
+        const batch = batches[next++];
+        try {
+          await run(batch, controller.signal);
+        } catch (error) {
+          failures.push(error);
+          controller.abort(error);
+        }
+      }
+    };
+    try {
+      const workers = Math.min(this.#concurrency, batches.length);
+      await Promise.all(Array.from({ length: workers }, () => worker()));
+    } finally {
+      callerSignal?.removeEventListener("abort", onAbort);
+    }
+    callerSignal?.throwIfAborted();
+    if (failures.length > 0) throw failures[0];
+  }
+}
+
+function checkBatchSize(size: number): number {
+  if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
+    throw new RangeError(
+      `Batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, got ${size}`,
+    );
+  }
+  return size;
+}
+
+/** Validates a 200 answer, or throws a KickResponseError saying what came instead. */
+function readResponse<T extends z.ZodType>(
+  name: string,
+  response: { status: number; body: string },
+  schema: T,
+): z.output<T> {
+  if (response.status !== 200) {
+    const error = parseBody(apiErrorSchema, response.body);
+    const said = error.ok
+      ? `Kick said ${JSON.stringify(error.value.message)}${
+        typeof error.value.data === "string" ? ` (${JSON.stringify(error.value.data)})` : ""
+      }`
+      : "expected HTTP 200";
+    throw new KickResponseError(name, response.status, said);
+  }
+  const parsed = parseBody(schema, response.body);
+  if (!parsed.ok) throw new KickResponseError(name, response.status, parsed.problem);
+  return parsed.value;
+}
+
+function emptyToNull(text: string | null | undefined): string | null {
+  return text === undefined || text === null || text === "" ? null : text;
+}
+
+/** Normalises a channel item; only `stream.is_live` decides liveness (§1.4, §5 item 10). */
+export function toKickChannel(item: ChannelPayload): KickChannel {
+  const isLive = item.stream?.is_live === true;
+  return {
+    slug: item.slug,
+    broadcasterUserId: item.broadcaster_user_id,
+    isLive,
+    title: emptyToNull(item.stream_title),
+    category: emptyToNull(item.category?.name),
+    viewers: isLive ? item.stream?.viewer_count ?? null : null,
+    startedAt: isLive ? parseKickTime(item.stream?.start_time) : null,
+  };
+}
+
+/** Normalises a livestream item. */
+export function toKickLivestream(item: LivestreamPayload): KickLivestream {
+  return {
+    slug: item.slug,
+    broadcasterUserId: item.broadcaster_user_id,
+    channelId: item.channel_id,
+    title: emptyToNull(item.stream_title),
+    category: emptyToNull(item.category?.name),
+    viewers: item.viewer_count ?? null,
+    startedAt: parseKickTime(item.started_at),
+  };
+}

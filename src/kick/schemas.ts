@@ -1,0 +1,212 @@
+/**
+ * Zod schemas of everything Kick sends us, following kick-api.md section by section. Unknown fields are
+ * tolerated (and dropped); a field is nullable or optional where the reference says it is, or where it
+ * reports conflicting or undocumented values.
+ */
+import { z } from "zod";
+
+/**
+ * An integer id. The spec and most libraries use integers; kient types `broadcaster_user_id` as a string
+ * (kick-api.md §5 item 11), so a string of digits is accepted too.
+ */
+const intId = z.union([
+  z.number().int(),
+  z.string().regex(/^\d+$/).transform(Number),
+]);
+
+// ---- OAuth (kick-api.md §1.2) ----
+
+/** `POST /oauth/token` with `grant_type=client_credentials`. */
+export const oauthTokenSchema = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string(),
+  // A number of seconds; the docs show it as a string placeholder, so a numeric string is accepted.
+  expires_in: z.union([
+    z.number().nonnegative(),
+    z.string().regex(/^\d+$/).transform(Number),
+  ]),
+});
+export type OAuthToken = z.output<typeof oauthTokenSchema>;
+
+/** RFC 6749 error body of id.kick.com, e.g. `{"error":"invalid_client","error_description":"…"}`. */
+export const oauthErrorSchema = z.object({
+  error: z.string(),
+  error_description: z.string().optional(),
+});
+export type OAuthError = z.output<typeof oauthErrorSchema>;
+
+// ---- Official API envelope (kick-api.md §1.3) ----
+
+/** `{"data": …, "message": "OK"}`. `message` is never read, so it may be missing. */
+export function envelope<T extends z.ZodType>(data: T): z.ZodObject<{
+  data: T;
+  message: z.ZodOptional<z.ZodString>;
+}> {
+  return z.object({ data, message: z.string().optional() });
+}
+
+/** The API's error body, e.g. 401 `{"data":{},"message":"Unauthorized"}`. */
+export const apiErrorSchema = z.object({ data: z.unknown(), message: z.string() });
+
+/** `{id, name, thumbnail}` as in channels and livestreams. */
+export const categorySchema = z.object({
+  id: intId,
+  name: z.string(),
+  thumbnail: z.string().nullish(),
+});
+
+// ---- Channels (kick-api.md §1.4) ----
+
+/**
+ * `data[i].stream`. What it holds when offline is undocumented (§1.4): only `is_live` is relied upon,
+ * every other field may be missing or null.
+ */
+export const channelStreamSchema = z.object({
+  is_live: z.boolean(),
+  start_time: z.string().nullish(),
+  viewer_count: z.number().int().nullish(),
+  is_mature: z.boolean().nullish(),
+  language: z.string().nullish(),
+  custom_tags: z.array(z.string()).nullish(),
+  thumbnail: z.string().nullish(),
+  key: z.string().nullish(),
+  url: z.string().nullish(),
+});
+
+/** One item of `GET /public/v1/channels`. There is no channel id and no chatroom id here (§1.4). */
+export const channelSchema = z.object({
+  broadcaster_user_id: intId,
+  slug: z.string(),
+  stream_title: z.string().nullish(),
+  category: categorySchema.nullish(),
+  stream: channelStreamSchema.nullish(),
+  channel_description: z.string().nullish(),
+  banner_picture: z.string().nullish(),
+  active_subscribers_count: z.number().nullish(),
+  canceled_subscribers_count: z.number().nullish(),
+});
+export type ChannelPayload = z.output<typeof channelSchema>;
+export const channelsResponseSchema = envelope(z.array(channelSchema));
+
+// ---- Livestreams v1 (kick-api.md §1.5) ----
+
+/** One item of `GET /public/v1/livestreams`: live streams only, the one official source of `channel_id`. */
+export const livestreamSchema = z.object({
+  broadcaster_user_id: intId,
+  channel_id: intId,
+  slug: z.string(),
+  stream_title: z.string().nullish(),
+  started_at: z.string(),
+  viewer_count: z.number().int().nullish(),
+  category: categorySchema.nullish(),
+  custom_tags: z.array(z.string()).nullish(),
+  has_mature_content: z.boolean().nullish(),
+  language: z.string().nullish(),
+  profile_picture: z.string().nullish(),
+  thumbnail: z.string().nullish(),
+});
+export type LivestreamPayload = z.output<typeof livestreamSchema>;
+export const livestreamsResponseSchema = envelope(z.array(livestreamSchema));
+
+// ---- Users (kick-api.md §1.6) ----
+
+/** One item of `GET /public/v1/users`; `email` only for the token owner. */
+export const userSchema = z.object({
+  user_id: intId,
+  name: z.string(),
+  email: z.string().nullish(),
+  profile_picture: z.string().nullish(),
+});
+export type UserPayload = z.output<typeof userSchema>;
+export const usersResponseSchema = envelope(z.array(userSchema));
+
+// ---- Public key (kick-api.md §1.7) ----
+
+export const publicKeyResponseSchema = envelope(z.object({ public_key: z.string().min(1) }));
+
+// ---- Legacy website API (kick-api.md §2.1) ----
+
+/** `livestream` of `/api/v2/channels/{slug}`; null when offline. Both viewer spellings appear. */
+export const legacyLivestreamSchema = z.object({
+  id: intId,
+  slug: z.string().nullish(),
+  channel_id: intId.nullish(),
+  created_at: z.string().nullish(),
+  start_time: z.string().nullish(),
+  session_title: z.string().nullish(),
+  is_live: z.boolean(),
+  viewer_count: z.number().int().nullish(),
+  viewers: z.number().int().nullish(),
+  language: z.string().nullish(),
+  is_mature: z.boolean().nullish(),
+  categories: z.array(z.object({ name: z.string() })).nullish(),
+});
+
+/** `GET {webUrl}/api/v2/channels/{slug}`: three distinct ids (§3.4): channel, user and chatroom. */
+export const legacyChannelSchema = z.object({
+  id: intId,
+  user_id: intId,
+  slug: z.string(),
+  is_banned: z.boolean().nullish(),
+  chatroom: z.object({ id: intId, channel_id: intId.nullish() }),
+  livestream: legacyLivestreamSchema.nullable(),
+});
+export type LegacyChannelPayload = z.output<typeof legacyChannelSchema>;
+
+/** The legacy API's error body, e.g. `{"message":"No query results for model [App\\Models\\Channel]."}`. */
+export const legacyErrorSchema = z.object({ message: z.string() });
+
+// ---- Reading bodies ----
+
+/** "path: message" for the first few issues, e.g. `data[0].stream.is_live: expected boolean…`. */
+export function describeIssues(error: z.ZodError, limit = 3): string {
+  const shown = error.issues.slice(0, limit).map((issue) => {
+    let path = "";
+    for (const key of issue.path) {
+      path += typeof key === "number" ? `[${key}]` : path === "" ? String(key) : `.${String(key)}`;
+    }
+    return `${path === "" ? "(body)" : path}: ${issue.message}`;
+  });
+  const more = error.issues.length - shown.length;
+  return shown.join("; ") + (more > 0 ? ` (and ${more} more)` : "");
+}
+
+/**
+ * Parses a body as JSON and validates it: the typed value, or a sentence saying what was wrong
+ * (not JSON, or which fields did not match). The body itself is never quoted, so nothing it holds leaks.
+ */
+export function parseBody<T extends z.ZodType>(
+  schema: T,
+  body: string,
+): { ok: true; value: z.output<T> } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    const trimmed = body.trimStart();
+    const what = trimmed === ""
+      ? "an empty body"
+      : trimmed.startsWith("<")
+      ? `an HTML page (${body.length} bytes)`
+      : `${body.length} bytes that are not valid JSON (truncated?)`;
+    return { ok: false, problem: `expected JSON, got ${what}` };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) return { ok: false, problem: describeIssues(result.error) };
+  return { ok: true, value: result.data };
+}
+
+/**
+ * A Kick timestamp as a Date, or null when missing, unreadable or a placeholder before 1970 (offline streams
+ * may carry a zero time, §1.4). The legacy API writes "2023-04-23 09:57:28" without a zone: that is UTC.
+ */
+export function parseKickTime(value: string | null | undefined): Date | null {
+  if (value === null || value === undefined || value === "") return null;
+  let text = value.trim();
+  if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/.test(text)) {
+    text = `${text.replace(" ", "T")}Z`;
+  }
+  const time = Date.parse(text);
+  if (Number.isNaN(time) || time < 0) return null;
+  return new Date(time);
+}

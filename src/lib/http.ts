@@ -1,0 +1,348 @@
+/**
+ * The one HTTP layer for every Kick call (OAuth, official API, legacy website API).
+ *
+ * - Every request first takes a token from the client's shared rate limiter (Kick publishes no limits and
+ *   asks for politeness, kick-api.md §1.10).
+ * - Each attempt has its own timeout; the caller's AbortSignal cancels the whole call at once.
+ * - 429: `Retry-After` (delta seconds or HTTP date) is honoured for the whole client: the limiter is paused, so no
+ *   request of this client leaves before it expires. Without `Retry-After`, the backoff delay pauses it instead.
+ * - 5xx, 408, network errors and timeouts: retried with the one backoff (src/lib/backoff.ts).
+ * - Retries exhausted: KickUnavailableError (exit 69). A Cloudflare 403: KickBlockedError, never retried.
+ * - Every other status (2xx, 4xx) is returned as it is; callers validate bodies (src/kick/schemas.ts).
+ *
+ * Messages name the method, host and path of a request, never its query string.
+ */
+import { backoffDelay, sleep } from "./backoff.ts";
+import { log } from "./log.ts";
+import { KickBlockedError, KickUnavailableError } from "../kick/errors.ts";
+
+/** Options of {@link TokenBucket}. */
+export interface TokenBucketOptions {
+  /** Sustained rate, in tokens per second. */
+  ratePerSecond: number;
+  /** Tokens that may be spent at once after a quiet period; one second's worth by default. */
+  burst?: number;
+  /** Clock in milliseconds; `Date.now` by default. Injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * A token bucket, implemented as GCRA (a "theoretical arrival time" instead of a token count), so waiting
+ * callers are served first come, first served without a queue. It can be paused until a given time.
+ */
+export class TokenBucket {
+  readonly #intervalMs: number;
+  readonly #toleranceMs: number;
+  readonly #now: () => number;
+  #theoreticalArrival = -Infinity;
+  #pausedUntil = -Infinity;
+
+  constructor(options: TokenBucketOptions) {
+    if (!(options.ratePerSecond > 0)) {
+      throw new RangeError(`ratePerSecond must be positive, got ${options.ratePerSecond}`);
+    }
+    const burst = options.burst ?? Math.max(1, Math.ceil(options.ratePerSecond));
+    if (!(burst >= 1)) throw new RangeError(`burst must be at least 1, got ${burst}`);
+    this.#intervalMs = 1000 / options.ratePerSecond;
+    this.#toleranceMs = (burst - 1) * this.#intervalMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Time (same clock as `now`) before which nothing may be sent; `-Infinity` when not paused. */
+  get pausedUntil(): number {
+    return this.#pausedUntil;
+  }
+
+  /**
+   * Reserves the next free slot and returns how many milliseconds from now it starts (0 = send now).
+   * Pure given the clock; {@link take} is the waiting version.
+   */
+  reserve(): number {
+    const now = this.#now();
+    const earliest = Math.max(now, this.#theoreticalArrival - this.#toleranceMs, this.#pausedUntil);
+    this.#theoreticalArrival = Math.max(this.#theoreticalArrival, earliest) + this.#intervalMs;
+    return earliest - now;
+  }
+
+  /** Takes a token if one is free now (never waits); false when the bucket is empty or paused. */
+  tryTake(): boolean {
+    const now = this.#now();
+    if (now < this.#pausedUntil) return false;
+    if (this.#theoreticalArrival - this.#toleranceMs > now) return false;
+    this.#theoreticalArrival = Math.max(this.#theoreticalArrival, now) + this.#intervalMs;
+    return true;
+  }
+
+  /**
+   * Stops handing out tokens before `time`, and empties the bucket so requests resume at the sustained
+   * rate afterwards rather than in a burst (a burst right after a 429 would likely earn another one).
+   */
+  pauseUntil(time: number): void {
+    if (time <= this.#pausedUntil) return;
+    this.#pausedUntil = time;
+    this.#theoreticalArrival = Math.max(this.#theoreticalArrival, time + this.#toleranceMs);
+  }
+
+  /** Waits for a token. A pause that begins while waiting is honoured too. */
+  async take(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const waitMs = this.reserve();
+      if (waitMs > 0) await sleep(Math.ceil(waitMs), signal);
+      else signal?.throwIfAborted();
+      if (this.#now() >= this.#pausedUntil) return;
+    }
+  }
+}
+
+/**
+ * Milliseconds a `Retry-After` header asks for: delta seconds ("2", also tolerated with decimals) or an
+ * HTTP date, relative to `nowMs`. Null when absent or unreadable; never negative.
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  // An HTTP date always names a day or month ("Wed, 21 Oct 2026 07:28:00 GMT"); this keeps Date.parse
+  // from reading arbitrary text such as "-1" as a year.
+  if (!/[a-z]/i.test(text)) return null;
+  const time = Date.parse(text);
+  if (Number.isNaN(time)) return null;
+  return Math.max(0, time - nowMs);
+}
+
+/**
+ * Why a response looks like Cloudflare refusing us (kick-api.md §2.2), or null. Only a 403 qualifies.
+ * A `cf-` header alone is not enough: every answer that passes through Cloudflare carries `cf-ray`,
+ * including an ordinary JSON 403 from the API itself, so a `cf-` header counts only on an HTML page.
+ */
+export function cloudflareBlockReason(
+  status: number,
+  headers: Headers,
+  body: string,
+): string | null {
+  if (status !== 403) return null;
+  if (/just a moment/i.test(body)) return '"Just a moment..." challenge page';
+  if (/request blocked by security policy/i.test(body)) {
+    return '"Request blocked by security policy."';
+  }
+  const mitigated = headers.get("cf-mitigated");
+  if (mitigated !== null) return `cf-mitigated: ${mitigated}`;
+  const html = (headers.get("content-type") ?? "").includes("text/html") ||
+    body.trimStart().startsWith("<");
+  const cloudflareHeader = [...headers.keys()].some((name) => name.startsWith("cf-"));
+  if (html && cloudflareHeader) return "HTML page with Cloudflare headers";
+  return null;
+}
+
+/** Options of {@link HttpClient}. */
+export interface HttpClientOptions {
+  /** Sustained request rate of this client, all requests together. */
+  ratePerSecond: number;
+  /** Requests that may leave at once after a quiet period; one second's worth by default. */
+  burst?: number;
+  /** Limit for one attempt, headers and body included. */
+  timeoutMs: number;
+  /** Retries after the first attempt (default 5). */
+  maxRetries?: number;
+  /** First backoff delay (default 500 ms). */
+  retryBaseMs?: number;
+  /** Largest backoff delay (default 30 s). */
+  retryCapMs?: number;
+  /** A `Retry-After` longer than this fails the call at once instead of waiting (default 5 min). */
+  maxRetryAfterMs?: number;
+  /** Randomness for backoff jitter; injectable for tests. */
+  random?: () => number;
+  userAgent?: string;
+  /** The fetch implementation; the global one by default. Injectable for tests. */
+  fetch?: typeof fetch;
+}
+
+/** One call of {@link HttpClient.request}. */
+export interface HttpRequest {
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  body?: string | URLSearchParams;
+  /** Cancels the call (waiting, attempts and backoff); its reason is rethrown as it is. */
+  signal?: AbortSignal;
+}
+
+/** What came back: any status the client does not retry or reject. */
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** Counters since the client was made. */
+export interface HttpStats {
+  /** Attempts sent (retries included). */
+  requests: number;
+  /** Attempts that were retries. */
+  retries: number;
+  /** 429 answers received. */
+  rateLimited: number;
+  /** Attempts that timed out. */
+  timeouts: number;
+  /** Attempts that failed without an HTTP answer (connection refused, reset, DNS…). */
+  networkErrors: number;
+  /** 5xx and 408 answers received. */
+  serverErrors: number;
+}
+
+export const DEFAULT_USER_AGENT = "kick-monitor/0.1.0";
+
+type AttemptOutcome =
+  | { kind: "response"; response: HttpResponse }
+  | { kind: "failure"; problem: string };
+
+/** `METHOD host/path`: how requests are named in messages (never the query string). */
+export function describeRequest(method: string, url: URL): string {
+  return `${method} ${url.host}${url.pathname}`;
+}
+
+/** HTTP client with a shared rate limiter, timeouts and retries. See the module documentation. */
+export class HttpClient {
+  readonly stats: HttpStats = {
+    requests: 0,
+    retries: 0,
+    rateLimited: 0,
+    timeouts: 0,
+    networkErrors: 0,
+    serverErrors: 0,
+  };
+  readonly limiter: TokenBucket;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  readonly #retryBaseMs: number;
+  readonly #retryCapMs: number;
+  readonly #maxRetryAfterMs: number;
+  readonly #random: () => number;
+  readonly #userAgent: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: HttpClientOptions) {
+    this.limiter = new TokenBucket({ ratePerSecond: options.ratePerSecond, burst: options.burst });
+    this.#timeoutMs = options.timeoutMs;
+    this.#maxRetries = options.maxRetries ?? 5;
+    this.#retryBaseMs = options.retryBaseMs ?? 500;
+    this.#retryCapMs = options.retryCapMs ?? 30_000;
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
+    this.#random = options.random ?? Math.random;
+    this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * Sends a request, waiting for the rate limiter and retrying as the module documentation says.
+   * Throws KickUnavailableError when retries run out, KickBlockedError on a Cloudflare 403, and the
+   * signal's reason when `init.signal` aborts.
+   */
+  async request(url: string | URL, init: HttpRequest = {}): Promise<HttpResponse> {
+    const target = new URL(url);
+    const method = init.method ?? "GET";
+    const name = describeRequest(method, target);
+    let lastStatus: number | null = null;
+    for (let attempt = 0;; attempt++) {
+      await this.limiter.take(init.signal);
+      this.stats.requests++;
+      const outcome = await this.#attempt(target, method, init);
+      let problem: string;
+      let retryAfterMs: number | null = null;
+      if (outcome.kind === "response") {
+        const { status, headers, body } = outcome.response;
+        lastStatus = status;
+        if (status === 429) {
+          this.stats.rateLimited++;
+          problem = "HTTP 429 Too Many Requests";
+          retryAfterMs = parseRetryAfter(headers.get("retry-after"), Date.now());
+        } else if (status >= 500 || status === 408) {
+          this.stats.serverErrors++;
+          problem = `HTTP ${status}`;
+          retryAfterMs = parseRetryAfter(headers.get("retry-after"), Date.now());
+        } else {
+          const blocked = cloudflareBlockReason(status, headers, body);
+          if (blocked !== null) throw new KickBlockedError(name, blocked);
+          return outcome.response;
+        }
+      } else {
+        lastStatus = null;
+        problem = outcome.problem;
+      }
+
+      const delayMs = retryAfterMs ?? backoffDelay(attempt, {
+        baseMs: this.#retryBaseMs,
+        capMs: this.#retryCapMs,
+        random: this.#random,
+      });
+      const excessive = retryAfterMs !== null && retryAfterMs > this.#maxRetryAfterMs;
+      if (lastStatus === 429 && !excessive) {
+        // A 429 is about this client as a whole: hold back every request, not only this one,
+        // and keep holding even when this call gives up below.
+        const fields = { request: name, waitMs: delayMs, retryAfter: retryAfterMs !== null };
+        // One warning per episode; 429s while already paused (requests that were in flight) are noise.
+        if (Date.now() < this.limiter.pausedUntil) {
+          log.debug("Kick is still rate limiting us", fields);
+        } else log.warn("Kick is rate limiting us; pausing all requests", fields);
+        this.limiter.pauseUntil(Date.now() + delayMs);
+      }
+      if (attempt >= this.#maxRetries) {
+        throw new KickUnavailableError(
+          `Kick is unavailable: ${name} failed ${attempt + 1} times (last: ${problem})`,
+          { request: name, lastStatus },
+        );
+      }
+      if (excessive && retryAfterMs !== null) {
+        // Holding every request for that long would hang the whole program: fail this call instead.
+        throw new KickUnavailableError(
+          `Kick is unavailable: ${name} answered ${problem} and asked to wait ` +
+            `${Math.ceil(retryAfterMs / 1000)} s (Retry-After), longer than the ` +
+            `${Math.round(this.#maxRetryAfterMs / 1000)} s this client waits`,
+          { request: name, lastStatus },
+        );
+      }
+      this.stats.retries++;
+      if (lastStatus !== 429) {
+        log.debug("Retrying a Kick request", { request: name, problem, attempt, delayMs });
+        await sleep(delayMs, init.signal);
+      }
+      // After a 429 the next limiter.take() waits out the pause.
+    }
+  }
+
+  /** One attempt under its own timeout. Throws only the caller's abort reason. */
+  async #attempt(target: URL, method: string, init: HttpRequest): Promise<AttemptOutcome> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    const callerSignal = init.signal;
+    const onAbort = (): void => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      callerSignal?.throwIfAborted();
+      const response = await this.#fetch(target, {
+        method,
+        headers: { "user-agent": this.#userAgent, accept: "application/json", ...init.headers },
+        body: init.body,
+        signal: controller.signal,
+      });
+      const body = await response.text();
+      return {
+        kind: "response",
+        response: { status: response.status, headers: response.headers, body },
+      };
+    } catch (error) {
+      if (callerSignal?.aborted) throw callerSignal.reason;
+      if (controller.signal.aborted) {
+        this.stats.timeouts++;
+        return { kind: "failure", problem: `no complete answer within ${this.#timeoutMs} ms` };
+      }
+      this.stats.networkErrors++;
+      const message = error instanceof Error ? error.message : String(error);
+      // Deno quotes the full URL in network errors; keep only host and path.
+      const safe = message.split(target.href).join(`${target.origin}${target.pathname}`);
+      return { kind: "failure", problem: `network error: ${safe}` };
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
