@@ -1,0 +1,371 @@
+/**
+ * One small database interface with two backends behind it: a PostgreSQL server (postgres.js) and the embedded
+ * PostgreSQL (PGlite). Both run the same SQL text with `$1` placeholders, and both return bigint columns as JS
+ * numbers (our ids and Kick's ids fit in 2^53) and timestamps as Dates, so nothing above this file can tell them
+ * apart except by `kind`.
+ */
+import postgres from "postgres";
+import { PGlite, type Transaction as PgliteTransaction } from "@electric-sql/pglite";
+import { UnavailableError } from "../lib/errors.ts";
+import { addSecret } from "../lib/log.ts";
+import { installPostgresCrashGuard } from "./postgres_crash_guard.ts";
+
+/** Which backend a Db talks to. */
+export type DbKind = "postgres" | "pglite";
+
+/** A connection (pool) or an open transaction; every statement is parameterised with `$1`, `$2`, …. */
+export interface Db {
+  readonly kind: DbKind;
+  /**
+   * Runs one statement and returns its rows. Statements issued on one transaction without awaiting each
+   * other run in the order issued (pipelined on PostgreSQL, queued on PGlite).
+   */
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` in a transaction (a savepoint when already in one); commits when it resolves. */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** Closes the connection(s); a no-op on a transaction. */
+  close(): Promise<void>;
+}
+
+/** A single connection taken out of the pool, for session state such as advisory locks. */
+export interface ReservedDb extends Db {
+  /** Gives the connection back to the pool. */
+  release(): Promise<void>;
+}
+
+// PostgreSQL type oid of bigint (int8).
+const INT8_OID = 20;
+
+/** Options of `openPostgres`. */
+export interface PostgresOptions {
+  /** Sets `search_path` on every connection, so unqualified names live in this schema. */
+  searchPath?: string;
+  /** Pool size; 10 by default. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection; 5 by default. */
+  connectTimeoutSeconds?: number;
+}
+
+/**
+ * Connects to a PostgreSQL server and checks it answers. Throws UnavailableError (exit 69) when it cannot be
+ * reached or refuses us; the message names the server with the password masked.
+ */
+export async function openPostgres(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<PostgresDb> {
+  installPostgresCrashGuard();
+  const masked = maskDatabaseUrl(url);
+  const password = passwordOf(url);
+  addSecret(password ?? undefined);
+  const connection: Record<string, string> = { application_name: "kick-monitor" };
+  if (options.searchPath !== undefined) {
+    connection.search_path = quoteIdentifier(options.searchPath);
+  }
+  let sql: postgres.Sql;
+  try {
+    sql = postgres(url, {
+      max: options.maxConnections ?? 10,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      onnotice: () => {},
+      connection,
+      types: {
+        bigint: {
+          to: INT8_OID,
+          from: [INT8_OID],
+          serialize: (value: number) => String(value),
+          parse: (value: string) => Number(value),
+        },
+      },
+    });
+  } catch (error) {
+    // postgres.js throws synchronously on a URL it cannot parse.
+    throw new UnavailableError(
+      `Cannot use DATABASE_URL ${masked}: ${scrub(errorMessage(error), password)}`,
+      { cause: error },
+    );
+  }
+  try {
+    // Connects now, so a wrong URL fails here with a clear message rather than at the first real query.
+    await sql.unsafe("SELECT 1");
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw new UnavailableError(
+      `Cannot connect to PostgreSQL at ${masked}: ${scrub(errorMessage(error), password)}`,
+      { cause: error },
+    );
+  }
+  return new PostgresDb(sql, { kind: "pool", sql }, masked, password);
+}
+
+/** What a PostgresDb's statements run on. */
+type PostgresTarget =
+  | { kind: "pool"; sql: postgres.Sql }
+  | { kind: "transaction"; sql: postgres.TransactionSql }
+  | { kind: "reserved"; sql: postgres.ReservedSql };
+
+/** The postgres.js backend: the pool, a transaction of it, or one reserved connection. */
+export class PostgresDb implements Db {
+  readonly kind = "postgres" as const;
+  readonly #pool: postgres.Sql;
+  readonly #target: PostgresTarget;
+  readonly #maskedUrl: string;
+  readonly #password: string | null;
+
+  constructor(
+    pool: postgres.Sql,
+    target: PostgresTarget,
+    maskedUrl: string,
+    password: string | null,
+  ) {
+    this.#pool = pool;
+    this.#target = target;
+    this.#maskedUrl = maskedUrl;
+    this.#password = password;
+  }
+
+  /** Runs one statement; parameterised statements are prepared once per connection and reused. */
+  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      const rows = await this.#target.sql.unsafe(
+        text,
+        params as postgres.ParameterOrJSON<never>[],
+        { prepare: params.length > 0 },
+      );
+      return Array.from(rows) as T[];
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** Runs a multi-statement script with the simple query protocol. */
+  async exec(script: string): Promise<void> {
+    try {
+      // postgres.js uses the simple protocol (several statements allowed) when there are no parameters.
+      await this.#target.sql.unsafe(script);
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** BEGIN … COMMIT on one connection, or a savepoint when already in a transaction. */
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const target = this.#target;
+    const run = (sql: postgres.TransactionSql): Promise<T> =>
+      fn(new PostgresDb(this.#pool, { kind: "transaction", sql }, this.#maskedUrl, this.#password));
+    try {
+      switch (target.kind) {
+        case "pool":
+          return await target.sql.begin(run) as T;
+        case "transaction":
+          return await target.sql.savepoint(run) as T;
+        case "reserved":
+          // postgres.js has no begin() on a reserved connection; nothing here needs one.
+          throw new Error("Transactions on a reserved connection are not supported");
+      }
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** Takes one connection out of the pool until `release()`; for session-level advisory locks. */
+  async reserve(): Promise<ReservedDb> {
+    let sql: postgres.ReservedSql;
+    try {
+      sql = await this.#pool.reserve();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    const db = new PostgresDb(
+      this.#pool,
+      { kind: "reserved", sql },
+      this.#maskedUrl,
+      this.#password,
+    );
+    return {
+      kind: "postgres",
+      query: (text, params) => db.query(text, params),
+      exec: (script) => db.exec(script),
+      transaction: (fn) => db.transaction(fn),
+      close: (): Promise<void> => Promise.resolve(),
+      release: (): Promise<void> => {
+        sql.release();
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Ends every connection of the pool (waiting up to 5 s for running queries); no-op otherwise. */
+  async close(): Promise<void> {
+    if (this.#target.kind !== "pool") return;
+    await this.#pool.end({ timeout: 5 });
+  }
+
+  /** Connection-level failures become UnavailableError; SQL errors pass through unchanged. */
+  #translate(error: unknown): unknown {
+    if (error instanceof UnavailableError || !isConnectionError(error)) return error;
+    const reason = scrub(errorMessage(error), this.#password);
+    return new UnavailableError(
+      `Lost or refused connection to PostgreSQL at ${this.#maskedUrl}: ${reason}`,
+      { cause: error },
+    );
+  }
+}
+
+/** Options of `openPglite`. */
+export interface PgliteOptions {
+  /** Start from this data directory image (`dumpDataDir()`) instead of running initdb; tests use it. */
+  template?: Blob;
+}
+
+/**
+ * Opens the embedded PostgreSQL in `dir` (created with mode 0700), or in memory when `dir` is undefined.
+ * Throws UnavailableError when the data directory cannot be used.
+ */
+export async function openPglite(dir?: string, options: PgliteOptions = {}): Promise<PgliteDb> {
+  try {
+    if (dir !== undefined) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      // mkdir's mode is filtered by the umask and not applied to an existing directory.
+      await Deno.chmod(dir, 0o700);
+    }
+    const pg = await PGlite.create({
+      dataDir: dir,
+      loadDataDir: options.template,
+      parsers: { [INT8_OID]: (value: string) => Number(value) },
+    });
+    return new PgliteDb(pg, pg);
+  } catch (error) {
+    const where = dir === undefined ? "in memory" : `in ${JSON.stringify(dir)}`;
+    throw new UnavailableError(
+      `Cannot open the embedded database ${where}: ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** The PGlite backend: one in-process connection; PGlite queues concurrent callers itself. */
+export class PgliteDb implements Db {
+  readonly kind = "pglite" as const;
+  readonly #pg: PGlite;
+  readonly #target: PGlite | PgliteTransaction;
+  readonly #savepointDepth: number;
+
+  constructor(pg: PGlite, target: PGlite | PgliteTransaction, savepointDepth = 0) {
+    this.#pg = pg;
+    this.#target = target;
+    this.#savepointDepth = savepointDepth;
+  }
+
+  /** Runs one statement (the extended protocol; parameters are typed by the server). */
+  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    const result = await this.#target.query<T>(text, params);
+    return result.rows;
+  }
+
+  /** Runs a multi-statement script. */
+  async exec(script: string): Promise<void> {
+    await this.#target.exec(script);
+  }
+
+  /** A PGlite transaction, or a savepoint when already in one (PGlite has no nested transactions). */
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (this.#target === this.#pg) {
+      return await this.#pg.transaction((tx) => fn(new PgliteDb(this.#pg, tx, 0)));
+    }
+    const depth = this.#savepointDepth + 1;
+    const name = `kick_monitor_sp_${depth}`;
+    await this.#target.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(new PgliteDb(this.#pg, this.#target, depth));
+      await this.#target.exec(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await this.#target.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw error;
+    }
+  }
+
+  /** Closes the database (flushing it to disk); no-op inside a transaction. */
+  async close(): Promise<void> {
+    if (this.#target !== this.#pg || this.#pg.closed) return;
+    await this.#pg.close();
+  }
+}
+
+/** `"name"`, with embedded quotes doubled: for identifiers (schema names), which cannot be parameters. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** The URL with its password replaced by `***`, for messages and logs. */
+export function maskDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    // Unparseable: show nothing of it rather than risk printing a password.
+    return "(unparseable DATABASE_URL)";
+  }
+}
+
+function passwordOf(url: string): string | null {
+  try {
+    const password = new URL(url).password;
+    return password === "" ? null : password;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the password (raw and percent-decoded) from a driver message. */
+function scrub(message: string, password: string | null): string {
+  if (password === null) return message;
+  let out = message.split(password).join("***");
+  try {
+    const decoded = decodeURIComponent(password);
+    if (decoded !== "") out = out.split(decoded).join("***");
+  } catch {
+    // A malformed escape: the raw form was already removed.
+  }
+  return out;
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message !== "" ? error.message : String(code ?? error.name);
+    return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message;
+  }
+  return String(error);
+}
+
+// Node/Deno socket errors and postgres.js's own connection errors.
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
+
+/** True for "cannot reach or use the server" (as opposed to an error in a statement). */
+function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  if (CONNECTION_ERROR_CODES.has(code)) return true;
+  // SQLSTATE classes 08 (connection exception) and 28 (invalid authorization); 3D000 (no such database);
+  // 53300 (too many connections); 57P01–57P03 (server shutting down or starting).
+  return /^(08|28)/.test(code) || code === "3D000" || code === "53300" || /^57P0[123]$/.test(code);
+}

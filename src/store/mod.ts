@@ -1,0 +1,22 @@
+/**
+ * The storage layer: `openStore` and the `Store` class hold every query; db.ts hides the two backends
+ * (PostgreSQL server, embedded PGlite); migrate.ts applies `sql/`.
+ */
+export {
+  type ApplyResult,
+  type EventFilter,
+  type EventRecord,
+  type MonitorLock,
+  type NewStreamer,
+  type OpenSessionRecord,
+  openStore,
+  type SessionRecord,
+  Store,
+  type StoreHealth,
+  type StoreOptions,
+  type StreamerIds,
+  type StreamerRecord,
+} from "./store.ts";
+export type { Db, DbKind } from "./db.ts";
+export { maskDatabaseUrl } from "./db.ts";
+export type { AppliedMigration, MigrationStatus } from "./migrate.ts";

@@ -1,0 +1,457 @@
+/**
+ * The store: every query kick-monitor makes, behind one class, over either backend of db.ts.
+ * Nothing outside src/store/ writes SQL (STYLE.md).
+ */
+import { join } from "node:path";
+import type { EventSource, LiveStatus, StreamerStatus, Transition } from "../domain/types.ts";
+import { UserFacingError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import {
+  type Db,
+  type DbKind,
+  openPglite,
+  openPostgres,
+  PostgresDb,
+  quoteIdentifier,
+} from "./db.ts";
+import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
+import { type ApplyResult, applyTransitions, applyTransitionsOneByOne } from "./transitions.ts";
+
+export type { ApplyResult } from "./transitions.ts";
+export type { MigrationStatus } from "./migrate.ts";
+
+/** Options of `openStore`. */
+export interface StoreOptions {
+  /** A `postgres://` URL: use that server. Wins over the other options. */
+  databaseUrl?: string;
+  /** Without a URL: the embedded database lives in `${dataDir}/pgdata`. */
+  dataDir?: string;
+  /** Put every table (schema_migrations too) in this schema, created if missing. */
+  schema?: string;
+  /** Without a URL: an embedded database in memory (tests, demos). */
+  inMemory?: boolean;
+}
+
+/** The open session of a streamer, as `streamers list` shows it. */
+export interface OpenSessionRecord {
+  livestreamId: number | null;
+  startedAt: Date;
+  title: string | null;
+  category: string | null;
+}
+
+/** A monitored streamer. */
+export interface StreamerRecord {
+  id: number;
+  slug: string;
+  broadcasterUserId: number | null;
+  channelId: number | null;
+  chatroomId: number | null;
+  status: StreamerStatus;
+  statusChangedAt: Date | null;
+  lastCheckedAt: Date | null;
+  addedAt: Date;
+  session: OpenSessionRecord | null;
+}
+
+/** A streamer to add; ids that are unknown yet may be null or left out. */
+export interface NewStreamer {
+  slug: string;
+  broadcasterUserId: number | null;
+  channelId?: number | null;
+  chatroomId?: number | null;
+}
+
+/** Ids to change: a key left out stays as it is; null clears it. */
+export interface StreamerIds {
+  channelId?: number | null;
+  chatroomId?: number | null;
+  broadcasterUserId?: number | null;
+}
+
+/** A recorded status event (interface.md: `events list`). */
+export interface EventRecord {
+  id: number;
+  slug: string;
+  type: LiveStatus;
+  occurredAt: Date;
+  receivedAt: Date;
+  source: EventSource;
+  livestreamId: number | null;
+  title: string | null;
+}
+
+/** Filter of `listEvents`. */
+export interface EventFilter {
+  slug?: string;
+  /** Only events that occurred at or after this time. */
+  since?: Date;
+  limit: number;
+}
+
+/** A stream session (interface.md: `streamers history`). */
+export interface SessionRecord {
+  livestreamId: number | null;
+  startedAt: Date;
+  /** Null while the session is open. */
+  endedAt: Date | null;
+  title: string | null;
+  category: string | null;
+  peakViewers: number | null;
+}
+
+/** What `db health` reports. */
+export interface StoreHealth {
+  serverVersion: string;
+  schemaVersion: number | null;
+  pendingMigrations: string[];
+  /** Round trip of one trivial query, in milliseconds. */
+  latencyMs: number;
+}
+
+/** A held monitor lock. */
+export interface MonitorLock {
+  release(): Promise<void>;
+}
+
+// Advisory lock class of the monitor lock (the second key is database + schema). Differs from migrate.ts's.
+const MONITOR_LOCK_CLASS = 0x6b6d0002;
+const SCHEMA_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * Opens the store: PostgreSQL when `databaseUrl` is set, else the embedded database in `dataDir` (or in
+ * memory with `inMemory`). Does not migrate. Throws UnavailableError (exit 69) when the database cannot be
+ * reached or opened.
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const schema = options.schema;
+  if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) {
+    throw new UserFacingError(
+      `Schema name ${
+        JSON.stringify(schema)
+      } is not usable; expected letters, digits and "_" (at most 63, not starting with a digit)`,
+    );
+  }
+  let db: Db;
+  if (options.databaseUrl !== undefined) {
+    db = await openPostgres(options.databaseUrl, { searchPath: schema });
+  } else if (options.inMemory) {
+    db = await openPglite();
+  } else if (options.dataDir !== undefined) {
+    db = await openPglite(join(options.dataDir, "pgdata"));
+  } else {
+    throw new Error("openStore needs databaseUrl, dataDir or inMemory");
+  }
+  try {
+    if (schema !== undefined) await useSchema(db, schema);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return new Store(db, schema ?? null);
+}
+
+/** Creates the schema if missing and, on PGlite (one session), points search_path at it. */
+async function useSchema(db: Db, schema: string): Promise<void> {
+  try {
+    await db.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+  } catch (error) {
+    // Two processes creating it at once: the loser gets a unique violation; the schema exists either way.
+    const code = (error as { code?: unknown }).code;
+    if (code !== "23505" && code !== "42P06") throw error;
+  }
+  // On PostgreSQL every pooled connection already starts with this search_path (db.ts).
+  if (db.kind === "pglite") await db.exec(`SET search_path TO ${quoteIdentifier(schema)}`);
+}
+
+/** Every query kick-monitor makes. Open with `openStore`; close when done. */
+export class Store {
+  /** The underlying database, for what the store does not cover (tests, benchmarks). */
+  readonly db: Db;
+  /** Which backend: a PostgreSQL server or the embedded PGlite. */
+  readonly kind: DbKind;
+  /** The schema everything lives in, or null for the default search_path. */
+  readonly schema: string | null;
+
+  constructor(db: Db, schema: string | null = null) {
+    this.db = db;
+    this.kind = db.kind;
+    this.schema = schema;
+  }
+
+  /** Closes the database connection(s). */
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  /** Applies pending migrations (idempotent, safe concurrently); returns the files applied. */
+  async migrate(options: MigrateOptions = {}): Promise<{ applied: string[] }> {
+    return await migrate(this.db, options);
+  }
+
+  /** Applied, pending and edited migrations. */
+  async migrationStatus(options: MigrateOptions = {}): Promise<MigrationStatus> {
+    return await migrationStatus(this.db, options);
+  }
+
+  /** Connectivity, server version, schema version, pending migrations and round-trip latency. */
+  async health(): Promise<StoreHealth> {
+    const started = performance.now();
+    const [row] = await this.db.query<{ version: string }>(
+      "SELECT current_setting('server_version') AS version",
+    );
+    const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+    const status = await this.migrationStatus();
+    return {
+      serverVersion: row.version,
+      schemaVersion: status.schemaVersion,
+      pendingMigrations: status.pending,
+      latencyMs,
+    };
+  }
+
+  /**
+   * Adds streamers; adding one twice is harmless. For one already present, the ids given here fill in its
+   * ids (a null or missing id never clears a known one). Slugs are expected normalised (src/domain/slug.ts).
+   */
+  async addStreamers(rows: NewStreamer[]): Promise<{ added: string[]; existing: string[] }> {
+    // One row per slug (a later non-null id wins), or ON CONFLICT would touch a row twice.
+    const bySlug = new Map<string, NewStreamer>();
+    for (const row of rows) {
+      const before = bySlug.get(row.slug);
+      bySlug.set(row.slug, {
+        slug: row.slug,
+        broadcasterUserId: row.broadcasterUserId ?? before?.broadcasterUserId ?? null,
+        channelId: row.channelId ?? before?.channelId ?? null,
+        chatroomId: row.chatroomId ?? before?.chatroomId ?? null,
+      });
+    }
+    const unique = [...bySlug.values()];
+    if (unique.length === 0) return { added: [], existing: [] };
+    const slugs = unique.map((row) => row.slug);
+    return await this.db.transaction(async (tx) => {
+      const present = await tx.query<{ slug: string }>(
+        "SELECT slug FROM streamers WHERE slug = ANY($1::text[])",
+        [slugs],
+      );
+      await tx.query(
+        `INSERT INTO streamers AS s (slug, broadcaster_user_id, channel_id, chatroom_id)
+         SELECT u.slug, u.broadcaster_user_id, u.channel_id, u.chatroom_id
+           FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+                AS u(slug, broadcaster_user_id, channel_id, chatroom_id)
+             ON CONFLICT (slug) DO UPDATE
+            SET broadcaster_user_id = coalesce(excluded.broadcaster_user_id, s.broadcaster_user_id),
+                channel_id = coalesce(excluded.channel_id, s.channel_id),
+                chatroom_id = coalesce(excluded.chatroom_id, s.chatroom_id)
+          WHERE excluded.broadcaster_user_id IS NOT NULL
+             OR excluded.channel_id IS NOT NULL
+             OR excluded.chatroom_id IS NOT NULL`,
+        [
+          slugs,
+          unique.map((row) => row.broadcasterUserId),
+          unique.map((row) => row.channelId ?? null),
+          unique.map((row) => row.chatroomId ?? null),
+        ],
+      );
+      const existingSet = new Set(present.map((row) => row.slug));
+      return {
+        added: slugs.filter((slug) => !existingSet.has(slug)),
+        existing: slugs.filter((slug) => existingSet.has(slug)),
+      };
+    });
+  }
+
+  /** Removes streamers with their events and sessions; reports which slugs were not there. */
+  async removeStreamers(slugs: string[]): Promise<{ removed: string[]; missing: string[] }> {
+    const unique = [...new Set(slugs)];
+    if (unique.length === 0) return { removed: [], missing: [] };
+    const rows = await this.db.query<{ slug: string }>(
+      "DELETE FROM streamers WHERE slug = ANY($1::text[]) RETURNING slug",
+      [unique],
+    );
+    const removedSet = new Set(rows.map((row) => row.slug));
+    return {
+      removed: unique.filter((slug) => removedSet.has(slug)),
+      missing: unique.filter((slug) => !removedSet.has(slug)),
+    };
+  }
+
+  /** Every monitored streamer with its open session, ordered by slug. */
+  async listStreamers(): Promise<StreamerRecord[]> {
+    const rows = await this.db.query<StreamerRow>(`${SELECT_STREAMERS} ORDER BY s.slug`);
+    return rows.map(toStreamerRecord);
+  }
+
+  /** One streamer, or null when it is not monitored. */
+  async getStreamer(slug: string): Promise<StreamerRecord | null> {
+    const rows = await this.db.query<StreamerRow>(`${SELECT_STREAMERS} WHERE s.slug = $1`, [slug]);
+    return rows.length === 0 ? null : toStreamerRecord(rows[0]);
+  }
+
+  /** Changes the ids given (a key left out stays; null clears). Returns false when the slug is unknown. */
+  async setStreamerIds(slug: string, ids: StreamerIds): Promise<boolean> {
+    const rows = await this.db.query<{ id: number }>(
+      `UPDATE streamers
+          SET channel_id = CASE WHEN $2::boolean THEN $3::bigint ELSE channel_id END,
+              chatroom_id = CASE WHEN $4::boolean THEN $5::bigint ELSE chatroom_id END,
+              broadcaster_user_id = CASE WHEN $6::boolean THEN $7::bigint ELSE broadcaster_user_id END
+        WHERE slug = $1
+    RETURNING id`,
+      [
+        slug,
+        ids.channelId !== undefined,
+        ids.channelId ?? null,
+        ids.chatroomId !== undefined,
+        ids.chatroomId ?? null,
+        ids.broadcasterUserId !== undefined,
+        ids.broadcasterUserId ?? null,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records that these streamers were checked at `at` (one statement). */
+  async markChecked(slugs: string[], at: Date): Promise<void> {
+    if (slugs.length === 0) return;
+    await this.db.query(
+      "UPDATE streamers SET last_checked_at = $2 WHERE slug = ANY($1::text[])",
+      [[...new Set(slugs)], at.toISOString()],
+    );
+  }
+
+  /**
+   * Records transitions in order, in one transaction, idempotently: a replayed transition (same dedupe key)
+   * changes nothing, and transitions of unknown streamers are skipped. Set-based: a fixed number of
+   * statements per batch (see transitions.ts).
+   */
+  async applyTransitions(transitions: Transition[]): Promise<ApplyResult> {
+    return await applyTransitions(this.db, transitions);
+  }
+
+  /** The same as `applyTransitions`, one transition at a time: the benchmark's baseline only. */
+  async applyTransitionsOneByOne(transitions: Transition[]): Promise<ApplyResult> {
+    return await applyTransitionsOneByOne(this.db, transitions);
+  }
+
+  /** Status events, newest first. */
+  async listEvents(filter: EventFilter): Promise<EventRecord[]> {
+    // Fixed fragments, values always parameters; one statement text per filter combination keeps the
+    // indexes usable (a catch-all "$1 IS NULL OR …" would not be).
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.slug !== undefined) {
+      params.push(filter.slug);
+      conditions.push(`s.slug = $${params.length}`);
+    }
+    if (filter.since !== undefined) {
+      params.push(filter.since.toISOString());
+      conditions.push(`e.occurred_at >= $${params.length}::timestamptz`);
+    }
+    params.push(limitOf(filter.limit));
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    return await this.db.query<EventRecord>(
+      `SELECT e.id, s.slug, e.type, e.occurred_at AS "occurredAt", e.received_at AS "receivedAt",
+              e.source, e.livestream_id AS "livestreamId", e.title
+         FROM status_events e
+         JOIN streamers s ON s.id = e.streamer_id
+         ${where}
+        ORDER BY e.occurred_at DESC, e.id DESC
+        LIMIT $${params.length}`,
+      params,
+    );
+  }
+
+  /** A streamer's sessions, newest first; empty for an unknown slug. */
+  async listSessions(slug: string, limit: number): Promise<SessionRecord[]> {
+    return await this.db.query<SessionRecord>(
+      `SELECT x.livestream_id AS "livestreamId", x.started_at AS "startedAt", x.ended_at AS "endedAt",
+              x.title, x.category, x.peak_viewers AS "peakViewers"
+         FROM stream_sessions x
+         JOIN streamers s ON s.id = x.streamer_id
+        WHERE s.slug = $1
+        ORDER BY x.started_at DESC, x.id DESC
+        LIMIT $2`,
+      [slug, limitOf(limit)],
+    );
+  }
+
+  /**
+   * Makes sure only one monitor runs per database and schema. On PostgreSQL: a session-level advisory lock
+   * on a connection reserved for as long as it is held; null when another process holds it. PGlite is
+   * single-process (its data directory has the pid lock), so there the lock is a no-op.
+   */
+  async tryAcquireMonitorLock(): Promise<MonitorLock | null> {
+    if (!(this.db instanceof PostgresDb)) return { release: () => Promise.resolve() };
+    const connection = await this.db.reserve();
+    const key = "hashtext(current_database() || '.' || coalesce(current_schema(), ''))";
+    let acquired = false;
+    try {
+      const [row] = await connection.query<{ acquired: boolean }>(
+        `SELECT pg_try_advisory_lock($1::int, ${key}) AS acquired`,
+        [MONITOR_LOCK_CLASS],
+      );
+      acquired = row.acquired;
+    } finally {
+      if (!acquired) await connection.release();
+    }
+    if (!acquired) return null;
+    let released = false;
+    return {
+      release: async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        try {
+          await connection.query(`SELECT pg_advisory_unlock($1::int, ${key})`, [
+            MONITOR_LOCK_CLASS,
+          ]);
+        } catch (error) {
+          // A lost connection has dropped the lock already.
+          log.warn("Could not release the monitor lock", { error });
+        } finally {
+          await connection.release();
+        }
+      },
+    };
+  }
+}
+
+const SELECT_STREAMERS = `
+  SELECT s.id, s.slug, s.broadcaster_user_id AS "broadcasterUserId", s.channel_id AS "channelId",
+         s.chatroom_id AS "chatroomId", s.status, s.status_changed_at AS "statusChangedAt",
+         s.last_checked_at AS "lastCheckedAt", s.added_at AS "addedAt",
+         o.livestream_id AS "sessionLivestreamId", o.started_at AS "sessionStartedAt",
+         o.title AS "sessionTitle", o.category AS "sessionCategory"
+    FROM streamers s
+    LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL`;
+
+interface StreamerRow extends Omit<StreamerRecord, "session"> {
+  sessionLivestreamId: number | null;
+  sessionStartedAt: Date | null;
+  sessionTitle: string | null;
+  sessionCategory: string | null;
+}
+
+function toStreamerRecord(row: StreamerRow): StreamerRecord {
+  return {
+    id: row.id,
+    slug: row.slug,
+    broadcasterUserId: row.broadcasterUserId,
+    channelId: row.channelId,
+    chatroomId: row.chatroomId,
+    status: row.status,
+    statusChangedAt: row.statusChangedAt,
+    lastCheckedAt: row.lastCheckedAt,
+    addedAt: row.addedAt,
+    session: row.sessionStartedAt === null ? null : {
+      livestreamId: row.sessionLivestreamId,
+      startedAt: row.sessionStartedAt,
+      title: row.sessionTitle,
+      category: row.sessionCategory,
+    },
+  };
+}
+
+/** A LIMIT: a whole number, at least 0; null (no limit) for Infinity. */
+function limitOf(limit: number): number | null {
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : null;
+}
