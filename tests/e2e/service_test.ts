@@ -1,0 +1,267 @@
+/**
+ * End to end: the real CLI (`service start` in a subprocess) against the simulated Kick and Pusher, with
+ * PostgreSQL reached through a proxy the test can cut. Runs when TEST_DATABASE_URL is set.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import postgres from "postgres";
+import { FakeWorld } from "../../src/sim/world.ts";
+import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
+import { type FakePusher, startFakePusher } from "../../src/sim/pusher.ts";
+import { openStore, type Store } from "../../src/store/store.ts";
+import { freePort, runCli, spawnCli, waitFor } from "../helpers/cli.ts";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
+
+const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
+const SECRET = "e2e-client-secret-7f3a9c";
+
+interface Harness {
+  world: FakeWorld;
+  kick: FakeKick;
+  pusher: FakePusher;
+  proxy: TcpProxy;
+  store: Store;
+  env: Record<string, string>;
+  dataDir: string;
+  httpPort: number;
+  cleanup(): Promise<void>;
+}
+
+async function setUp(slugs: string[]): Promise<Harness> {
+  const admin = new URL(TEST_DATABASE_URL!);
+  const database = `kick_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const sql = postgres(TEST_DATABASE_URL!, { onnotice: () => {} });
+  await sql.unsafe(`CREATE DATABASE ${database}`);
+  const direct = new URL(TEST_DATABASE_URL!);
+  direct.pathname = `/${database}`;
+  const proxy = startTcpProxy({ hostname: admin.hostname, port: Number(admin.port || 5432) });
+  const viaProxy = new URL(direct);
+  viaProxy.hostname = "127.0.0.1";
+  viaProxy.port = String(proxy.port);
+
+  const world = new FakeWorld();
+  for (const slug of slugs) world.addStreamer(slug);
+  const kick = await startFakeKick({ world, clientId: "e2e-client", clientSecret: SECRET });
+  const pusher = await startFakePusher({ world });
+  const dataDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-" });
+  const httpPort = freePort();
+  const env = {
+    DATABASE_URL: viaProxy.toString(),
+    KICK_CLIENT_ID: "e2e-client",
+    KICK_CLIENT_SECRET: SECRET,
+    KICK_OAUTH_URL: kick.url,
+    KICK_API_URL: kick.url,
+    KICK_WEB_URL: kick.url,
+    KICK_PUSHER_URL: pusher.url,
+    KICK_MONITOR_DATA_DIR: dataDir,
+    // Long enough that only the start and reconnect reconciliations run during a test.
+    KICK_MONITOR_POLL_INTERVAL: "600",
+    KICK_MONITOR_OFFLINE_GRACE: "0",
+    KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
+    KICK_API_RATE: "50",
+    LOG_LEVEL: "info",
+    LOG_FORMAT: "json",
+  };
+  const store = await openStore({ databaseUrl: direct.toString() });
+  return {
+    world,
+    kick,
+    pusher,
+    proxy,
+    store,
+    env,
+    dataDir,
+    httpPort,
+    async cleanup() {
+      await store.close();
+      await proxy.close();
+      await pusher.close();
+      await kick.close();
+      await sql.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await sql.end();
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+async function health(port: number): Promise<Record<string, unknown> | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+async function startService(h: Harness, channels: number) {
+  const service = spawnCli(["service", "start"], h.env);
+  await waitFor(
+    "the monitor to subscribe every channel",
+    async () => {
+      const report = await health(h.httpPort);
+      return report !== null && report.subscribed_channels === channels;
+    },
+    30_000,
+    100,
+  );
+  return service;
+}
+
+async function statusOf(store: Store, slug: string): Promise<string | undefined> {
+  return (await store.getStreamer(slug))?.status;
+}
+
+Deno.test({
+  name:
+    "service: live and offline within a second, one row per event, poll after a drop, clean SIGTERM",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const h = await setUp(["alpha", "bravo"]);
+    try {
+      const added = await runCli(["streamers", "add", "alpha", "bravo"], h.env);
+      assert.equal(added.code, 0, added.stderr);
+      const service = await startService(h, 4);
+
+      h.world.goLive("alpha", { title: "first stream", category: "Just Chatting" });
+      const onlineMs = await waitFor(
+        "alpha online",
+        async () => (await statusOf(h.store, "alpha")) === "online",
+        1_000,
+        10,
+      );
+      const listed = await runCli(["streamers", "list", "--json"], h.env);
+      assert.equal(listed.code, 0, listed.stderr);
+      const alpha = JSON.parse(listed.stdout).find((s: { slug: string }) => s.slug === "alpha");
+      assert.equal(alpha.status, "online");
+      assert.equal(alpha.session.title, "first stream");
+      assert.equal(alpha.channel_id, h.world.get("alpha").channelId);
+
+      h.world.goOffline("alpha");
+      const offlineMs = await waitFor(
+        "alpha offline",
+        async () => (await statusOf(h.store, "alpha")) === "offline",
+        1_000,
+        10,
+      );
+
+      // Both channel names (channel.{id} and channel_{id}) delivered each event: still one row each.
+      const alphaEvents = await h.store.listEvents({ slug: "alpha", limit: 10 });
+      assert.deepEqual(alphaEvents.map((e) => [e.type, e.source]), [["offline", "pusher"], [
+        "online",
+        "pusher",
+      ]]);
+
+      // The socket drops while bravo goes offline, and Pusher never tells: the poll after reconnect records it.
+      h.world.goLive("bravo");
+      await waitFor(
+        "bravo online",
+        async () => (await statusOf(h.store, "bravo")) === "online",
+        1_000,
+        10,
+      );
+      h.pusher.setPublishing(false);
+      h.pusher.dropAll();
+      h.world.goOffline("bravo");
+      h.pusher.setPublishing(true);
+      await waitFor(
+        "bravo offline via poll",
+        async () => (await statusOf(h.store, "bravo")) === "offline",
+        15_000,
+        50,
+      );
+      const bravoEvents = await h.store.listEvents({ slug: "bravo", limit: 10 });
+      assert.deepEqual(bravoEvents.map((e) => [e.type, e.source]), [["offline", "poll"], [
+        "online",
+        "pusher",
+      ]]);
+
+      const history = await runCli(["streamers", "history", "alpha", "--json"], h.env);
+      const sessions = JSON.parse(history.stdout);
+      assert.equal(sessions.length, 1);
+      assert.ok(sessions[0].ended_at);
+
+      service.child.kill("SIGTERM");
+      const result = await service.output();
+      assert.equal(result.code, 0, result.stderr.slice(-2000));
+      assert.ok(!result.stderr.includes(SECRET), "the client secret leaked into the logs");
+      const cursor = Number((await Deno.readTextFile(join(h.dataDir, "journal.cursor"))).trim());
+      const journaled =
+        (await Deno.readTextFile(join(h.dataDir, "journal.jsonl"))).trim().split("\n").length;
+      assert.equal(cursor, journaled, "every journaled transition was committed before exit");
+      console.log(`online seen in ${onlineMs} ms, offline in ${offlineMs} ms`);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "service: transitions made while the database is unreachable are all written, once, in order",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const slugs = ["charlie", "delta", "echo"];
+    const h = await setUp(slugs);
+    try {
+      const added = await runCli(["streamers", "add", ...slugs], h.env);
+      assert.equal(added.code, 0, added.stderr);
+      const service = await startService(h, 6);
+
+      h.proxy.cut();
+      const expected: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (const slug of slugs) {
+          h.world.goLive(slug, { title: `${slug} ${round}` });
+          expected.push(`${slug}:online`);
+          await new Promise((r) => setTimeout(r, 30));
+          h.world.goOffline(slug);
+          expected.push(`${slug}:offline`);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1_500));
+      const during = await health(h.httpPort);
+      assert.equal(during?.healthy, false, "healthz reports the database outage");
+      h.proxy.restore();
+
+      await waitFor(
+        "every transition to be written",
+        async () => {
+          const events = await h.store.listEvents({ limit: 100 });
+          return events.length >= expected.length;
+        },
+        30_000,
+        100,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const events = (await h.store.listEvents({ limit: 100 })).reverse();
+      assert.equal(events.length, expected.length, "no duplicates");
+      for (const slug of slugs) {
+        const mine = events.filter((e) => e.slug === slug);
+        assert.deepEqual(mine.map((e) => e.type), [
+          "online",
+          "offline",
+          "online",
+          "offline",
+          "online",
+          "offline",
+        ]);
+        const times = mine.map((e) => e.occurredAt.getTime());
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), "in order");
+      }
+      const sessions = await h.store.listSessions("charlie", 10);
+      assert.equal(sessions.length, 3);
+      assert.ok(sessions.every((s) => s.endedAt !== null));
+
+      service.child.kill("SIGTERM");
+      const result = await service.output();
+      assert.equal(result.code, 0, result.stderr.slice(-2000));
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
