@@ -18,11 +18,17 @@ import type { KickApi } from "../kick/api.ts";
 import type { PusherPoolOptions } from "../pusher/client.ts";
 import { Journal, type JournalEntry } from "../sinks/journal.ts";
 import { DatabaseWriter } from "../sinks/database_writer.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import type { Store, StreamerRecord } from "../store/store.ts";
 import { Registry } from "../http/metrics.ts";
 import type { HealthReport } from "../http/server.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+
+/** How long a health probe may wait for the database before /healthz reports it unreachable. */
+const HEALTH_PROBE_TIMEOUT_MS = 3_000;
+/** How long other bookkeeping reads and writes may wait for the database before they are retried later. */
+const STORE_CALL_TIMEOUT_MS = 15_000;
 
 export const STATUS_FILE = "monitor-status.json";
 
@@ -266,7 +272,7 @@ export class Monitor {
     const status = this.status();
     let database = "ok";
     try {
-      await this.#store.health();
+      await withTimeout(this.#store.health(), HEALTH_PROBE_TIMEOUT_MS, "the database health probe");
     } catch (error) {
       database = describeError(error);
     }
@@ -305,8 +311,11 @@ export class Monitor {
         log.warn("Kick does not know this streamer any more (renamed or banned?)", { slug });
       }
       await this.#applyDiscoveredChannelIds(result.discoveredChannelIds);
-      await this.#store.markChecked(result.observations.map((o) => o.slug), result.checkedAt)
-        .catch((error) => log.debug("could not record check time", { error }));
+      await withTimeout(
+        this.#store.markChecked(result.observations.map((o) => o.slug), result.checkedAt),
+        STORE_CALL_TIMEOUT_MS,
+        "recording check times",
+      ).catch((error) => log.debug("could not record check time", { error }));
     } catch (error) {
       if (this.#stopping) return;
       this.#counters.pollErrors.inc();
@@ -321,7 +330,14 @@ export class Monitor {
     if (found.length === 0) return;
     for (const { slug, channelId } of found) {
       log.info("learned the pusher channel id from a live stream", { slug, channelId });
-      await this.#store.setStreamerIds(slug, { channelId });
+      // Watching the channel matters more than remembering its id; the next reconciliation learns it again.
+      await withTimeout(
+        this.#store.setStreamerIds(slug, { channelId }),
+        STORE_CALL_TIMEOUT_MS,
+        "recording a channel id",
+      ).catch((error) =>
+        log.warn("could not store the channel id", { slug, error: describeError(error) })
+      );
       const record = this.#streamers.find((s) => s.slug === slug);
       if (record) record.channelId = channelId;
     }
@@ -331,7 +347,11 @@ export class Monitor {
   async #syncStreamers(): Promise<void> {
     let records: StreamerRecord[];
     try {
-      records = await this.#store.listStreamers();
+      records = await withTimeout(
+        this.#store.listStreamers(),
+        STORE_CALL_TIMEOUT_MS,
+        "reading the streamer list",
+      );
     } catch (error) {
       log.debug("could not re-read the streamer list; keeping the current one", { error });
       return;

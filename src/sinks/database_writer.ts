@@ -8,6 +8,7 @@ import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Transition } from "../domain/types.ts";
+import { withTimeout } from "../lib/timeout.ts";
 
 /** The part of the store this sink needs. */
 export interface TransitionStore {
@@ -26,6 +27,11 @@ export interface DatabaseWriterOptions {
   maxBatch?: number;
   /** Backoff while the database is down. */
   retry?: { baseMs: number; capMs: number };
+  /**
+   * How long one batch may take before it is abandoned and retried (the write is idempotent, so a late commit
+   * of the abandoned attempt is harmless).
+   */
+  writeTimeoutMs?: number;
   /** Called after each committed batch, e.g. for the event-to-commit latency histogram. */
   onCommitted?: (entries: JournalEntry[], committedAt: number) => void;
   /** Called with each failure (the writer keeps going). */
@@ -45,7 +51,12 @@ export class DatabaseWriter {
   committed = 0;
 
   constructor(options: DatabaseWriterOptions) {
-    this.#options = { maxBatch: 1_000, retry: { baseMs: 200, capMs: 10_000 }, ...options };
+    this.#options = {
+      maxBatch: 1_000,
+      retry: { baseMs: 200, capMs: 10_000 },
+      writeTimeoutMs: 30_000,
+      ...options,
+    };
   }
 
   /** Entries waiting to be committed. */
@@ -82,7 +93,12 @@ export class DatabaseWriter {
     }
     this.#stopping = true;
     this.#wake?.();
-    await this.#running;
+    // A batch stuck in the database client must not hold the process open past the deadline.
+    const remaining = Math.max(0, deadline - Date.now()) + 1_000;
+    await withTimeout(this.#running ?? Promise.resolve(), remaining, "the database writer").catch(
+      (error) =>
+        log.warn("the database writer did not stop in time", { error: describeError(error) }),
+    );
     this.#running = null;
   }
 
@@ -128,7 +144,11 @@ export class DatabaseWriter {
 
   async #writeBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.#options.maxBatch);
-    await this.#options.store.applyTransitions(batch.map((entry) => entry.transition));
+    await withTimeout(
+      this.#options.store.applyTransitions(batch.map((entry) => entry.transition)),
+      this.#options.writeTimeoutMs,
+      `writing ${batch.length} transitions`,
+    );
     const committedAt = Date.now();
     // Only the writer removes from the front, so the batch is still the queue's head.
     this.#queue.splice(0, batch.length);

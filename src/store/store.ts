@@ -2,6 +2,7 @@
  * The store: every query kick-monitor makes, behind one class, over either backend of db.ts.
  * Nothing outside src/store/ writes SQL (STYLE.md).
  */
+import { withTimeout } from "../lib/timeout.ts";
 import { join } from "node:path";
 import type { EventSource, LiveStatus, StreamerStatus, Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
@@ -401,9 +402,12 @@ export class Store {
         if (released) return;
         released = true;
         try {
-          await connection.query(`SELECT pg_advisory_unlock($1::int, ${key})`, [
-            MONITOR_LOCK_CLASS,
-          ]);
+          // A connection lost mid-outage can leave this query unanswered; the lock dies with the session anyway.
+          await withTimeout(
+            connection.query(`SELECT pg_advisory_unlock($1::int, ${key})`, [MONITOR_LOCK_CLASS]),
+            3_000,
+            "releasing the monitor lock",
+          );
         } catch (error) {
           // A lost connection has dropped the lock already.
           log.warn("Could not release the monitor lock", { error });

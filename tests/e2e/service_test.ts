@@ -86,7 +86,9 @@ async function setUp(slugs: string[]): Promise<Harness> {
 
 async function health(port: number): Promise<Record<string, unknown> | null> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(5_000),
+    });
     return await response.json();
   } catch {
     return null;
