@@ -35,7 +35,7 @@ export class AppTokenProvider {
   readonly #clientId: string;
   readonly #clientSecret: string;
   readonly #now: () => number;
-  #cached: { token: string; refreshAt: number } | null = null;
+  #cached: { token: string; refreshAt: number; expiresAt: number } | null = null;
   #pending: Promise<string> | null = null;
 
   constructor(options: AppTokenProviderOptions) {
@@ -64,6 +64,14 @@ export class AppTokenProvider {
     return await abortable(this.#pending, signal);
   }
 
+  /**
+   * When the cached token expires, by Kick's `expires_in` (milliseconds on the provider's clock), or null when
+   * no token is cached. Read-only; `doctor` reports it.
+   */
+  get expiresAt(): number | null {
+    return this.#cached?.expiresAt ?? null;
+  }
+
   /** Forgets `token` if it is the cached one (after a 401); a newer token, if any, is kept. */
   invalidate(token: string): void {
     if (this.#cached?.token === token) this.#cached = null;
@@ -89,7 +97,12 @@ export class AppTokenProvider {
       addSecret(token);
       const lifetimeMs = parsed.value.expires_in * 1000;
       const marginMs = Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs * 0.1);
-      this.#cached = { token, refreshAt: this.#now() + lifetimeMs - marginMs };
+      const mintedAt = this.#now();
+      this.#cached = {
+        token,
+        refreshAt: mintedAt + lifetimeMs - marginMs,
+        expiresAt: mintedAt + lifetimeMs,
+      };
       this.stats.minted++;
       log.debug("Minted a Kick app access token", { expiresInSeconds: parsed.value.expires_in });
       return token;

@@ -36,7 +36,9 @@ export function configureLogging(changes: Partial<LogSettings>): void {
 
 /** Registers a secret (a token minted at run time, say) that must be masked in every log line. */
 export function addSecret(secret: string | undefined): void {
-  if (secret && secret.length >= 4 && !settings.secrets.includes(secret)) settings.secrets.push(secret);
+  if (secret && secret.length >= 4 && !settings.secrets.includes(secret)) {
+    settings.secrets.push(secret);
+  }
 }
 
 /** Replaces every registered secret in `text` with "***". */

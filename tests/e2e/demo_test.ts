@@ -11,7 +11,12 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const lines: string[] = [];
-    await runDemo({ durationMs: 13_000, changeEverySeconds: 1, seed: 7, print: (l) => lines.push(l) });
+    await runDemo({
+      durationMs: 13_000,
+      changeEverySeconds: 1,
+      seed: 7,
+      print: (l) => lines.push(l),
+    });
     const text = lines.join("\n");
     assert.match(text, /xqc\s+is online\s+first check/);
     assert.match(text, /went ONLINE\s+via pusher/);

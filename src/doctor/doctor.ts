@@ -1,0 +1,483 @@
+/**
+ * `doctor`: runs the checklist of ./checklist.ts against whatever the configuration points at, in order, each
+ * check only when the checks it depends on passed. Reads only: it never migrates or writes to the database, and
+ * it asks Kick a handful of questions (one token, one channel lookup, at most one live-streams lookup, one legacy
+ * lookup, one Pusher socket).
+ */
+import { join } from "node:path";
+import { type Config, requireKickCredentials } from "../config.ts";
+import { createLegacyLookup, openConfiguredStore, type OpenedStore } from "../cli/resources.ts";
+import { HttpClient } from "../lib/http.ts";
+import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { AppTokenProvider } from "../kick/oauth.ts";
+import { KickApi, type KickChannel } from "../kick/api.ts";
+import {
+  KickBlockedError,
+  KickCredentialsError,
+  KickResponseError,
+  KickUnavailableError,
+} from "../kick/errors.ts";
+import { maskDatabaseUrl } from "../store/db.ts";
+import {
+  blockingDependency,
+  buildReport,
+  CHECK_NAMES,
+  type CheckName,
+  type CheckOutcome,
+  type CheckResult,
+  type DateSample,
+  type DoctorReport,
+  type FailureKind,
+  judgeClockSkew,
+  judgeTokenLifetime,
+  resultOf,
+  skippedResult,
+} from "./checklist.ts";
+import { probePusher } from "./pusher_probe.ts";
+
+/** The channel looked up when no `--slug` is given: long-lived and well known (kick-api.md §3.4). */
+export const DEFAULT_DOCTOR_SLUG = "xqc";
+
+/**
+ * The Pusher channel subscribed to when the slug's channel id cannot be learned: xqc's `channel.668`, a public
+ * channel known to exist (kick-api.md §3.4).
+ */
+export const FALLBACK_PUSHER_CHANNEL = "channel.668";
+
+/** Options of {@link runDoctor}. */
+export interface DoctorOptions {
+  /** Loads and validates the configuration; throws ConfigError (the `config` line fails). */
+  loadConfig: () => Config;
+  /** The channel to look up, already normalised (default DEFAULT_DOCTOR_SLUG). */
+  slug?: string;
+  /** Limit of each Pusher step (default 10,000 ms). */
+  pusherStepTimeoutMs?: number;
+}
+
+/** What the checks learn and pass on to later checks. */
+interface Findings {
+  slug: string;
+  config: Config | null;
+  api: KickApi | null;
+  /** The slug's channel, when the official API found it. */
+  channel: KickChannel | null;
+  /** The slug's Pusher channel id and where it came from. */
+  channelId: { id: number; source: string } | null;
+  /** Why the legacy lookup gave no channel id, for the Pusher line. */
+  legacyNote: string | null;
+  /** `Date` headers of Kick's answers, latest last. */
+  dates: DateSample[];
+}
+
+type Check = (findings: Findings, options: DoctorOptions) => Promise<CheckOutcome>;
+
+const CHECKS: Readonly<Record<CheckName, Check>> = {
+  config: checkConfig,
+  database: checkDatabase,
+  oauth_token: checkToken,
+  api_channels: checkApi,
+  legacy_lookup: checkLegacy,
+  pusher: checkPusher,
+  clock: checkClock,
+};
+
+/** Runs every check in order and returns the report. Never throws. */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const findings: Findings = {
+    slug: options.slug ?? DEFAULT_DOCTOR_SLUG,
+    config: null,
+    api: null,
+    channel: null,
+    channelId: null,
+    legacyNote: null,
+    dates: [],
+  };
+  const done = new Map<CheckName, CheckResult>();
+  for (const name of CHECK_NAMES) {
+    const blockedBy = blockingDependency(name, done);
+    if (blockedBy !== null) {
+      done.set(name, skippedResult(name, blockedBy));
+      continue;
+    }
+    let outcome: CheckOutcome;
+    try {
+      outcome = await CHECKS[name](findings, options);
+    } catch (error) {
+      outcome = failedFromError(error);
+    }
+    done.set(name, resultOf(name, outcome));
+  }
+  return buildReport(CHECK_NAMES.map((name) => done.get(name)!));
+}
+
+// ---- configuration ----------------------------------------------------------------------------------------------
+
+function checkConfig(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
+  let config: Config;
+  try {
+    config = options.loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return Promise.resolve({
+        status: "failed",
+        kind: "config",
+        detail: `Invalid configuration: ${error.problems.join("; ")}`,
+        fix: "Correct the variables named here, in .env or the environment " +
+          "(`kick-monitor config validate` lists every problem, `config show` where each value comes from)",
+      });
+    }
+    throw error;
+  }
+  findings.config = config;
+  const database = config.databaseUrl
+    ? `PostgreSQL at ${maskDatabaseUrl(config.databaseUrl)}`
+    : `embedded database in ${config.dataDir}`;
+  return Promise.resolve({
+    status: "ok",
+    detail: `Valid: Kick API at ${config.apiUrl}, ${database}`,
+  });
+}
+
+// ---- database ---------------------------------------------------------------------------------------------------
+
+async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
+  const config = findings.config!;
+  const backend = config.databaseUrl ? "PostgreSQL" : "embedded database";
+  if (!config.databaseUrl && !(await exists(join(config.dataDir, "pgdata")))) {
+    // Opening it would create it: doctor writes nothing.
+    return {
+      status: "warning",
+      detail: `No embedded database in ${config.dataDir} yet`,
+      fix:
+        "Run `kick-monitor db migrate` to create it (any command that needs the database does too), " +
+        "or set DATABASE_URL to use PostgreSQL",
+    };
+  }
+  let opened: OpenedStore;
+  try {
+    opened = await openConfiguredStore(config, { migrate: false, waitForEmbeddedMs: 2_000 });
+  } catch (error) {
+    if (error instanceof UnavailableError) {
+      return {
+        status: "failed",
+        kind: "unavailable",
+        detail: describeError(error),
+        fix: config.databaseUrl
+          ? "Check that PostgreSQL runs and that DATABASE_URL (host, port, user, password, database) is right"
+          : `Check that ${config.dataDir} is readable and writable by this user`,
+      };
+    }
+    if (!config.databaseUrl && error instanceof UserFacingError) {
+      // The embedded database is a single-process database: the running monitor holds it.
+      return {
+        status: "warning",
+        detail: `Not checked: ${describeError(error)}`,
+        fix: "See `kick-monitor service status` for the running monitor's database",
+      };
+    }
+    throw error;
+  }
+  try {
+    const health = await opened.store.health();
+    const status = await opened.store.migrationStatus();
+    const where = `${backend} ${health.serverVersion}, round trip ${health.latencyMs} ms`;
+    if (status.edited.length > 0) {
+      return {
+        status: "failed",
+        kind: "failure",
+        detail: `Reachable (${where}), but applied migrations were edited since: ${
+          status.edited.join(", ")
+        }`,
+        fix:
+          "Restore those files in sql/ to what was applied; add changes as new numbered migrations",
+      };
+    }
+    if (health.pendingMigrations.length > 0) {
+      return {
+        status: "warning",
+        detail: `Reachable (${where}), schema version ${
+          health.schemaVersion ?? "none"
+        }; ${health.pendingMigrations.length} pending migration(s): ${
+          health.pendingMigrations.join(", ")
+        }`,
+        fix: "Run `kick-monitor db migrate` (every command that writes also migrates on first use)",
+      };
+    }
+    return {
+      status: "ok",
+      detail: `Reachable (${where}), schema version ${health.schemaVersion}, no pending migrations`,
+    };
+  } catch (error) {
+    if (error instanceof UnavailableError) {
+      return {
+        status: "failed",
+        kind: "unavailable",
+        detail: describeError(error),
+        fix: "Check that the database server runs and accepts connections",
+      };
+    }
+    throw error;
+  } finally {
+    await opened.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+// ---- Kick: OAuth and the official API ---------------------------------------------------------------------------
+
+const CREDENTIALS_FIX =
+  "Copy the client id and secret again from https://kick.com/settings/developer into KICK_CLIENT_ID and " +
+  "KICK_CLIENT_SECRET (regenerate the secret if it is lost)";
+
+async function checkToken(findings: Findings): Promise<CheckOutcome> {
+  const config = findings.config!;
+  let credentials: { clientId: string; clientSecret: string };
+  try {
+    credentials = requireKickCredentials(config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return {
+      status: "failed",
+      kind: "config",
+      detail: `No app credentials: ${error.problems.join("; ")}`,
+      fix:
+        "Register an app at https://kick.com/settings/developer (the account needs 2FA) and set " +
+        "KICK_CLIENT_ID and KICK_CLIENT_SECRET in .env",
+    };
+  }
+  // Built here rather than with createKickClients: doctor fails fast (few retries) and reads the Date header
+  // of every answer for the clock check.
+  const http = new HttpClient({
+    ratePerSecond: config.apiRatePerSecond,
+    timeoutMs: config.apiTimeoutSeconds * 1000,
+    maxRetries: 1,
+    fetch: recordingDates(findings.dates),
+  });
+  const tokens = new AppTokenProvider({ http, oauthUrl: config.oauthUrl, ...credentials });
+  findings.api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: 1 });
+  try {
+    await tokens.getToken();
+  } catch (error) {
+    return kickFailure(error, config.oauthUrl);
+  }
+  const expiresAt = tokens.expiresAt;
+  return judgeTokenLifetime(expiresAt === null ? null : (expiresAt - Date.now()) / 1000);
+}
+
+async function checkApi(findings: Findings): Promise<CheckOutcome> {
+  const config = findings.config!;
+  const api = findings.api!;
+  let channel: KickChannel | undefined;
+  try {
+    const { channels } = await api.getChannelsBySlug([findings.slug]);
+    channel = channels.get(findings.slug);
+  } catch (error) {
+    return kickFailure(error, config.apiUrl);
+  }
+  if (channel === undefined) {
+    return {
+      status: "warning",
+      detail: `GET /public/v1/channels answered and parsed, but Kick has no channel ${
+        JSON.stringify(findings.slug)
+      }`,
+      fix: "Check the slug (the part after kick.com/), or run doctor with another --slug",
+    };
+  }
+  findings.channel = channel;
+  const state = channel.isLive ? `live (${channel.viewers ?? "?"} viewers)` : "offline";
+  return {
+    status: "ok",
+    detail:
+      `GET /public/v1/channels?slug=${findings.slug} answered and parsed: broadcaster user id ${channel.broadcasterUserId}, ${state}`,
+  };
+}
+
+/** The outcome of a failed Kick request, by the error's kind (src/kick/errors.ts). */
+function kickFailure(error: unknown, baseUrl: string): CheckOutcome {
+  if (error instanceof KickCredentialsError) {
+    return { status: "failed", kind: "config", detail: error.message, fix: CREDENTIALS_FIX };
+  }
+  if (error instanceof KickBlockedError) {
+    return {
+      status: "failed",
+      kind: "unavailable",
+      detail: error.message,
+      fix: `Cloudflare refuses requests from this address to ${baseUrl}; try from another network`,
+    };
+  }
+  if (error instanceof KickUnavailableError) {
+    return {
+      status: "failed",
+      kind: "unavailable",
+      detail: error.message,
+      fix:
+        `Check the network, DNS and proxy settings toward ${baseUrl}; if they are fine, Kick is down: ` +
+        "try again later",
+    };
+  }
+  if (error instanceof KickResponseError) {
+    return {
+      status: "failed",
+      kind: "failure",
+      detail: error.message,
+      fix:
+        "Kick's answer no longer matches what kick-monitor expects: run `deno task test:live` to see " +
+        "the difference, and report it",
+    };
+  }
+  return failedFromError(error);
+}
+
+/** A fetch that records every answer's `Date` header, with when the request left and the answer came. */
+function recordingDates(samples: DateSample[]): typeof fetch {
+  return async (input, init) => {
+    const sentAt = Date.now();
+    const response = await fetch(input, init);
+    const date = response.headers.get("date");
+    if (date !== null) {
+      const url = new URL(input instanceof Request ? input.url : input);
+      samples.push({ date, sentAt, receivedAt: Date.now(), host: url.host });
+    }
+    return response;
+  };
+}
+
+// ---- Kick: legacy website API -----------------------------------------------------------------------------------
+
+async function checkLegacy(findings: Findings): Promise<CheckOutcome> {
+  const config = findings.config!;
+  const result = await createLegacyLookup(config).lookup(findings.slug);
+  const path = `GET /api/v2/channels/${findings.slug}`;
+  switch (result.kind) {
+    case "found":
+      findings.channelId = { id: result.channelId, source: "the website API" };
+      return {
+        status: "ok",
+        detail:
+          `${path} answered and parsed: channel id ${result.channelId}, chatroom id ${result.chatroomId}`,
+      };
+    case "blocked":
+      findings.legacyNote = "website API blocked";
+      return {
+        status: "warning",
+        detail:
+          `${path} is blocked by Cloudflare (${result.reason}); common from servers (kick-api.md §2.2)`,
+        fix:
+          "Nothing needed: monitoring uses the official API. For realtime events, channel ids come from " +
+          "the live-streams list while a streamer is live, or `streamers add SLUG --channel-id N`",
+      };
+    case "not-found":
+      findings.legacyNote = "website API does not know the slug";
+      return {
+        status: "warning",
+        detail: `${path}: the website API has no channel ${JSON.stringify(findings.slug)}`,
+        fix: "Check the slug, or run doctor with another --slug",
+      };
+    case "failed":
+      findings.legacyNote = "website API failed";
+      return {
+        status: "warning",
+        detail: `${path} failed: ${result.reason}`,
+        fix: `It is best effort only; check KICK_WEB_URL (${config.webUrl}) if this persists`,
+      };
+  }
+}
+
+// ---- Pusher -----------------------------------------------------------------------------------------------------
+
+async function checkPusher(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
+  const config = findings.config!;
+  const target = await pusherChannelFor(findings);
+  const result = await probePusher({
+    url: config.pusherUrl,
+    channel: target.channel,
+    stepTimeoutMs: options.pusherStepTimeoutMs,
+  });
+  if (!result.ok) {
+    const fixes: Record<FailureKind, string> = {
+      config: "Check KICK_PUSHER_URL: Kick may have rotated its Pusher app key (kick-api.md §3.1)",
+      unavailable:
+        "Check KICK_PUSHER_URL and that outbound WebSocket connections (wss, port 443) are " +
+        "allowed; if they are, Pusher is down: try again later",
+      failure: "Kick's Pusher refused a public channel: it may have changed how live events are " +
+        "delivered (kick-api.md §3.6, §3.8)",
+    };
+    return {
+      status: "failed",
+      kind: result.kind,
+      detail: `${result.step} failed: ${result.problem}`,
+      fix: fixes[result.kind],
+    };
+  }
+  const activity = result.activityTimeoutSeconds === null
+    ? "no activity_timeout"
+    : `activity_timeout ${result.activityTimeoutSeconds} s`;
+  const detail =
+    `Connected (socket ${result.socketId}, ${activity}), subscribed to ${result.channel}${target.note}, ping answered in ${result.pingMs} ms`;
+  return { status: "ok", detail };
+}
+
+/** The channel to subscribe to: the slug's `channel.{id}` when its id is known, else the fallback (and why). */
+async function pusherChannelFor(findings: Findings): Promise<{ channel: string; note: string }> {
+  if (findings.channelId === null && findings.channel?.isLive && findings.api !== null) {
+    // The official live-streams list carries the channel id while the streamer is live (kick-api.md §1.5).
+    const live = await findings.api.getLivestreams([findings.channel.broadcasterUserId])
+      .catch(() => new Map());
+    const stream = live.get(findings.channel.broadcasterUserId);
+    if (stream !== undefined) {
+      findings.channelId = { id: stream.channelId, source: "the live-streams list" };
+    }
+  }
+  if (findings.channelId !== null) {
+    return {
+      channel: `channel.${findings.channelId.id}`,
+      note: ` (${findings.slug}'s channel id, from ${findings.channelId.source})`,
+    };
+  }
+  const why = [findings.legacyNote, findings.channel?.isLive === false ? "not live" : null]
+    .filter((reason) => reason !== null).join(", ");
+  return {
+    channel: FALLBACK_PUSHER_CHANNEL,
+    note: ` instead of ${findings.slug}'s channel, whose id is unknown${why ? ` (${why})` : ""}`,
+  };
+}
+
+// ---- clock ------------------------------------------------------------------------------------------------------
+
+function checkClock(findings: Findings): Promise<CheckOutcome> {
+  return Promise.resolve(judgeClockSkew(findings.dates.at(-1) ?? null));
+}
+
+// ---- helpers ----------------------------------------------------------------------------------------------------
+
+/** A failed outcome from an error no check anticipated; its kind follows the error's exit code. */
+function failedFromError(error: unknown): CheckOutcome {
+  if (error instanceof UserFacingError) {
+    const kind: FailureKind = error instanceof ConfigError
+      ? "config"
+      : error instanceof UnavailableError
+      ? "unavailable"
+      : "failure";
+    return {
+      status: "failed",
+      kind,
+      detail: describeError(error),
+      fix: "Fix what the message names, then run doctor again",
+    };
+  }
+  return {
+    status: "failed",
+    kind: "failure",
+    detail: `Unexpected error: ${describeError(error)}`,
+    fix: "Report this as a kick-monitor bug, with the output above",
+  };
+}
