@@ -267,3 +267,103 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "service: one monitor per data dir and per database; status, check, events list and stop",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const h = await setUp(["foxtrot"]);
+    try {
+      const added = await runCli(["streamers", "add", "foxtrot"], h.env);
+      assert.equal(added.code, 0, added.stderr);
+      const service = await startService(h, 2);
+
+      const sameDir = await runCli(["service", "start"], { ...h.env, KICK_MONITOR_HTTP: "off" });
+      assert.equal(sameDir.code, 1, sameDir.stderr);
+      assert.match(sameDir.stderr, /already running on data directory/);
+
+      const otherDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-other-" });
+      try {
+        const sameDatabase = await runCli(["service", "start"], {
+          ...h.env,
+          KICK_MONITOR_DATA_DIR: otherDir,
+          KICK_MONITOR_HTTP: "off",
+        });
+        assert.equal(sameDatabase.code, 1, sameDatabase.stderr);
+        assert.match(sameDatabase.stderr, /already running against this database/);
+      } finally {
+        await Deno.remove(otherDir, { recursive: true });
+      }
+
+      // The status file is rewritten every 2 s; wait for one that reflects the subscriptions.
+      let status: Record<string, unknown> = {};
+      await waitFor(
+        "service status to show the subscriptions",
+        async () => {
+          const result = await runCli(["service", "status", "--json"], h.env);
+          assert.equal(result.code, 0, result.stderr);
+          status = JSON.parse(result.stdout);
+          return status.subscribed_channels === 2 && status.journal_backlog === 0;
+        },
+        15_000,
+        200,
+      );
+      assert.equal(status.running, true);
+      assert.equal(status.pid, service.child.pid);
+      assert.ok((status.sockets_connected as number) >= 1);
+
+      h.world.goLive("foxtrot", { title: "status check" });
+      await waitFor(
+        "foxtrot online",
+        async () => (await statusOf(h.store, "foxtrot")) === "online",
+        5_000,
+        20,
+      );
+      const check = await runCli(["check", "--json"], h.env);
+      assert.equal(check.code, 0, check.stderr);
+      const report = JSON.parse(check.stdout);
+      assert.equal(report.monitor_running, true, "check only reports while a monitor runs");
+      assert.equal(report.checked, 1);
+      assert.equal(report.online, 1);
+
+      const events = await runCli(["events", "list", "--json", "--streamer", "foxtrot"], h.env);
+      assert.equal(events.code, 0, events.stderr);
+      const rows = JSON.parse(events.stdout) as Record<string, unknown>[];
+      assert.equal(rows.length, 1);
+      assert.deepEqual(Object.keys(rows[0]).sort(), [
+        "id",
+        "livestream_id",
+        "occurred_at",
+        "received_at",
+        "slug",
+        "source",
+        "title",
+        "type",
+      ]);
+      assert.equal(rows[0].type, "online");
+      assert.equal(rows[0].title, "status check");
+
+      const stopped = await runCli(["service", "stop"], h.env);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stdout, /stopped/);
+      const result = await service.output();
+      assert.equal(result.code, 0, result.stderr.slice(-2000));
+
+      const after = await runCli(["service", "status", "--json"], h.env);
+      assert.equal(JSON.parse(after.stdout).running, false);
+
+      // With no monitor running, check records what it finds (foxtrot went offline meanwhile).
+      h.world.goOffline("foxtrot");
+      const cron = await runCli(["check", "--json"], h.env);
+      assert.equal(cron.code, 0, cron.stderr);
+      const cronReport = JSON.parse(cron.stdout);
+      assert.equal(cronReport.monitor_running, false);
+      assert.deepEqual(cronReport.transitions.map((t: { type: string }) => t.type), ["offline"]);
+      assert.equal(await statusOf(h.store, "foxtrot"), "offline");
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
