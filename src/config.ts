@@ -138,6 +138,8 @@ export interface LoadOptions {
   envFile?: string;
   /** Values from command-line flags, by variable name; they win over everything. */
   overrides?: Partial<Record<VariableName, string>>;
+  /** Where warnings go (a .env file with a secret that others can read); stderr by default. */
+  warn?: (message: string) => void;
 }
 
 /** Where each effective value came from, for `config show`. */
@@ -161,6 +163,7 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
     const text = Deno.readTextFileSync(path);
     Object.assign(fileValues, parseDotenv(text));
     envFilePath = path;
+    warnIfExposed(path, fileValues, options.warn ?? writeWarning);
   } catch (error) {
     if (options.envFile !== undefined) {
       const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
@@ -185,6 +188,45 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
     }
   }
   return { values, origins, envFilePath };
+}
+
+/**
+ * Warns when a .env file holding a secret (the client secret, or a database password) can be read by other
+ * users: anyone on the machine could then use the Kick app or the database.
+ */
+function warnIfExposed(
+  path: string,
+  values: Record<string, string>,
+  warn: (message: string) => void,
+): void {
+  if (Deno.build.os === "windows") return;
+  const secrets: string[] = [];
+  if (values.KICK_CLIENT_SECRET) secrets.push("KICK_CLIENT_SECRET");
+  if (values.DATABASE_URL && passwordInUrl(values.DATABASE_URL)) secrets.push("DATABASE_URL");
+  if (secrets.length === 0) return;
+  let mode: number | null;
+  try {
+    mode = Deno.statSync(path).mode;
+  } catch {
+    return;
+  }
+  if (mode === null || (mode & 0o077) === 0) return;
+  warn(
+    `${JSON.stringify(path)} holds ${secrets.join(" and ")} but other users can read it ` +
+      `(mode ${(mode & 0o777).toString(8).padStart(3, "0")}); run: chmod 600 ${path}`,
+  );
+}
+
+function passwordInUrl(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
+  } catch {
+    return false;
+  }
+}
+
+function writeWarning(message: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`kick-monitor: warning: ${message}\n`));
 }
 
 /** Validates merged settings; returns every problem, named by variable, in a stable order. */

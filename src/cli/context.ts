@@ -22,6 +22,7 @@ export class CommandContext {
   config(): Config {
     if (this.#config === null) {
       const config = loadConfig({ envFile: this.globals.envFile, overrides: this.overrides });
+      restrictNewFiles();
       addSecret(config.kickClientSecret);
       addSecret(passwordOf(config.databaseUrl));
       configureLogging({ level: config.logLevel, format: config.logFormat });
@@ -29,6 +30,16 @@ export class CommandContext {
     }
     return this.#config;
   }
+}
+
+/**
+ * Files and directories this process creates are for its user only (0600 and 0700): the journal, lock and
+ * status files name our streamers and pids, and the embedded database's files hold everything. Our own
+ * creation sites pass these modes too; the umask covers what libraries create (PGlite ignores modes).
+ */
+function restrictNewFiles(): void {
+  if (Deno.build.os === "windows") return;
+  Deno.umask(0o077);
 }
 
 function passwordOf(url: string | undefined): string | undefined {

@@ -11,6 +11,7 @@ import { sleep } from "../lib/backoff.ts";
 import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
+import { parseIntegerArgument } from "./arguments.ts";
 import {
   createKickClients,
   MONITOR_LOCK_FILE,
@@ -34,6 +35,8 @@ export function registerServiceCommands(program: Command, context: () => Command
     .description("ask a running monitor to stop gracefully, and wait for it")
     .option("--timeout <seconds>", "how long to wait", "30")
     .action(async (options) => {
+      // Checked first: NaN here would make the wait below endless.
+      const timeoutSeconds = parseIntegerArgument("--timeout", options.timeout, 1, 86_400);
       const config = context().config();
       const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
       const pid = await lockHolder(lockPath);
@@ -42,11 +45,11 @@ export function registerServiceCommands(program: Command, context: () => Command
         throw new UserFacingError(`A monitor holds ${lockPath} but its pid is unreadable`);
       }
       Deno.kill(pid, "SIGTERM");
-      const deadline = Date.now() + Number(options.timeout) * 1000;
+      const deadline = Date.now() + timeoutSeconds * 1000;
       while ((await lockHolder(lockPath)) !== null) {
         if (Date.now() > deadline) {
           throw new UserFacingError(
-            `The monitor (pid ${pid}) did not stop within ${options.timeout} s`,
+            `The monitor (pid ${pid}) did not stop within ${timeoutSeconds} s`,
           );
         }
         await sleep(100);

@@ -155,6 +155,12 @@ export interface HttpClientOptions {
   userAgent?: string;
   /** The fetch implementation; the global one by default. Injectable for tests. */
   fetch?: typeof fetch;
+  /**
+   * Largest response body read into memory, in bytes (default {@link DEFAULT_MAX_RESPONSE_BYTES}). A longer body
+   * is cut off and the call fails at once (KickUnavailableError, not retried: the same request would get the same
+   * answer), so a broken or hostile server cannot make us buffer without limit.
+   */
+  maxResponseBytes?: number;
 }
 
 /** One call of {@link HttpClient.request}. */
@@ -191,9 +197,16 @@ export interface HttpStats {
 
 export const DEFAULT_USER_AGENT = "kick-monitor/0.1.0";
 
+/**
+ * 4 MiB: a full 50-channel `/public/v1/channels` answer is about 100 KB (kick-api.md §1.4), a legacy channel page
+ * about 20 KB, so forty times the largest real answer still fits.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 type AttemptOutcome =
   | { kind: "response"; response: HttpResponse }
-  | { kind: "failure"; problem: string };
+  | { kind: "failure"; problem: string }
+  | { kind: "too-large"; problem: string };
 
 /** `METHOD host/path`: how requests are named in messages (never the query string). */
 export function describeRequest(method: string, url: URL): string {
@@ -219,6 +232,7 @@ export class HttpClient {
   readonly #random: () => number;
   readonly #userAgent: string;
   readonly #fetch: typeof fetch;
+  readonly #maxResponseBytes: number;
 
   constructor(options: HttpClientOptions) {
     this.limiter = new TokenBucket({ ratePerSecond: options.ratePerSecond, burst: options.burst });
@@ -230,6 +244,7 @@ export class HttpClient {
     this.#random = options.random ?? Math.random;
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#fetch = options.fetch ?? fetch;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   /**
@@ -246,6 +261,12 @@ export class HttpClient {
       await this.limiter.take(init.signal);
       this.stats.requests++;
       const outcome = await this.#attempt(target, method, init);
+      if (outcome.kind === "too-large") {
+        throw new KickUnavailableError(`Kick is unavailable: ${name} ${outcome.problem}`, {
+          request: name,
+          lastStatus: null,
+        });
+      }
       let problem: string;
       let retryAfterMs: number | null = null;
       if (outcome.kind === "response") {
@@ -324,7 +345,13 @@ export class HttpClient {
         body: init.body,
         signal: controller.signal,
       });
-      const body = await response.text();
+      const body = await readLimited(response, this.#maxResponseBytes);
+      if (body === null) {
+        return {
+          kind: "too-large",
+          problem: `answered more than ${this.#maxResponseBytes} bytes (status ${response.status})`,
+        };
+      }
       return {
         kind: "response",
         response: { status: response.status, headers: response.headers, body },
@@ -345,4 +372,34 @@ export class HttpClient {
       callerSignal?.removeEventListener("abort", onAbort);
     }
   }
+}
+
+/** The body as text, or null (and the body cancelled) once it grows past `maxBytes`. */
+async function readLimited(response: Response, maxBytes: number): Promise<string | null> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    return null;
+  }
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }

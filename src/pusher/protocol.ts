@@ -156,8 +156,18 @@ function describeIssues(error: z.ZodError): string {
   );
 }
 
+/**
+ * The longest frame we decode, in UTF-16 code units (about bytes for Kick's ASCII JSON). Pusher caps event data at
+ * 10 KB (protocol §5) and Kick's stream events are about 1 KB, so anything this large is not a frame we want:
+ * it is dropped as malformed (and counted by the socket) before JSON.parse can spend time and memory on it.
+ */
+export const MAX_FRAME_LENGTH = 256 * 1024;
+
 /** Decodes one text frame from the server. Never throws: anything unusable is a `malformed` result. */
 export function parseServerFrame(text: string): ServerFrame {
+  if (text.length > MAX_FRAME_LENGTH) {
+    return malformed(`frame of ${text.length} characters is over the ${MAX_FRAME_LENGTH} limit`);
+  }
   let outer: unknown;
   try {
     outer = JSON.parse(text);

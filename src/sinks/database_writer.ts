@@ -2,6 +2,11 @@
  * The sink that carries journaled transitions into the database: in order, in batches, idempotently. While the
  * database is unreachable it keeps the entries (they are safe in the journal) and retries with backoff; when the
  * database returns, everything is written in order.
+ *
+ * Memory is bounded: when the cursor can read the journal back (`readAfter`, as the Journal does), at most
+ * `maxQueued` entries are held in memory. Entries beyond that stay only in the durable journal; the writer stops
+ * taking new ones (so the window stays contiguous) and reads the next ones from the journal, in order, as the
+ * window drains. A cursor that cannot read back gets an unbounded queue, since it holds no other copy.
  */
 import type { JournalEntry } from "./journal.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
@@ -15,16 +20,27 @@ export interface TransitionStore {
   applyTransitions(transitions: Transition[]): Promise<{ inserted: number; skipped: number }>;
 }
 
-/** Where committed progress is recorded (the journal). */
+/** Where committed progress is recorded (the journal), and where entries beyond the memory window are re-read. */
 export interface CommitCursor {
   markCommitted(seq: number): Promise<void>;
+  /** Sequence number of the last entry committed before this writer started. */
+  readonly committedSeq?: number;
+  /** Sequence number of the last entry appended; with `readAfter`, bounds the memory queue. */
+  readonly lastSeq?: number;
+  /** Up to `limit` entries after `seq`, in order. */
+  readAfter?(seq: number, limit: number): Promise<JournalEntry[]>;
 }
+
+/** Entries held in memory by default when the cursor can read the rest back from the journal. */
+export const DEFAULT_MAX_QUEUED = 10_000;
 
 export interface DatabaseWriterOptions {
   store: TransitionStore;
   cursor: CommitCursor;
   /** Largest batch per database transaction. */
   maxBatch?: number;
+  /** Most entries held in memory when the cursor can read the journal back (see the module documentation). */
+  maxQueued?: number;
   /** Backoff while the database is down. */
   retry?: { baseMs: number; capMs: number };
   /**
@@ -40,6 +56,10 @@ export interface DatabaseWriterOptions {
 
 export class DatabaseWriter {
   #queue: JournalEntry[] = [];
+  /** Highest sequence number queued (or committed before this writer started). */
+  #queuedSeq: number;
+  /** True while entries past `#queuedSeq` exist only in the journal (the window was full). */
+  #spilled = false;
   #options:
     & Required<Omit<DatabaseWriterOptions, "onCommitted" | "onError">>
     & DatabaseWriterOptions;
@@ -53,14 +73,27 @@ export class DatabaseWriter {
   constructor(options: DatabaseWriterOptions) {
     this.#options = {
       maxBatch: 1_000,
+      maxQueued: DEFAULT_MAX_QUEUED,
       retry: { baseMs: 200, capMs: 10_000 },
       writeTimeoutMs: 30_000,
       ...options,
     };
+    this.#queuedSeq = options.cursor.committedSeq ?? 0;
+    // Whatever the journal holds past the cursor is read back by the loop, in order, a window at a time.
+    this.#spilled = this.#canReread() && (options.cursor.lastSeq ?? 0) > this.#queuedSeq;
   }
 
-  /** Entries waiting to be committed. */
+  /** Entries waiting to be committed (in memory and, past the window, in the journal). */
   get backlog(): number {
+    const lastSeq = this.#options.cursor.lastSeq;
+    if (this.#spilled && lastSeq !== undefined) {
+      return this.#queue.length + Math.max(0, lastSeq - this.#queuedSeq);
+    }
+    return this.#queue.length;
+  }
+
+  /** Entries held in memory (at most `maxQueued` when the cursor can read the journal back). */
+  get queued(): number {
     return this.#queue.length;
   }
 
@@ -72,8 +105,45 @@ export class DatabaseWriter {
   /** Queues entries (already durable in the journal) and wakes the writer. */
   enqueue(entries: JournalEntry[]): void {
     if (entries.length === 0) return;
-    for (const entry of entries) this.#queue.push(entry);
+    const bounded = this.#canReread();
+    for (const entry of entries) {
+      if (!bounded) {
+        this.#queue.push(entry);
+        continue;
+      }
+      // Already queued (read back from the journal before the appender handed it over) or behind a spill.
+      if (entry.seq <= this.#queuedSeq || this.#spilled) continue;
+      // Full, or not the next one (recovery returned only the first entries): read the rest from the journal.
+      if (this.#queue.length >= this.#options.maxQueued || entry.seq !== this.#queuedSeq + 1) {
+        this.#spilled = true;
+        continue;
+      }
+      this.#queue.push(entry);
+      this.#queuedSeq = entry.seq;
+    }
     this.#wake?.();
+  }
+
+  #canReread(): boolean {
+    return this.#options.cursor.readAfter !== undefined &&
+      this.#options.cursor.lastSeq !== undefined;
+  }
+
+  /** Refills the window from the journal once it has drained to half. */
+  async #refill(): Promise<void> {
+    const cursor = this.#options.cursor;
+    if (!this.#spilled || cursor.readAfter === undefined) return;
+    const room = this.#options.maxQueued - this.#queue.length;
+    if (room < this.#options.maxQueued / 2) return;
+    const entries = await cursor.readAfter(this.#queuedSeq, room);
+    for (const entry of entries) {
+      if (entry.seq <= this.#queuedSeq) continue;
+      this.#queue.push(entry);
+      this.#queuedSeq = entry.seq;
+    }
+    // Not `entries.length < room`: an append that finished while the file was read was dropped by `enqueue`
+    // (still spilled) but may not have been read; only the journal's last number says it was caught up.
+    this.#spilled = this.#queuedSeq < (cursor.lastSeq ?? 0);
   }
 
   /** Starts the write loop. */
@@ -87,7 +157,7 @@ export class DatabaseWriter {
    */
   async stop(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#queue.length > 0 && this.#failures === 0 && Date.now() < deadline) {
+    while (this.backlog > 0 && this.#failures === 0 && Date.now() < deadline) {
       this.#wake?.();
       await sleep(10);
     }
@@ -104,11 +174,33 @@ export class DatabaseWriter {
 
   /** Writes everything queued now; for one-shot commands and tests. Throws on a database error. */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0) await this.#writeBatch();
+    await this.#refill();
+    while (this.#queue.length > 0) {
+      await this.#writeBatch();
+      await this.#refill();
+    }
   }
 
   async #loop(): Promise<void> {
     while (!this.#stopping) {
+      try {
+        await this.#refill();
+      } catch (error) {
+        log.warn("could not read the journal back; retrying", { error: describeError(error) });
+        await sleep(1_000);
+      }
+      if (this.#queue.length === 0 && this.#spilled) {
+        // An append is still being written: its enqueue wakes us, and the journal has it by then.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 50);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = null;
+        continue;
+      }
       if (this.#queue.length === 0) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = null;

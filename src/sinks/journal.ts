@@ -6,6 +6,11 @@
  *
  * Format: one JSON object per line, `{"seq":N,"transition":{…}}`. A line cut short by a crash is ignored; a
  * corrupted line in the middle is skipped, counted and logged, and the rest is kept.
+ *
+ * Memory is bounded however large the file grows during a long database outage: the file is read as a stream,
+ * in chunks, never whole; a line longer than {@link MAX_LINE_BYTES} is corrupt and skipped without being kept;
+ * recovery returns at most `maxPending` entries, and the database writer reads the rest with `readAfter` as its
+ * bounded queue drains (src/sinks/database_writer.ts).
  */
 import { join } from "node:path";
 import {
@@ -22,8 +27,15 @@ export interface JournalEntry {
 }
 
 export interface JournalRecovery {
-  /** Entries not yet committed to the database, in order. */
+  /** Entries not yet committed to the database, in order: the first `maxPending` of them. */
   pending: JournalEntry[];
+  /** How many entries are not yet committed (`pending` holds the first of them; `readAfter` gives the rest). */
+  pendingTotal: number;
+  /**
+   * The last uncommitted transition of each streamer, in journal order (bounded by the number of streamers,
+   * however long the backlog): what a previous run last decided, even when `pending` holds only the beginning.
+   */
+  latestPerSlug: Transition[];
   /** Lines that could not be read (corruption); skipped. */
   corruptLines: number;
   /** A partial last line (a crash during a write); ignored. */
@@ -34,6 +46,12 @@ const JOURNAL_FILE = "journal.jsonl";
 const CURSOR_FILE = "journal.cursor";
 /** Compact (start a fresh file) once everything is committed and the file has grown past this. */
 const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
+/** A journal line is about 1 KB; a "line" longer than this is corruption, skipped without being held. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+/** Entries recovery returns by default; the rest are read with `readAfter` when the writer has room. */
+export const DEFAULT_MAX_RECOVERED = 10_000;
+/** Bytes read from the file at a time. */
+const READ_CHUNK_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -43,6 +61,8 @@ export class Journal {
   #nextSeq = 1;
   #committedSeq = 0;
   #bytes = 0;
+  /** Where `readAfter` can resume: the byte offset just past the entry with sequence number `seq`. */
+  #readHint: { seq: number; offset: number } | null = null;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -51,10 +71,13 @@ export class Journal {
   /**
    * Opens (creating 0700/0600 if needed) the journal in `dir` and reads back what the database has not committed.
    */
-  static async open(dir: string): Promise<{ journal: Journal; recovery: JournalRecovery }> {
+  static async open(
+    dir: string,
+    options: { maxPending?: number } = {},
+  ): Promise<{ journal: Journal; recovery: JournalRecovery }> {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(dir);
-    const recovery = await journal.#recover();
+    const recovery = await journal.#recover(options.maxPending ?? DEFAULT_MAX_RECOVERED);
     journal.#file = await Deno.open(join(dir, JOURNAL_FILE), {
       append: true,
       create: true,
@@ -71,6 +94,34 @@ export class Journal {
   /** Entries appended but not yet committed. */
   get backlog(): number {
     return this.#nextSeq - 1 - this.#committedSeq;
+  }
+
+  /** Sequence number of the last entry appended (0 when there is none). */
+  get lastSeq(): number {
+    return this.#nextSeq - 1;
+  }
+
+  /**
+   * Reads back up to `limit` entries with a sequence number above `seq`, in order, streaming the file (for the
+   * database writer, which keeps only a bounded window in memory). Unreadable lines are skipped.
+   */
+  async readAfter(seq: number, limit: number): Promise<JournalEntry[]> {
+    if (limit <= 0 || seq >= this.lastSeq) return [];
+    const hint = this.#readHint;
+    const from = hint !== null && hint.seq <= seq ? hint.offset : 0;
+    const entries: JournalEntry[] = [];
+    let lastOffset = from;
+    await scanLines(join(this.dir, JOURNAL_FILE), from, (line, end) => {
+      const entry = line === null ? null : parseLine(line);
+      if (entry === null || entry.seq <= seq) return true;
+      entries.push(entry);
+      lastOffset = end;
+      return entries.length < limit;
+    });
+    if (entries.length > 0) {
+      this.#readHint = { seq: entries[entries.length - 1].seq, offset: lastOffset };
+    }
+    return entries;
   }
 
   /** Appends transitions and fsyncs once for the whole group; returns their entries. */
@@ -109,9 +160,10 @@ export class Journal {
     await writeFileDurably(path, "");
     this.#file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
     this.#bytes = 0;
+    this.#readHint = null;
   }
 
-  async #recover(): Promise<JournalRecovery> {
+  async #recover(maxPending: number): Promise<JournalRecovery> {
     let cursorText = "";
     try {
       cursorText = await Deno.readTextFile(join(this.dir, CURSOR_FILE));
@@ -129,37 +181,155 @@ export class Journal {
     }
     this.#committedSeq = Number.isSafeInteger(cursor) && cursor > 0 ? cursor : 0;
 
-    let text = "";
-    try {
-      text = await Deno.readTextFile(join(this.dir, JOURNAL_FILE));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    this.#bytes = encoder.encode(text).length;
-    const recovery = parseJournal(text, this.#committedSeq);
+    const tally = new RecoveryTally(this.#committedSeq, maxPending);
+    const path = join(this.dir, JOURNAL_FILE);
+    const scan = await scanLines(path, 0, (line) => tally.add(line));
+    this.#bytes = scan.completeBytes;
+    const recovery = tally.result(scan.partialTail);
     const lastSeq = recovery.lastSeq;
     this.#nextSeq = Math.max(lastSeq, this.#committedSeq) + 1;
     if (recovery.truncatedTail) {
       log.warn(
         "journal ended in a partial line (a crash during a write); it was never acknowledged",
       );
-      await this.#dropPartialTail(text);
+      await this.#dropPartialTail(path, scan.completeBytes);
     }
     if (recovery.corruptLines > 0) {
       log.error("journal had corrupted lines; they were skipped", { lines: recovery.corruptLines });
     }
     return {
       pending: recovery.pending,
+      pendingTotal: recovery.pendingTotal,
+      latestPerSlug: recovery.latestPerSlug,
       corruptLines: recovery.corruptLines,
       truncatedTail: recovery.truncatedTail,
     };
   }
 
-  async #dropPartialTail(text: string): Promise<void> {
-    const keep = text.slice(0, text.lastIndexOf("\n") + 1);
-    await writeFileDurably(join(this.dir, JOURNAL_FILE), keep);
-    this.#bytes = encoder.encode(keep).length;
+  async #dropPartialTail(path: string, completeBytes: number): Promise<void> {
+    const file = await Deno.open(path, { write: true });
+    try {
+      await file.truncate(completeBytes);
+      await file.syncData();
+    } finally {
+      file.close();
+    }
   }
+}
+
+/** Counts journal lines the way recovery needs, keeping at most `maxPending` entries. */
+class RecoveryTally {
+  readonly #committedSeq: number;
+  readonly #maxPending: number;
+  readonly pending: JournalEntry[] = [];
+  readonly #latest = new Map<string, Transition>();
+  pendingTotal = 0;
+  corruptLines = 0;
+  lastSeq = 0;
+
+  constructor(committedSeq: number, maxPending: number) {
+    this.#committedSeq = committedSeq;
+    this.#maxPending = maxPending;
+  }
+
+  /** One complete line (null: a line too long to keep, which is corrupt); always asks for more. */
+  add(line: string | null): boolean {
+    if (line !== null && line.trim() === "") return true;
+    const entry = line === null ? null : parseLine(line);
+    if (entry === null || entry.seq <= this.lastSeq) {
+      this.corruptLines++;
+      return true;
+    }
+    this.lastSeq = entry.seq;
+    if (entry.seq > this.#committedSeq) {
+      this.pendingTotal++;
+      if (this.pending.length < this.#maxPending) this.pending.push(entry);
+      this.#latest.delete(entry.transition.slug);
+      this.#latest.set(entry.transition.slug, entry.transition);
+    }
+    return true;
+  }
+
+  result(truncatedTail: boolean): JournalRecovery & { lastSeq: number } {
+    return {
+      pending: this.pending,
+      pendingTotal: this.pendingTotal,
+      latestPerSlug: [...this.#latest.values()],
+      corruptLines: this.corruptLines,
+      truncatedTail,
+      lastSeq: this.lastSeq,
+    };
+  }
+}
+
+/**
+ * Streams the complete lines of a file from byte `from`, in chunks: `onLine(line, endOffset)` gets each line
+ * (without its newline; null when it was longer than MAX_LINE_BYTES) and the offset just past it, and returns
+ * false to stop. A missing file has no lines. Returns the offset past the last complete line and whether bytes
+ * without a final newline follow it (a write cut short).
+ */
+async function scanLines(
+  path: string,
+  from: number,
+  onLine: (line: string | null, endOffset: number) => boolean,
+): Promise<{ completeBytes: number; partialTail: boolean }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { completeBytes: 0, partialTail: false };
+    throw error;
+  }
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(READ_CHUNK_BYTES);
+  let pieces: Uint8Array[] = [];
+  let pieceBytes = 0;
+  let oversized = false;
+  let offset = from;
+  let completeBytes = from;
+  try {
+    if (from > 0) await file.seek(from, Deno.SeekMode.Start);
+    for (;;) {
+      const read = await file.read(buffer);
+      if (read === null) break;
+      let start = 0;
+      while (start < read) {
+        const newline = buffer.subarray(start, read).indexOf(10);
+        const end = newline === -1 ? read : start + newline;
+        const chunk = buffer.subarray(start, end);
+        if (!oversized && pieceBytes + chunk.length > MAX_LINE_BYTES) {
+          oversized = true;
+          pieces = [];
+        }
+        if (!oversized) pieces.push(chunk.slice());
+        pieceBytes += chunk.length;
+        offset += end - start;
+        if (newline === -1) break;
+        offset += 1;
+        completeBytes = offset;
+        const line = oversized ? null : decoder.decode(concat(pieces, pieceBytes));
+        pieces = [];
+        pieceBytes = 0;
+        oversized = false;
+        if (!onLine(line, offset)) return { completeBytes, partialTail: false };
+        start = end + 1;
+      }
+    }
+  } finally {
+    file.close();
+  }
+  return { completeBytes, partialTail: pieceBytes > 0 };
+}
+
+function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 /** Parses journal text; pure, for tests. Returns entries after `committedSeq`, in order. */
@@ -170,21 +340,9 @@ export function parseJournal(
   const lines = text.split("\n");
   const truncatedTail = lines[lines.length - 1] !== "";
   // The last element is "" after a final newline, or a partial line cut short by a crash: never complete.
-  const complete = lines.slice(0, -1);
-  const pending: JournalEntry[] = [];
-  let corruptLines = 0;
-  let lastSeq = 0;
-  for (const line of complete) {
-    if (line.trim() === "") continue;
-    const entry = parseLine(line);
-    if (entry === null || entry.seq <= lastSeq) {
-      corruptLines++;
-      continue;
-    }
-    lastSeq = entry.seq;
-    if (entry.seq > committedSeq) pending.push(entry);
-  }
-  return { pending, corruptLines, truncatedTail, lastSeq };
+  const tally = new RecoveryTally(committedSeq, Infinity);
+  for (const line of lines.slice(0, -1)) tally.add(line);
+  return tally.result(truncatedTail);
 }
 
 function parseLine(line: string): JournalEntry | null {

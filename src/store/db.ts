@@ -236,7 +236,10 @@ export async function openPglite(dir?: string, options: PgliteOptions = {}): Pro
       loadDataDir: options.template,
       parsers: { [INT8_OID]: (value: string) => Number(value) },
     });
-    return new PgliteDb(pg, pg);
+    if (dir !== undefined) restrictTree(dir);
+    const db = new PgliteDb(pg, pg);
+    db.dataDir = dir;
+    return db;
   } catch (error) {
     const where = dir === undefined ? "in memory" : `in ${JSON.stringify(dir)}`;
     throw new UnavailableError(
@@ -252,6 +255,8 @@ export class PgliteDb implements Db {
   readonly #pg: PGlite;
   readonly #target: PGlite | PgliteTransaction;
   readonly #savepointDepth: number;
+  /** The data directory, whose files are made private again on close; undefined in memory. */
+  dataDir: string | undefined;
 
   constructor(pg: PGlite, target: PGlite | PgliteTransaction, savepointDepth = 0) {
     this.#pg = pg;
@@ -292,6 +297,29 @@ export class PgliteDb implements Db {
   async close(): Promise<void> {
     if (this.#target !== this.#pg || this.#pg.closed) return;
     await this.#pg.close();
+    try {
+      if (this.dataDir !== undefined) restrictTree(this.dataDir);
+    } catch {
+      // Best effort: the 0700 directory already keeps the files private.
+    }
+  }
+}
+
+/**
+ * Makes every file under `dir` 0600 and every directory 0700. PGlite's file system layer creates its files 0666
+ * whatever the umask, so this runs after it opens (and after it closes, for the files it added meanwhile; the
+ * 0700 directory keeps them private in between).
+ */
+function restrictTree(dir: string): void {
+  if (Deno.build.os === "windows") return;
+  // Synchronous calls: about a thousand small files, where async calls cost several times more.
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.isSymlink) continue;
+    const path = `${dir}/${entry.name}`;
+    const { mode } = Deno.lstatSync(path);
+    const wanted = entry.isDirectory ? 0o700 : 0o600;
+    if (mode !== null && (mode & 0o777) !== wanted) Deno.chmodSync(path, wanted);
+    if (entry.isDirectory) restrictTree(path);
   }
 }
 
