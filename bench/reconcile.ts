@@ -1,0 +1,117 @@
+/**
+ * Benchmark 5, reconciliation: one pass over 10,000 streamers through the poll source and the official-API
+ * client (batches of 25, KICK_API_RATE=10) against the fake Kick limited server-side to 10 requests/s. 400
+ * channel requests at 10/s is a 40 s floor; the target is to finish within 5% of it without provoking a 429.
+ */
+import { validateSettings } from "../src/config.ts";
+import { createKickClients } from "../src/cli/resources.ts";
+import { HttpClient } from "../src/lib/http.ts";
+import { AppTokenProvider } from "../src/kick/oauth.ts";
+import { KickApi } from "../src/kick/api.ts";
+import { PollSource } from "../src/monitor/sources/poll_source.ts";
+import { startFakeKick } from "../src/sim/kick.ts";
+import { FakeWorld } from "../src/sim/world.ts";
+import { type Figure, round } from "./lib.ts";
+
+export interface ReconcileOptions {
+  streamers?: number;
+  ratePerSecond?: number;
+  batchSize?: number;
+}
+
+/**
+ * Runs benchmark 5 and returns its figures: the client as `service start` builds it (createKickClients) and,
+ * at the same time against a second fake, the same client with a limiter burst of 1 (see README, Performance).
+ */
+export async function runReconcile(options: ReconcileOptions = {}): Promise<Figure[]> {
+  const runs = await Promise.all([onePass(options, "product"), onePass(options, "burst1")]);
+  return runs;
+}
+
+async function onePass(options: ReconcileOptions, variant: "product" | "burst1"): Promise<Figure> {
+  const count = options.streamers ?? 10_000;
+  const rate = options.ratePerSecond ?? 10;
+  const batch = options.batchSize ?? 25;
+  const world = new FakeWorld();
+  const slugs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const slug = `recon_${i}`;
+    slugs.push(slug);
+    world.addStreamer(slug);
+    if (i % 10 === 0) world.goLive(slug);
+  }
+  const kick = await startFakeKick({
+    world,
+    clientId: "bench",
+    clientSecret: "bench-secret",
+    rateLimitPerSecond: rate,
+  });
+  try {
+    const settings = validateSettings({
+      KICK_CLIENT_ID: "bench",
+      KICK_CLIENT_SECRET: "bench-secret",
+      KICK_OAUTH_URL: kick.url,
+      KICK_API_URL: kick.url,
+      KICK_API_RATE: String(rate),
+      KICK_API_BATCH_SIZE: String(batch),
+    });
+    if (settings.config === null) throw new Error(settings.problems.join("; "));
+    const config = settings.config;
+    let api: KickApi;
+    if (variant === "product") {
+      api = createKickClients(config).api;
+    } else {
+      // As createKickClients, but the token bucket starts without a burst allowance.
+      const http = new HttpClient({
+        ratePerSecond: rate,
+        burst: 1,
+        timeoutMs: config.apiTimeoutSeconds * 1000,
+      });
+      const tokens = new AppTokenProvider({
+        http,
+        oauthUrl: config.oauthUrl,
+        clientId: "bench",
+        clientSecret: "bench-secret",
+      });
+      api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: config.apiBatchSize });
+    }
+    const poll = new PollSource({ api });
+    const streamers = slugs.map((slug) => ({
+      slug,
+      broadcasterUserId: world.get(slug).broadcasterUserId,
+      channelId: world.get(slug).channelId,
+    }));
+    const started = performance.now();
+    const result = await poll.reconcile(streamers);
+    const seconds = (performance.now() - started) / 1000;
+    if (result.observations.length !== count) {
+      throw new Error(`Reconciliation observed ${result.observations.length} of ${count}`);
+    }
+    const requests = Math.ceil(count / batch);
+    const floor = requests / rate;
+    const throttled = kick.stats.throttled;
+    return {
+      benchmark: `5 reconciliation (${
+        count.toLocaleString("en")
+      } streamers, ${rate} req/s, batch ${batch})`,
+      figure: variant === "product"
+        ? "one pass, client as configured (limiter burst = 1 s of requests)"
+        : "one pass, same client with limiter burst 1",
+      unit: "s",
+      ours: round(seconds, 2),
+      peer: floor,
+      ratio: round(seconds / floor, 3),
+      target: "≤ 1.05 × floor, no 429",
+      pass: seconds <= floor * 1.05 && throttled === 0,
+      note:
+        `peer = floor (${requests} requests at ${rate}/s); ${kick.stats.requests} requests in all ` +
+        `(with the OAuth token), ${throttled} answered 429`,
+    };
+  } finally {
+    await kick.close();
+  }
+}
+
+if (import.meta.main) {
+  console.log(JSON.stringify(await runReconcile(), null, 2));
+}
