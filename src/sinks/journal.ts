@@ -61,6 +61,13 @@ export class Journal {
   #nextSeq = 1;
   #committedSeq = 0;
   #bytes = 0;
+  #compactAfterBytes = COMPACT_AFTER_BYTES;
+  /**
+   * File operations (append, compaction) run one at a time: a compaction that closed and truncated the file
+   * under an append in flight would fail that append, or lose it with the old file.
+   */
+  #fileQueue: Promise<unknown> = Promise.resolve();
+  #cursorQueue: Promise<unknown> = Promise.resolve();
   /** Where `readAfter` can resume: the byte offset just past the entry with sequence number `seq`. */
   #readHint: { seq: number; offset: number } | null = null;
 
@@ -73,10 +80,11 @@ export class Journal {
    */
   static async open(
     dir: string,
-    options: { maxPending?: number } = {},
+    options: { maxPending?: number; compactAfterBytes?: number } = {},
   ): Promise<{ journal: Journal; recovery: JournalRecovery }> {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(dir);
+    journal.#compactAfterBytes = options.compactAfterBytes ?? COMPACT_AFTER_BYTES;
     const recovery = await journal.#recover(options.maxPending ?? DEFAULT_MAX_RECOVERED);
     journal.#file = await Deno.open(join(dir, JOURNAL_FILE), {
       append: true,
@@ -133,19 +141,36 @@ export class Journal {
       JSON.stringify({ seq: entry.seq, transition: serializeTransition(entry.transition) }) + "\n"
     ).join("");
     const bytes = encoder.encode(text);
-    let written = 0;
-    while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-    await this.#file.syncData();
-    this.#bytes += bytes.length;
+    await this.#exclusive(async () => {
+      if (this.#file === null) throw new Error("The journal is closed");
+      let written = 0;
+      while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
+      await this.#file.syncData();
+      this.#bytes += bytes.length;
+    });
     return entries;
+  }
+
+  /** Runs `operation` after every file operation queued before it. */
+  #exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#fileQueue.then(operation);
+    this.#fileQueue = result.catch(() => {});
+    return result;
   }
 
   /** Records that the database has committed every entry up to `seq`; compacts when everything is. */
   async markCommitted(seq: number): Promise<void> {
     if (seq <= this.#committedSeq) return;
     this.#committedSeq = seq;
-    await writeFileDurably(join(this.dir, CURSOR_FILE), `${seq}\n`);
-    if (this.backlog === 0 && this.#bytes > COMPACT_AFTER_BYTES) await this.#compact();
+    // Cursor writes go one at a time (they share a temporary file), the newest number last.
+    const write = this.#cursorQueue.then(() =>
+      writeFileDurably(join(this.dir, CURSOR_FILE), `${this.#committedSeq}\n`)
+    );
+    this.#cursorQueue = write.catch(() => {});
+    await write;
+    if (this.backlog === 0 && this.#bytes > this.#compactAfterBytes) {
+      await this.#exclusive(() => this.#compact());
+    }
   }
 
   close(): void {
@@ -154,8 +179,10 @@ export class Journal {
   }
 
   async #compact(): Promise<void> {
+    // An append numbered after the check above may have been queued ahead of us: then the file is still needed.
+    if (this.backlog !== 0 || this.#file === null) return;
     // Everything is committed: a fresh file loses nothing. Sequence numbers keep growing across compactions.
-    this.#file?.close();
+    this.#file.close();
     const path = join(this.dir, JOURNAL_FILE);
     await writeFileDurably(path, "");
     this.#file = await Deno.open(path, { append: true, create: true, mode: 0o600 });

@@ -111,3 +111,30 @@ Deno.test("database writer: retries while the database is down, then writes ever
   assert.deepEqual(written, ["s:online:1", "s:online:2", "s:online:3", "s:online:4"]);
   assert.equal(committedSeq, 4);
 });
+
+Deno.test("journal: compaction never races an append (nothing fails, nothing is lost)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Compact at every opportunity, and append at varying moments while a commit (and so a compaction) runs.
+    const { journal } = await Journal.open(dir, { compactAfterBytes: 1 });
+    let lastSeq = 0;
+    for (let round = 0; round < 120; round++) {
+      const [entry] = await journal.append([transition(round)]);
+      lastSeq = entry.seq;
+      const commit = journal.markCommitted(entry.seq);
+      await new Promise((resolve) => setTimeout(resolve, round % 6));
+      const [next] = await journal.append([transition(round + 1000)]);
+      lastSeq = next.seq;
+      await commit;
+      if (round % 2 === 0) await journal.markCommitted(next.seq);
+    }
+    journal.close();
+    const reopened = await Journal.open(dir);
+    const committed = reopened.journal.committedSeq;
+    const expected = Array.from({ length: lastSeq - committed }, (_, i) => committed + 1 + i);
+    assert.deepEqual(reopened.recovery.pending.map((e) => e.seq), expected);
+    reopened.journal.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
