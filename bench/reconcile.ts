@@ -5,9 +5,6 @@
  */
 import { validateSettings } from "../src/config.ts";
 import { createKickClients } from "../src/cli/resources.ts";
-import { HttpClient } from "../src/lib/http.ts";
-import { AppTokenProvider } from "../src/kick/oauth.ts";
-import { KickApi } from "../src/kick/api.ts";
 import { PollSource } from "../src/monitor/sources/poll_source.ts";
 import { startFakeKick } from "../src/sim/kick.ts";
 import { FakeWorld } from "../src/sim/world.ts";
@@ -19,16 +16,12 @@ export interface ReconcileOptions {
   batchSize?: number;
 }
 
-/**
- * Runs benchmark 5 and returns its figures: the client as `service start` builds it (createKickClients) and,
- * at the same time against a second fake, the same client with a limiter burst of 1 (see README, Performance).
- */
+/** Runs benchmark 5 with the client as `service start` builds it (createKickClients). */
 export async function runReconcile(options: ReconcileOptions = {}): Promise<Figure[]> {
-  const runs = await Promise.all([onePass(options, "product"), onePass(options, "burst1")]);
-  return runs;
+  return [await onePass(options)];
 }
 
-async function onePass(options: ReconcileOptions, variant: "product" | "burst1"): Promise<Figure> {
+async function onePass(options: ReconcileOptions): Promise<Figure> {
   const count = options.streamers ?? 10_000;
   const rate = options.ratePerSecond ?? 10;
   const batch = options.batchSize ?? 25;
@@ -57,24 +50,7 @@ async function onePass(options: ReconcileOptions, variant: "product" | "burst1")
     });
     if (settings.config === null) throw new Error(settings.problems.join("; "));
     const config = settings.config;
-    let api: KickApi;
-    if (variant === "product") {
-      api = createKickClients(config).api;
-    } else {
-      // As createKickClients, but the token bucket starts without a burst allowance.
-      const http = new HttpClient({
-        ratePerSecond: rate,
-        burst: 1,
-        timeoutMs: config.apiTimeoutSeconds * 1000,
-      });
-      const tokens = new AppTokenProvider({
-        http,
-        oauthUrl: config.oauthUrl,
-        clientId: "bench",
-        clientSecret: "bench-secret",
-      });
-      api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: config.apiBatchSize });
-    }
+    const api = createKickClients(config).api;
     const poll = new PollSource({ api });
     const streamers = slugs.map((slug) => ({
       slug,
@@ -94,9 +70,7 @@ async function onePass(options: ReconcileOptions, variant: "product" | "burst1")
       benchmark: `5 reconciliation (${
         count.toLocaleString("en")
       } streamers, ${rate} req/s, batch ${batch})`,
-      figure: variant === "product"
-        ? "one pass, client as configured (limiter burst = 1 s of requests)"
-        : "one pass, same client with limiter burst 1",
+      figure: "one pass, client as service start builds it",
       unit: "s",
       ours: round(seconds, 2),
       peer: floor,

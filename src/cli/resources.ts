@@ -87,6 +87,9 @@ export function createKickClients(config: Config): KickClients {
   const { clientId, clientSecret } = requireKickCredentials(config);
   const http = new HttpClient({
     ratePerSecond: config.apiRatePerSecond,
+    // Evenly spaced, never bunched: against a per-second limit as tight as our rate, a burst at start leaves
+    // no slack, and the next bit of network jitter earns a 429 (measured by the reconciliation benchmark).
+    burst: 1,
     timeoutMs: config.apiTimeoutSeconds * 1000,
   });
   const tokens = new AppTokenProvider({ http, oauthUrl: config.oauthUrl, clientId, clientSecret });
