@@ -98,7 +98,11 @@ export class Monitor {
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
     this.#pipeline = new Pipeline({ offlineGraceMs: options.config.offlineGraceSeconds * 1000 });
-    this.#poll = new PollSource({ api: options.api, now: this.#now });
+    this.#poll = new PollSource({
+      api: options.api,
+      now: this.#now,
+      batchSize: options.config.apiBatchSize,
+    });
     this.#pusher = new PusherSource({
       url: options.config.pusherUrl,
       channelsPerSocket: options.config.channelsPerSocket,
@@ -171,9 +175,10 @@ export class Monitor {
     const monitor = new Monitor(options, journal);
     if (recovery.pending.length > 0) {
       log.info("replaying journaled transitions the database has not committed", {
-        count: recovery.pending.length,
+        count: recovery.pendingTotal,
       });
       monitor.#writer.enqueue(recovery.pending);
+      monitor.#pipeline.resumeFrom(recovery.latestPerSlug);
     }
     return monitor;
   }

@@ -28,11 +28,22 @@ export interface PipelineCounters {
 
 export class Pipeline {
   #states = new Map<string, StreamerState>();
+  /** The last journaled but uncommitted transition of each streamer not yet seeded (see `resumeFrom`). */
+  #journaled = new Map<string, Transition>();
   #options: MachineOptions;
   readonly counters: PipelineCounters = { observations: 0, transitions: 0, ignored: 0 };
 
   constructor(options: MachineOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Transitions a previous run journaled but the database has not committed yet (they are being replayed into
+   * it). The database's status is older than them, so streamers are seeded from these instead: otherwise the
+   * first poll would report the same change again, as a second event with another dedupe key.
+   */
+  resumeFrom(transitions: Transition[]): void {
+    for (const t of transitions) this.#journaled.set(t.slug, t);
   }
 
   /** Sets the monitored streamers; keeps state for those already known, seeds new ones, drops removed ones. */
@@ -41,6 +52,18 @@ export class Pipeline {
     for (const record of records) {
       seen.add(record.slug);
       if (this.#states.has(record.slug)) continue;
+      const journaled = this.#journaled.get(record.slug);
+      this.#journaled.delete(record.slug);
+      const stored = record.statusChangedAt?.getTime() ?? -Infinity;
+      if (journaled !== undefined && journaled.occurredAt.getTime() >= stored) {
+        this.#states.set(record.slug, {
+          ...initialState(record.slug),
+          status: journaled.type,
+          since: journaled.occurredAt,
+          livestreamId: journaled.livestreamId,
+        });
+        continue;
+      }
       this.#states.set(record.slug, {
         ...initialState(record.slug),
         status: record.status,

@@ -28,6 +28,15 @@ export type WorldChange =
   | { kind: "live"; streamer: FakeStreamer; livestream: FakeLivestream }
   | { kind: "offline"; streamer: FakeStreamer; livestream: FakeLivestream; endedAt: Date };
 
+/** One change of the ground truth, as {@link FakeWorld.history} keeps it. */
+export interface WorldHistoryEntry {
+  slug: string;
+  type: "online" | "offline";
+  /** The stream's start time (online) or end time (offline). */
+  at: Date;
+  livestreamId: number;
+}
+
 export interface GoLiveOptions {
   title?: string;
   category?: string;
@@ -39,9 +48,19 @@ export interface GoLiveOptions {
 /** In-memory streamer state with change notification. */
 export class FakeWorld {
   readonly streamers = new Map<string, FakeStreamer>();
+  /**
+   * Every goLive / goOffline that changed something, in order: the ground truth a soak compares with. Kept only
+   * with `keepHistory` (the demo runs for days).
+   */
+  readonly history: WorldHistoryEntry[] = [];
+  readonly #keepHistory: boolean;
   #listeners = new Set<(change: WorldChange) => void>();
   #nextLivestreamId = 74_331_109;
   #nextUserId = 1_000;
+
+  constructor(options: { keepHistory?: boolean } = {}) {
+    this.#keepHistory = options.keepHistory ?? false;
+  }
 
   /** Adds a streamer; ids default to distinct values that never coincide (as on Kick). */
   addStreamer(
@@ -80,6 +99,14 @@ export class FakeWorld {
       language: "en",
     };
     streamer.live = livestream;
+    if (this.#keepHistory) {
+      this.history.push({
+        slug,
+        type: "online",
+        at: livestream.startedAt,
+        livestreamId: livestream.id,
+      });
+    }
     this.#emit({ kind: "live", streamer, livestream });
     return livestream;
   }
@@ -90,6 +117,9 @@ export class FakeWorld {
     const livestream = streamer.live;
     if (!livestream) return;
     streamer.live = null;
+    if (this.#keepHistory) {
+      this.history.push({ slug, type: "offline", at: endedAt, livestreamId: livestream.id });
+    }
     this.#emit({ kind: "offline", streamer, livestream, endedAt });
   }
 

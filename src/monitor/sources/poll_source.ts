@@ -4,7 +4,7 @@
  * channel id we lack is looked up in `/public/v1/livestreams`, the one official place that reveals it.
  */
 import type { Observation } from "../../domain/types.ts";
-import type { KickApi } from "../../kick/api.ts";
+import { DEFAULT_BATCH_SIZE, type KickApi, type KickChannel } from "../../kick/api.ts";
 import { log } from "../../lib/log.ts";
 
 export interface PolledStreamer {
@@ -23,31 +23,52 @@ export interface ReconcileResult {
   durationMs: number;
 }
 
+/**
+ * An answer slower than this came after retries or backoff (429s, 5xx, an expired token), so the time it was
+ * asked says little about when Kick answered: that batch is asked again.
+ */
+const SLOW_ANSWER_MS = 2_000;
+
 export class PollSource {
   #api: KickApi;
   #now: () => number;
+  #batchSize: number;
 
-  constructor(options: { api: KickApi; now?: () => number }) {
+  constructor(options: { api: KickApi; now?: () => number; batchSize?: number }) {
     this.#api = options.api;
     this.#now = options.now ?? Date.now;
+    this.#batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
   }
 
   /** One pass over `streamers`; throws when Kick cannot be reached (the caller retries next interval). */
   async reconcile(streamers: PolledStreamer[], signal?: AbortSignal): Promise<ReconcileResult> {
     const started = this.#now();
-    // An offline answer is only known to be true from the moment the request was sent: that is its time,
-    // so a lagging answer never overrules a newer pusher event (status_machine.ts).
-    const sentAt = new Date(started);
-    const { channels, notFound } = await this.#api.getChannelsBySlug(
-      streamers.map((s) => s.slug),
-      { signal },
-    );
+    const channels = new Map<string, { channel: KickChannel; sentAt: Date }>();
+    const notFound: string[] = [];
+    // One batch at a time, each timed on its own: an offline answer is only known to be true from the moment
+    // its request was sent, and that is its time, so a lagging answer never overrules a newer pusher event
+    // (status_machine.ts). Timing the whole pass instead dated every offline back to the pass's start, which
+    // retries during a 429 storm put many seconds before the stream really ended (found by the soak).
+    for (let i = 0; i < streamers.length; i += this.#batchSize) {
+      const slugs = streamers.slice(i, i + this.#batchSize).map((s) => s.slug);
+      let sentAt = this.#now();
+      let answer = await this.#api.getChannelsBySlug(slugs, { signal });
+      if (this.#now() - sentAt > SLOW_ANSWER_MS) {
+        sentAt = this.#now();
+        answer = await this.#api.getChannelsBySlug(slugs, { signal });
+      }
+      for (const [slug, channel] of answer.channels) {
+        channels.set(slug, { channel, sentAt: new Date(sentAt) });
+      }
+      notFound.push(...answer.notFound);
+    }
     const receivedAt = new Date(this.#now());
     const observations: Observation[] = [];
     const liveWithoutChannelId: PolledStreamer[] = [];
     for (const streamer of streamers) {
-      const channel = channels.get(streamer.slug);
-      if (channel === undefined) continue;
+      const found = channels.get(streamer.slug);
+      if (found === undefined) continue;
+      const { channel, sentAt } = found;
       if (channel.isLive && streamer.channelId === null) liveWithoutChannelId.push(streamer);
       observations.push({
         slug: streamer.slug,
@@ -64,7 +85,7 @@ export class PollSource {
     }
     const discoveredChannelIds = await this.#discoverChannelIds(
       liveWithoutChannelId,
-      channels,
+      new Map([...channels].map(([slug, found]) => [slug, found.channel])),
       signal,
     );
     return {

@@ -1,0 +1,634 @@
+/**
+ * The soak: the real daemon (`main.ts service start` in a subprocess) against the fake Kick and the fake Pusher,
+ * with PostgreSQL behind a cuttable proxy, while a seeded random schedule flips streamers online and offline and
+ * injects faults. At the end the recorded history is compared with the fake's ground truth (compare.ts).
+ *
+ * The schedule's rule, which makes every ground-truth transition observable: each state holds for at least
+ * 2 poll intervals + the offline grace + 1 s (checked), so a poll always sees it even when Pusher missed it, and
+ * it outlasts a restart (1–3 s here). Faults:
+ * - Pusher: every socket dropped (no close frame), closed with a 41xx/42xx code, pongs withheld for a while;
+ * - Kick's API: a storm of 429s, a run of 5xx, every token expired;
+ * - the database unreachable for a while (the proxy cut), never while the daemon is down;
+ * - the daemon killed with SIGKILL and restarted at once. Transitions from just before the kill (the offline
+ *   grace) until the restarted daemon has reconciled are only seen by that reconciliation, with its time: they
+ *   must be recorded, but their time is checked against that window (a "blind window").
+ * A fault that blinds one source is injected only while the other sees every streamer, and a SIGKILL only while
+ * both do (see `allowed`): with both blind, a flip and back would be legitimately unobservable.
+ */
+import { join } from "node:path";
+import postgres from "postgres";
+import { FakeWorld } from "../../src/sim/world.ts";
+import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
+import { type FakePusher, startFakePusher } from "../../src/sim/pusher.ts";
+import { openStore } from "../../src/store/store.ts";
+import { freePort } from "../helpers/cli.ts";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
+import { type BlindWindow, compareHistories, type Comparison } from "./compare.ts";
+import { SeededRandom } from "./random.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const SECRET = "soak-client-secret-5d1e8b";
+
+export interface SoakOptions {
+  /** How long the schedule runs (flips and faults); settling and checking come on top. */
+  durationMs: number;
+  seed: number;
+  /** A `postgres://` URL of a server where the soak may create and drop a database. */
+  databaseUrl: string;
+  streamers?: number;
+  pollIntervalSeconds?: number;
+  offlineGraceSeconds?: number;
+  /** Each online or offline state holds for a random time in this range. */
+  holdMs?: [number, number];
+  /** Time between two faults. */
+  faultGapMs?: [number, number];
+  /** How long the database stays unreachable. */
+  dbOutageMs?: [number, number];
+  /** How long pongs are withheld. */
+  pongOutageMs?: [number, number];
+  /** Keep the temporary directory (daemon logs, journal) even when the soak passes. */
+  keepFiles?: boolean;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface SoakReport {
+  seed: number;
+  durationMs: number;
+  streamers: number;
+  comparison: Comparison;
+  /** Faults injected, by kind. */
+  faults: Record<string, number>;
+  /** The daemon exited without being told to (not counting SIGKILLs). */
+  unexpectedExits: number;
+  /** Exit code of the final SIGTERM stop (0 expected). */
+  finalExitCode: number | null;
+  peakRssBytes: number;
+  maxBacklog: number;
+  /** Where the daemon logs are (kept when the soak fails). */
+  dir: string;
+  ok: boolean;
+}
+
+type FaultKind =
+  | "pusher-drop"
+  | "pusher-close-41xx"
+  | "pusher-close-42xx"
+  | "pongs-withheld"
+  | "api-429-storm"
+  | "api-5xx"
+  | "token-expiry"
+  | "db-outage"
+  | "sigkill";
+
+/** Faults that blind the Pusher source for a while. */
+const PUSHER_FAULTS: ReadonlySet<FaultKind> = new Set([
+  "pusher-drop",
+  "pusher-close-41xx",
+  "pusher-close-42xx",
+  "pongs-withheld",
+]);
+/** Faults that blind the poll source (the official API) for a while. */
+const API_FAULTS: ReadonlySet<FaultKind> = new Set(["api-429-storm", "api-5xx", "token-expiry"]);
+
+const FAULT_KINDS: readonly FaultKind[] = [
+  "pusher-drop",
+  "pusher-close-41xx",
+  "pusher-close-42xx",
+  "pongs-withheld",
+  "api-429-storm",
+  "api-5xx",
+  "token-expiry",
+  "db-outage",
+  "sigkill",
+];
+
+interface Daemon {
+  child: Deno.ChildProcess;
+  pid: number;
+  exited: Promise<Deno.CommandStatus>;
+  /** Set when the harness kills or stops it on purpose. */
+  expectedExit: boolean;
+}
+
+/**
+ * Schedule ranges by length: a short soak (under two minutes, e.g. the 45 s one in `deno task test`) scales the
+ * holds, the gaps between faults and the outages down, so it sees as many kinds of fault as fit.
+ */
+export function profileFor(durationMs: number): {
+  holdMs: [number, number];
+  faultGapMs: [number, number];
+  dbOutageMs: [number, number];
+  pongOutageMs: [number, number];
+} {
+  if (durationMs < 120_000) {
+    return {
+      holdMs: [8_000, 20_000],
+      faultGapMs: [1_500, 3_000],
+      dbOutageMs: [2_000, 8_000],
+      pongOutageMs: [2_000, 10_000],
+    };
+  }
+  return {
+    holdMs: [10_000, 40_000],
+    faultGapMs: [3_000, 10_000],
+    dbOutageMs: [5_000, 60_000],
+    pongOutageMs: [5_000, 40_000],
+  };
+}
+
+/** Runs one soak and returns its report; throws only when the harness itself cannot run. */
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const say = options.log ?? (() => {});
+  const streamerCount = options.streamers ?? 200;
+  const pollSeconds = options.pollIntervalSeconds ?? 3;
+  const graceSeconds = options.offlineGraceSeconds ?? 1;
+  const profile = profileFor(options.durationMs);
+  const [minHold, maxHold] = options.holdMs ?? profile.holdMs;
+  const faultGap = options.faultGapMs ?? profile.faultGapMs;
+  const dbOutage = options.dbOutageMs ?? profile.dbOutageMs;
+  const pongOutage = options.pongOutageMs ?? profile.pongOutageMs;
+  const observableMs = (2 * pollSeconds + graceSeconds + 1) * 1000;
+  if (minHold < observableMs) {
+    throw new Error(
+      `A state must hold at least 2 poll intervals + the grace + 1 s (${observableMs} ms) to be ` +
+        `observable; the shortest hold is ${minHold} ms`,
+    );
+  }
+  // Two streams from the seed, so the flips and the faults do not depend on how their loops interleave.
+  const random = new SeededRandom(options.seed);
+  const faultRandom = new SeededRandom(options.seed ^ 0x5eed_f00d);
+
+  const admin = postgres(options.databaseUrl, { onnotice: () => {}, max: 1 });
+  const database = `kick_soak_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  await admin.unsafe(`CREATE DATABASE ${database}`);
+  const target = new URL(options.databaseUrl);
+  const direct = new URL(options.databaseUrl);
+  direct.pathname = `/${database}`;
+  const proxy: TcpProxy = startTcpProxy({
+    hostname: target.hostname,
+    port: Number(target.port || 5432),
+  });
+  const viaProxy = new URL(direct);
+  viaProxy.hostname = "127.0.0.1";
+  viaProxy.port = String(proxy.port);
+  const check = postgres(direct.toString(), { onnotice: () => {}, max: 2 });
+
+  const world = new FakeWorld({ keepHistory: true });
+  const slugs = Array.from(
+    { length: streamerCount },
+    (_, i) => `soak${String(i).padStart(4, "0")}`,
+  );
+  for (const slug of slugs) world.addStreamer(slug);
+  const kick: FakeKick = await startFakeKick({
+    world,
+    clientId: "soak-client",
+    clientSecret: SECRET,
+  });
+  // A short activity timeout so quiet sockets ping, and withheld pongs can be noticed.
+  const pusher: FakePusher = await startFakePusher({ world, activityTimeout: 10 });
+  const dir = await Deno.makeTempDir({ prefix: "kick-monitor-soak-" });
+  const dataDir = join(dir, "data");
+  const httpPort = freePort();
+  const env: Record<string, string> = {
+    DATABASE_URL: viaProxy.toString(),
+    KICK_CLIENT_ID: "soak-client",
+    KICK_CLIENT_SECRET: SECRET,
+    KICK_OAUTH_URL: kick.url,
+    KICK_API_URL: kick.url,
+    KICK_WEB_URL: kick.url,
+    KICK_PUSHER_URL: pusher.url,
+    KICK_MONITOR_DATA_DIR: dataDir,
+    KICK_MONITOR_POLL_INTERVAL: String(pollSeconds),
+    KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
+    KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
+    KICK_API_RATE: "50",
+    LOG_LEVEL: "info",
+    LOG_FORMAT: "json",
+  };
+
+  const faults: Record<string, number> = {};
+  const blindWindows: BlindWindow[] = [];
+  let unexpectedExits = 0;
+  let peakRssBytes = 0;
+  let maxBacklog = 0;
+  let daemon: Daemon | null = null;
+  let daemonCount = 0;
+  let finalExitCode: number | null = null;
+  let dbCut = false;
+  let restarting = false;
+  let finished = false;
+  const background: Promise<void>[] = [];
+  let pongsWithheld = false;
+  let pusherFaultAt = 0;
+  let apiFaultAt = 0;
+
+  /** Pusher sees every streamer again: no pong fault on, every channel subscribed since the last fault. */
+  function pusherHealthy(): boolean {
+    return !pongsWithheld && Date.now() - pusherFaultAt > 500 &&
+      pusher.totalSubscriptions() === 2 * streamerCount;
+  }
+
+  /** The poll works again: a channels request answered 200 after the last API fault. */
+  function apiHealthy(): boolean {
+    for (let i = kick.requests.length - 1; i >= 0; i--) {
+      const request = kick.requests[i];
+      if (request.time <= apiFaultAt) return false;
+      if (request.route === "channels" && request.status === 200) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The observability rule: a fault that blinds one source is injected only while the other sees everything,
+   * and a restart (both blind) only while both do; database outages and restarts never overlap.
+   */
+  function allowed(kind: FaultKind): boolean {
+    if (restarting) return false;
+    if (PUSHER_FAULTS.has(kind)) return apiHealthy();
+    if (API_FAULTS.has(kind)) return pusherHealthy();
+    if (kind === "db-outage") return !dbCut;
+    return !dbCut && pusherHealthy() && apiHealthy();
+  }
+
+  function spawnDaemon(): Daemon {
+    daemonCount++;
+    const logFile = Deno.openSync(join(dir, `daemon-${daemonCount}.log`), {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "service", "start"],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const piped = child.stderr.pipeTo(logFile.writable).catch(() => {});
+    const started: Daemon = {
+      child,
+      pid: child.pid,
+      exited: child.status.then(async (status) => {
+        await piped;
+        return status;
+      }),
+      expectedExit: false,
+    };
+    started.exited.then(async (status) => {
+      if (started.expectedExit || finished) return;
+      // Crashed or refused to start: count it, and keep the soak going with a fresh daemon.
+      const exitedAt = Date.now();
+      unexpectedExits++;
+      say(`daemon ${started.pid} exited on its own (code ${status.code}); restarting`);
+      if (daemon !== started) return;
+      restarting = true;
+      await sleep(1_000);
+      if (finished) return;
+      daemon = spawnDaemon();
+      background.push(blindUntilReconciled(daemon, exitedAt));
+    });
+    return started;
+  }
+
+  /** Records the blind window of a restart: from just before `downAt` until `fresh` has reconciled. */
+  async function blindUntilReconciled(fresh: Daemon, downAt: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && daemon === fresh) {
+      if (await lastPollAfter(httpPort, downAt)) break;
+      await sleep(200);
+    }
+    blindWindows.push({ from: downAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
+    restarting = false;
+  }
+
+  async function metricsBacklog(): Promise<number | null> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      const text = await response.text();
+      const match = /^kick_monitor_journal_backlog (\d+)/m.exec(text);
+      return match === null ? null : Number(match[1]);
+    } catch {
+      return null;
+    }
+  }
+
+  async function peakRssOf(pid: number): Promise<number> {
+    try {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+      return match === null ? 0 : Number(match[1]) * 1024;
+    } catch {
+      return 0;
+    }
+  }
+
+  async function sample(): Promise<number | null> {
+    if (daemon !== null) peakRssBytes = Math.max(peakRssBytes, await peakRssOf(daemon.pid));
+    const backlog = await metricsBacklog();
+    if (backlog !== null) maxBacklog = Math.max(maxBacklog, backlog);
+    return backlog;
+  }
+
+  async function waitUntil(what: string, test: () => Promise<boolean>, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await test())) {
+      if (Date.now() > deadline) {
+        throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  const stopSampling = new AbortController();
+  const sampling = (async () => {
+    while (!stopSampling.signal.aborted) {
+      await sample();
+      await sleep(500);
+    }
+  })();
+
+  let passed = false;
+  try {
+    const store = await openStore({ databaseUrl: direct.toString() });
+    try {
+      await store.migrate();
+      await store.addStreamers(slugs.map((slug) => {
+        const s = world.get(slug);
+        return {
+          slug,
+          broadcasterUserId: s.broadcasterUserId,
+          channelId: s.channelId,
+          chatroomId: s.chatroomId,
+        };
+      }));
+    } finally {
+      await store.close();
+    }
+    // Half start live: the daemon's first poll records them as its baseline (a status, not an event).
+    for (const slug of slugs) if (random.next() < 0.5) world.goLive(slug);
+
+    say(
+      `seed ${options.seed}: ${streamerCount} streamers, poll ${pollSeconds} s, grace ${graceSeconds} s`,
+    );
+    daemon = spawnDaemon();
+    await waitUntil("the daemon's baseline of every streamer", async () => {
+      const [row] = await check`SELECT count(*)::int AS n FROM streamers WHERE status <> 'unknown'`;
+      return row.n === streamerCount;
+    }, 60_000);
+    await waitUntil("every channel subscribed", async () => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
+          signal: AbortSignal.timeout(2_000),
+        });
+        const match = /^kick_monitor_subscribed_channels (\d+)/m.exec(await response.text());
+        return match !== null && Number(match[1]) === 2 * streamerCount;
+      } catch {
+        return false;
+      }
+    }, 60_000);
+    const historyStart = world.history.length;
+    const startedAt = Date.now();
+    const endAt = startedAt + options.durationMs;
+    say(`baseline recorded; running the schedule for ${Math.round(options.durationMs / 1000)} s`);
+
+    // ---- the flip schedule -------------------------------------------------------------------------------------
+    const nextFlip = new Map(slugs.map((slug) => [slug, startedAt + random.int(0, maxHold)]));
+    const flipping = (async () => {
+      while (Date.now() < endAt) {
+        const now = Date.now();
+        for (const slug of slugs) {
+          if (nextFlip.get(slug)! > now) continue;
+          if (world.get(slug).live) world.goOffline(slug);
+          else world.goLive(slug, { title: `${slug} stream` });
+          nextFlip.set(slug, now + random.int(minHold, maxHold));
+        }
+        await sleep(50);
+      }
+    })();
+
+    // ---- the fault schedule ------------------------------------------------------------------------------------
+    const faulting = (async () => {
+      // No fault in the last stretch: the settle phase below checks a quiet system.
+      // Every kind once per round, in a seeded order; a kind the observability rule holds back waits its turn.
+      let round: FaultKind[] = [];
+      while (Date.now() + faultGap[1] < endAt) {
+        await sleep(faultRandom.int(faultGap[0], faultGap[1]));
+        if (round.length === 0) round = shuffle(FAULT_KINDS, faultRandom);
+        const waitUntil = Date.now() + 10_000;
+        while (!allowed(round[0]) && Date.now() < waitUntil && Date.now() + faultGap[1] < endAt) {
+          await sleep(250);
+        }
+        const kind = round.shift()!;
+        if (!allowed(kind)) {
+          round.push(kind);
+          continue;
+        }
+        if (PUSHER_FAULTS.has(kind)) pusherFaultAt = Date.now();
+        if (API_FAULTS.has(kind)) apiFaultAt = Date.now();
+        faults[kind] = (faults[kind] ?? 0) + 1;
+        say(`fault: ${kind}`);
+        switch (kind) {
+          case "pusher-drop":
+            pusher.dropAll();
+            break;
+          case "pusher-close-41xx":
+            pusher.closeAll(faultRandom.pick([4100, 4101, 4199]), "Over capacity");
+            break;
+          case "pusher-close-42xx":
+            pusher.closeAll(faultRandom.pick([4200, 4201, 4202]), "Generic reconnect immediately");
+            break;
+          case "pongs-withheld": {
+            const ms = faultRandom.int(pongOutage[0], pongOutage[1]);
+            pusher.withholdPongs(true);
+            pongsWithheld = true;
+            background.push(
+              sleep(ms).then(() => {
+                pusher.withholdPongs(false);
+                pongsWithheld = false;
+              }),
+            );
+            break;
+          }
+          case "api-429-storm": {
+            const times = faultRandom.int(5, 30);
+            const retryAfter = faultRandom.next() < 0.5 ? String(faultRandom.int(1, 3)) : undefined;
+            kick.injectFault("any", { kind: "status", status: 429, retryAfter }, times);
+            break;
+          }
+          case "api-5xx":
+            kick.injectFault(
+              "channels",
+              { kind: "status", status: faultRandom.pick([500, 502, 503, 504]) },
+              faultRandom.int(2, 10),
+            );
+            break;
+          case "token-expiry":
+            kick.expireTokens();
+            break;
+          case "db-outage": {
+            const ms = faultRandom.int(dbOutage[0], dbOutage[1]);
+            dbCut = true;
+            proxy.cut();
+            background.push(
+              sleep(ms).then(() => {
+                proxy.restore();
+                dbCut = false;
+              }),
+            );
+            break;
+          }
+          case "sigkill": {
+            restarting = true;
+            const killedAt = Date.now();
+            const victim = daemon!;
+            victim.expectedExit = true;
+            peakRssBytes = Math.max(peakRssBytes, await peakRssOf(victim.pid));
+            victim.child.kill("SIGKILL");
+            await victim.exited;
+            daemon = spawnDaemon();
+            // Blind until the fresh daemon has reconciled once (its last_poll_at is after the kill).
+            background.push(blindUntilReconciled(daemon, killedAt));
+            break;
+          }
+        }
+      }
+    })();
+
+    await Promise.all([flipping, faulting]);
+    while (background.length > 0) await Promise.all(background.splice(0));
+    kick.clearFaults();
+    pusher.withholdPongs(false);
+    proxy.restore();
+    dbCut = false;
+    say("schedule done; letting the daemon settle");
+
+    // ---- settle: the last states held long enough to be polled, and everything written -------------------------
+    await sleep((2 * pollSeconds + graceSeconds) * 1000 + 3_000);
+    await waitUntil("an empty journal backlog", async () => (await sample()) === 0, 120_000);
+    await sleep(1_000);
+
+    // ---- stop gracefully ---------------------------------------------------------------------------------------
+    finished = true;
+    const last = daemon!;
+    last.expectedExit = true;
+    last.child.kill("SIGTERM");
+    finalExitCode = (await last.exited).code;
+    daemon = null;
+
+    // ---- compare -----------------------------------------------------------------------------------------------
+    const truth = world.history.slice(historyStart).map((h) => ({
+      slug: h.slug,
+      type: h.type,
+      at: h.at.getTime(),
+    }));
+    const rows = await check<{ id: string; slug: string; type: "online" | "offline"; at: Date }[]>`
+      SELECT e.id, s.slug, e.type, e.occurred_at AS at
+        FROM status_events e JOIN streamers s ON s.id = e.streamer_id
+       ORDER BY e.id`;
+    const recorded = rows.map((r) => ({
+      id: Number(r.id),
+      slug: r.slug,
+      type: r.type,
+      at: r.at.getTime(),
+    }));
+    const comparison = compareHistories(truth, recorded, {
+      toleranceMs: pollSeconds * 1000 + 1_000,
+      blindWindows,
+    });
+    passed = comparison.missing === 0 && comparison.duplicated === 0 && unexpectedExits === 0 &&
+      finalExitCode === 0;
+    return {
+      seed: options.seed,
+      durationMs: options.durationMs,
+      streamers: streamerCount,
+      comparison,
+      faults,
+      unexpectedExits,
+      finalExitCode,
+      peakRssBytes,
+      maxBacklog,
+      dir,
+      ok: passed,
+    };
+  } finally {
+    finished = true;
+    stopSampling.abort();
+    await sampling;
+    if (daemon !== null) {
+      const d: Daemon = daemon;
+      d.expectedExit = true;
+      try {
+        d.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await d.exited;
+    }
+    await check.end();
+    await proxy.close();
+    await pusher.close();
+    await kick.close();
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    if (passed && !options.keepFiles) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Whether the daemon answers /healthz with a poll completed after `since` (ms). */
+async function lastPollAfter(port: number, since: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    const report = await response.json() as { last_poll_at?: string | null };
+    return typeof report.last_poll_at === "string" && Date.parse(report.last_poll_at) > since;
+  } catch {
+    return false;
+  }
+}
+
+/** A seeded permutation of `items`. */
+function shuffle<T>(items: readonly T[], random: SeededRandom): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The report as the lines `deno task soak` prints. */
+export function formatReport(report: SoakReport): string[] {
+  const c = report.comparison;
+  const faults = Object.entries(report.faults).sort().map(([k, v]) => `${k}=${v}`).join(" ");
+  const lines = [
+    `seed:                    ${report.seed}  (replay: deno task soak --seed ${report.seed} --duration ${
+      Math.round(report.durationMs / 1000)
+    }s)`,
+    `duration:                ${
+      Math.round(report.durationMs / 1000)
+    } s, ${report.streamers} streamers`,
+    `faults:                  ${faults || "none"}`,
+    `transitions expected:    ${c.expected}`,
+    `transitions recorded:    ${c.recorded}`,
+    `missing:                 ${c.missing}`,
+    `duplicated:              ${c.duplicated}`,
+    `out of order:            ${c.outOfOrder}`,
+    `wrong time:              ${c.wrongTime}  (max offset outside restarts ${c.maxDelayMs} ms)`,
+    `peak RSS of the daemon:  ${(report.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`,
+    `max journal backlog:     ${report.maxBacklog}`,
+    `unexpected daemon exits: ${report.unexpectedExits}`,
+    `final SIGTERM exit code: ${report.finalExitCode}`,
+  ];
+  for (const d of c.examples) {
+    lines.push(`  ${d.kind} ${d.slug} ${d.type} at ${d.at}${d.detail ? ` (${d.detail})` : ""}`);
+  }
+  if (!report.ok) lines.push(`daemon logs kept in ${report.dir}`);
+  lines.push(report.ok ? "PASS" : "FAIL");
+  return lines;
+}
