@@ -278,6 +278,21 @@ export class Store {
   }
 
   /**
+   * A fingerprint of who is monitored and with which ids: it changes when a streamer is added, removed or
+   * given an id. The daemon asks for this every few seconds and re-reads the whole list only when it changed.
+   */
+  async streamerListVersion(): Promise<string> {
+    const [row] = await this.db.query<{ version: string }>(
+      `SELECT count(*) || ':' || coalesce(md5(string_agg(
+                id || ':' || slug || ':' || coalesce(broadcaster_user_id, -1) || ':' ||
+                coalesce(channel_id, -1) || ':' || coalesce(chatroom_id, -1), ',' ORDER BY id)), '')
+                AS version
+         FROM streamers`,
+    );
+    return row.version;
+  }
+
+  /**
    * Every monitored streamer with its open session, ordered by slug. The daemon re-reads this list every few
    * seconds, so it travels as one JSON document of row arrays with times as epoch milliseconds: with 10,000
    * streamers that takes less than half the CPU of decoding 10,000 rows of 13 typed columns (timestamptz text

@@ -179,6 +179,33 @@ for (const backend of testBackends()) {
       });
     });
 
+    await t.step("the streamer list version changes with membership and ids only", async () => {
+      await withStore(backend, async (store) => {
+        const empty = await store.streamerListVersion();
+        await store.addStreamers([{ slug: "xqc", broadcasterUserId: 676, channelId: 668 }]);
+        const one = await store.streamerListVersion();
+        assert.notEqual(one, empty);
+        await store.addStreamers([{ slug: "xqc", broadcasterUserId: null }]);
+        await store.markChecked(["xqc"], at(1));
+        await store.applyTransitions([transition("xqc", "online", 2)]);
+        assert.equal(
+          await store.streamerListVersion(),
+          one,
+          "checks and transitions are not changes",
+        );
+        await store.setStreamerIds("xqc", { channelId: 669 });
+        const newId = await store.streamerListVersion();
+        assert.notEqual(newId, one);
+        await store.removeStreamers(["xqc"]);
+        await store.addStreamers([{ slug: "xqc", broadcasterUserId: 676, channelId: 669 }]);
+        assert.notEqual(
+          await store.streamerListVersion(),
+          newId,
+          "removed and re-added is a change",
+        );
+      });
+    });
+
     await t.step("online then offline makes one closed session and two events", async () => {
       await withStore(backend, async (store) => {
         await store.addStreamers([{ slug: "xqc", broadcasterUserId: 676 }]);
