@@ -10,6 +10,7 @@ import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
 import { sleep } from "../lib/backoff.ts";
 import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import type { MonitorLock } from "../store/store.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
 import {
@@ -109,6 +110,9 @@ export function registerServiceCommands(program: Command, context: () => Command
     });
 }
 
+/** How often the daemon makes sure it still holds the one-monitor-per-database lock. */
+const LOCK_CHECK_INTERVAL_MS = 5_000;
+
 /** The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. */
 async function runService(config: Config): Promise<void> {
   const kick = createKickClients(config);
@@ -131,15 +135,44 @@ async function runService(config: Config): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   let opened: OpenedStore | null = null;
+  let lockGuard: ReturnType<typeof setInterval> | undefined;
   try {
     opened = await openStoreWithRetry(config, stop.signal);
     if (opened === null) return;
-    const shardLock = await opened.store.tryAcquireMonitorLock();
+    let shardLock = await opened.store.tryAcquireMonitorLock();
     if (shardLock === null) {
       throw new UserFacingError(
         "Another monitor is already running against this database; run one monitor per database",
       );
     }
+    const store = opened.store;
+    let tookOver = false;
+    // The database lock lives on one connection; an outage drops it silently. Take it back when the database
+    // returns, or stop if another monitor took it meanwhile (two monitors would race on one history).
+    let checking = false;
+    lockGuard = setInterval(async () => {
+      if (checking || stop.signal.aborted || shardLock === null) return;
+      checking = true;
+      try {
+        await guardLock(shardLock);
+      } finally {
+        checking = false;
+      }
+    }, LOCK_CHECK_INTERVAL_MS);
+    const guardLock = async (lock: MonitorLock) => {
+      if ((await lock.check()) !== "lost") return;
+      await lock.release();
+      const again = await store.tryAcquireMonitorLock().catch(() => undefined);
+      if (again === undefined) return; // unreachable again; the next round retries
+      shardLock = again;
+      if (again !== null) {
+        log.warn("the database dropped the monitor lock with its connection; took it back");
+        return;
+      }
+      tookOver = true;
+      log.error("another monitor took this database over while it was unreachable; stopping");
+      stop.abort();
+    };
     const monitor = await Monitor.create({ config, store: opened.store, api: kick.api });
     const http = config.http
       ? startHttpServer(config.http, {
@@ -152,11 +185,18 @@ async function runService(config: Config): Promise<void> {
     if (!stop.signal.aborted) {
       await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
     }
+    clearInterval(lockGuard);
     await monitor.stop();
     await http?.close();
-    await shardLock.release();
+    await shardLock?.release();
     log.info("monitor stopped");
+    if (tookOver) {
+      throw new UserFacingError(
+        "Another monitor took this database over while it was unreachable; this one stopped",
+      );
+    }
   } finally {
+    clearInterval(lockGuard);
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
     await opened?.close();

@@ -112,6 +112,11 @@ export interface StoreHealth {
 
 /** A held monitor lock. */
 export interface MonitorLock {
+  /**
+   * Whether the lock is still ours: "lost" when its connection dropped (the server released it with the
+   * session), "unknown" when the database cannot be asked right now.
+   */
+  check(): Promise<"held" | "lost" | "unknown">;
   release(): Promise<void>;
 }
 
@@ -404,7 +409,10 @@ export class Store {
    * single-process (its data directory has the pid lock), so there the lock is a no-op.
    */
   async tryAcquireMonitorLock(): Promise<MonitorLock | null> {
-    if (!(this.db instanceof PostgresDb)) return { release: () => Promise.resolve() };
+    if (!(this.db instanceof PostgresDb)) {
+      // PGlite is one process: the data directory's file lock is the whole story.
+      return { check: () => Promise.resolve("held"), release: () => Promise.resolve() };
+    }
     const connection = await this.db.reserve();
     const key = "hashtext(current_database() || '.' || coalesce(current_schema(), ''))";
     let acquired = false;
@@ -419,10 +427,41 @@ export class Store {
     }
     if (!acquired) return null;
     let released = false;
+    // Set once a check finds the lock gone: there is nothing to unlock, and the dead connection may not answer.
+    let lost = false;
     return {
+      check: async () => {
+        if (released) return "lost";
+        try {
+          // The pool may have reopened the reserved connection under us: ask whether *this* session holds it.
+          const [row] = await withTimeout(
+            connection.query<{ held: boolean }>(
+              `SELECT EXISTS (
+                 SELECT 1 FROM pg_locks
+                  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                    AND classid = $1::int::oid AND objsubid = 2) AS held`,
+              [MONITOR_LOCK_CLASS],
+            ),
+            3_000,
+            "checking the monitor lock",
+          );
+          lost = !row.held;
+          return row.held ? "held" : "lost";
+        } catch {
+          // The lock's connection fails: if the database answers on another one, that connection is gone.
+          try {
+            await withTimeout(this.db.query("SELECT 1"), 3_000, "reaching the database");
+            lost = true;
+            return "lost";
+          } catch {
+            return "unknown";
+          }
+        }
+      },
       release: async (): Promise<void> => {
         if (released) return;
         released = true;
+        if (lost) return await connection.release();
         try {
           // A connection lost mid-outage can leave this query unanswered; the lock dies with the session anyway.
           await withTimeout(

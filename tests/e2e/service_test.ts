@@ -259,9 +259,27 @@ Deno.test({
       assert.equal(sessions.length, 3);
       assert.ok(sessions.every((s) => s.endedAt !== null));
 
+      // The cut dropped the one-monitor-per-database lock with its connection: the daemon takes it back
+      // (it checks every 5 s, and a check on the dead connection takes 3 s to give up), so a second monitor
+      // is still refused.
+      await new Promise((r) => setTimeout(r, 12_000));
+      const otherDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-other-" });
+      try {
+        const second = await runCli(["service", "start"], {
+          ...h.env,
+          KICK_MONITOR_DATA_DIR: otherDir,
+          KICK_MONITOR_HTTP: "off",
+        });
+        assert.equal(second.code, 1, second.stderr.slice(-2000));
+        assert.match(second.stderr, /already running against this database/);
+      } finally {
+        await Deno.remove(otherDir, { recursive: true });
+      }
+
       service.child.kill("SIGTERM");
       const result = await service.output();
       assert.equal(result.code, 0, result.stderr.slice(-2000));
+      assert.match(result.stderr, /took it back/);
     } finally {
       await h.cleanup();
     }
