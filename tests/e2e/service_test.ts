@@ -11,6 +11,7 @@ import { type FakePusher, startFakePusher } from "../../src/sim/pusher.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { freePort, runCli, spawnCli, waitFor } from "../helpers/cli.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
+import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const SECRET = "e2e-client-secret-7f3a9c";
@@ -45,23 +46,15 @@ async function setUp(slugs: string[]): Promise<Harness> {
   const pusher = await startFakePusher({ world });
   const dataDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-" });
   const httpPort = freePort();
-  const env = {
-    DATABASE_URL: viaProxy.toString(),
-    KICK_CLIENT_ID: "e2e-client",
-    KICK_CLIENT_SECRET: SECRET,
-    KICK_OAUTH_URL: kick.url,
-    KICK_API_URL: kick.url,
-    KICK_WEB_URL: kick.url,
-    KICK_PUSHER_URL: pusher.url,
-    KICK_MONITOR_DATA_DIR: dataDir,
-    // Long enough that only the start and reconnect reconciliations run during a test.
-    KICK_MONITOR_POLL_INTERVAL: "600",
-    KICK_MONITOR_OFFLINE_GRACE: "0",
-    KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
-    KICK_API_RATE: "50",
-    LOG_LEVEL: "info",
-    LOG_FORMAT: "json",
-  };
+  const env = simulatedKickEnv({
+    kickUrl: kick.url,
+    pusherUrl: pusher.url,
+    clientId: "e2e-client",
+    clientSecret: SECRET,
+    dataDir,
+    httpPort,
+    databaseUrl: viaProxy.toString(),
+  });
   const store = await openStore({ databaseUrl: direct.toString() });
   return {
     world,

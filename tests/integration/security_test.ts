@@ -22,6 +22,7 @@ import { DatabaseWriter } from "../../src/sinks/database_writer.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import type { Transition } from "../../src/domain/types.ts";
 import { type CliResult, freePort, runCli, spawnCli, waitFor } from "../helpers/cli.ts";
+import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 
 const CLIENT_ID = "security-client";
 const SECRET = "kms-SECRET-9f8e7d6c5b4a3210";
@@ -124,22 +125,14 @@ Deno.test({
     const envFile = join(dir, "empty.env");
     await Deno.writeTextFile(envFile, "");
     const httpPort = freePort();
-    const env: Record<string, string> = {
-      DATABASE_URL: "",
-      KICK_CLIENT_ID: CLIENT_ID,
-      KICK_CLIENT_SECRET: SECRET,
-      KICK_OAUTH_URL: recorder.url,
-      KICK_API_URL: recorder.url,
-      KICK_WEB_URL: recorder.url,
-      KICK_PUSHER_URL: pusher.url,
-      KICK_MONITOR_DATA_DIR: dataDir,
-      KICK_MONITOR_POLL_INTERVAL: "600",
-      KICK_MONITOR_OFFLINE_GRACE: "0",
-      KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
-      KICK_API_RATE: "50",
-      LOG_LEVEL: "debug",
-      LOG_FORMAT: "json",
-    };
+    const env = simulatedKickEnv({
+      kickUrl: recorder.url,
+      pusherUrl: pusher.url,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      dataDir,
+      httpPort,
+    }, { LOG_LEVEL: "debug" });
     const outputs: Output[] = [];
     const cli = async (
       args: string[],

@@ -25,6 +25,7 @@ import { freePort } from "../helpers/cli.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
 import { type BlindWindow, compareHistories, type Comparison } from "./compare.ts";
 import { SeededRandom } from "./random.ts";
+import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SECRET = "soak-client-secret-5d1e8b";
@@ -190,22 +191,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const dir = await Deno.makeTempDir({ prefix: "kick-monitor-soak-" });
   const dataDir = join(dir, "data");
   const httpPort = freePort();
-  const env: Record<string, string> = {
-    DATABASE_URL: viaProxy.toString(),
-    KICK_CLIENT_ID: "soak-client",
-    KICK_CLIENT_SECRET: SECRET,
-    KICK_OAUTH_URL: kick.url,
-    KICK_API_URL: kick.url,
-    KICK_WEB_URL: kick.url,
-    KICK_PUSHER_URL: pusher.url,
-    KICK_MONITOR_DATA_DIR: dataDir,
+  const env = simulatedKickEnv({
+    kickUrl: kick.url,
+    pusherUrl: pusher.url,
+    clientId: "soak-client",
+    clientSecret: SECRET,
+    dataDir,
+    httpPort,
+    databaseUrl: viaProxy.toString(),
+  }, {
     KICK_MONITOR_POLL_INTERVAL: String(pollSeconds),
     KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
-    KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
-    KICK_API_RATE: "50",
-    LOG_LEVEL: "info",
-    LOG_FORMAT: "json",
-  };
+  });
 
   const faults: Record<string, number> = {};
   const blindWindows: BlindWindow[] = [];
