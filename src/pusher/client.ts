@@ -554,8 +554,6 @@ export class PusherPool {
   #options: PusherPoolOptions;
   #connections: PusherConnection[] = [];
   #assignment = new Map<string, PusherConnection>();
-  /** The names of the last `setChannels`, in their order: the assignment holds exactly these. */
-  #lastNames: string[] | null = null;
   #started = false;
   #stopped = false;
 
@@ -576,13 +574,7 @@ export class PusherPool {
    */
   setChannels(names: Iterable<string>): void {
     if (this.#stopped) throw new Error("PusherPool.setChannels() was called after stop()");
-    // The monitor re-sends its whole list every few seconds, almost always unchanged: comparing with the last
-    // list (same order, since the store lists by slug) costs a few string compares per channel and allocates
-    // nothing, where building the set below costs ~15 ms and a burst of garbage at 20,000 channels.
-    const list = Array.isArray(names) ? names as string[] : [...names];
-    if (this.#lastNames !== null && sameStrings(this.#lastNames, list)) return;
-    this.#lastNames = list.slice();
-    const wanted = new Set(list);
+    const wanted = new Set(names);
 
     const removals = new Map<PusherConnection, string[]>();
     for (const [name, connection] of this.#assignment) {
@@ -676,13 +668,6 @@ export class PusherPool {
     if (this.#started) connection.start();
     return connection;
   }
-}
-
-/** Whether two lists hold the same strings in the same order. */
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Waits for every promise in `pending`, but no longer than `limitMs`. */

@@ -297,17 +297,10 @@ export class Store {
     return row.version;
   }
 
-  /**
-   * Every monitored streamer with its open session, ordered by slug. The daemon re-reads this list every few
-   * seconds, so it travels as one JSON document of row arrays with times as epoch milliseconds: with 10,000
-   * streamers that takes less than half the CPU of decoding 10,000 rows of 13 typed columns (timestamptz text
-   * above all).
-   */
+  /** Every monitored streamer with its open session, ordered by slug. */
   async listStreamers(): Promise<StreamerRecord[]> {
-    const [row] = await this.db.query<{ list: ListedStreamer[] | string }>(LIST_STREAMERS);
-    // postgres.js and PGlite both parse json; a driver that does not would hand over the text.
-    const list = typeof row.list === "string" ? JSON.parse(row.list) as ListedStreamer[] : row.list;
-    return list.map(toListedRecord);
+    const rows = await this.db.query<StreamerRow>(`${SELECT_STREAMERS} ORDER BY s.slug`);
+    return rows.map(toStreamerRecord);
   }
 
   /** One streamer, or null when it is not monitored. */
@@ -488,61 +481,6 @@ const SELECT_STREAMERS = `
          o.title AS "sessionTitle", o.category AS "sessionCategory"
     FROM streamers s
     LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL`;
-
-// Times as whole epoch milliseconds, truncated as a Date parsed from timestamptz text would be. date_part is
-// float8 (cheaper than extract's numeric); + 0.0005 ms (half a microsecond, the column's resolution) absorbs the
-// float's rounding error (< 0.0003 ms at today's epoch) so an exact millisecond never floors to the one before.
-const LIST_STREAMERS = `
-  SELECT coalesce(json_agg(json_build_array(
-           s.id, s.slug, s.broadcaster_user_id, s.channel_id, s.chatroom_id, s.status,
-           floor(date_part('epoch', s.status_changed_at) * 1000 + 0.0005),
-           floor(date_part('epoch', s.last_checked_at) * 1000 + 0.0005),
-           floor(date_part('epoch', s.added_at) * 1000 + 0.0005),
-           o.livestream_id, floor(date_part('epoch', o.started_at) * 1000 + 0.0005), o.title, o.category
-         ) ORDER BY s.slug), '[]'::json) AS list
-    FROM streamers s
-    LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL`;
-
-/** One element of LIST_STREAMERS: the columns in order, times as epoch milliseconds. */
-type ListedStreamer = [
-  id: number,
-  slug: string,
-  broadcasterUserId: number | null,
-  channelId: number | null,
-  chatroomId: number | null,
-  status: StreamerStatus,
-  statusChangedAt: number | null,
-  lastCheckedAt: number | null,
-  addedAt: number,
-  sessionLivestreamId: number | null,
-  sessionStartedAt: number | null,
-  sessionTitle: string | null,
-  sessionCategory: string | null,
-];
-
-function dateOrNull(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
-function toListedRecord(row: ListedStreamer): StreamerRecord {
-  return {
-    id: row[0],
-    slug: row[1],
-    broadcasterUserId: row[2],
-    channelId: row[3],
-    chatroomId: row[4],
-    status: row[5],
-    statusChangedAt: dateOrNull(row[6]),
-    lastCheckedAt: dateOrNull(row[7]),
-    addedAt: new Date(row[8]),
-    session: row[10] === null ? null : {
-      livestreamId: row[9],
-      startedAt: new Date(row[10]),
-      title: row[11],
-      category: row[12],
-    },
-  };
-}
 
 interface StreamerRow extends Omit<StreamerRecord, "session"> {
   sessionLivestreamId: number | null;

@@ -188,12 +188,8 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
  * deadlock) and reads their state, by slug.
  */
 async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StreamerState>> {
-  const rows = await db.query<
-    Omit<StreamerState, "statusChangedAt"> & { slug: string; changedMs: number | null }
-  >(
-    // Epoch milliseconds (see LIST_STREAMERS in store.ts): a float is cheaper to decode than timestamptz text.
-    `SELECT s.id, s.slug, s.status,
-            floor(date_part('epoch', s.status_changed_at) * 1000 + 0.0005) AS "changedMs",
+  const rows = await db.query<StreamerState & { slug: string }>(
+    `SELECT s.id, s.slug, s.status, s.status_changed_at AS "statusChangedAt",
             o.id AS "openSessionId"
        FROM streamers s
        LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL
@@ -202,12 +198,7 @@ async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, Strea
         FOR NO KEY UPDATE OF s`,
     [[...new Set(slugs)]],
   );
-  return new Map(rows.map((row) => [row.slug, {
-    id: row.id,
-    status: row.status,
-    statusChangedAt: row.changedMs === null ? null : new Date(row.changedMs),
-    openSessionId: row.openSessionId,
-  }]));
+  return new Map(rows.map((row) => [row.slug, row]));
 }
 
 // Parameter encoding, chosen for speed (a batch of 1,000 is dominated by parsing its parameters otherwise):
