@@ -4,15 +4,11 @@
  * reports conflicting or undocumented values.
  */
 import { z } from "zod";
+import { kickIdSchema, parseKickTime } from "./values.ts";
 
-/**
- * An integer id. The spec and most libraries use integers; kient types `broadcaster_user_id` as a string
- * (kick-api.md §5 item 11), so a string of digits is accepted too.
- */
-const intId = z.union([
-  z.number().int(),
-  z.string().regex(/^\d+$/).transform(Number),
-]);
+export { parseKickTime };
+
+const intId = kickIdSchema;
 
 // ---- OAuth (kick-api.md §1.2) ----
 
@@ -194,19 +190,4 @@ export function parseBody<T extends z.ZodType>(
   const result = schema.safeParse(json);
   if (!result.success) return { ok: false, problem: describeIssues(result.error) };
   return { ok: true, value: result.data };
-}
-
-/**
- * A Kick timestamp as a Date, or null when missing, unreadable or a placeholder before 1970 (offline streams
- * may carry a zero time, §1.4). The legacy API writes "2023-04-23 09:57:28" without a zone: that is UTC.
- */
-export function parseKickTime(value: string | null | undefined): Date | null {
-  if (value === null || value === undefined || value === "") return null;
-  let text = value.trim();
-  if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/.test(text)) {
-    text = `${text.replace(" ", "T")}Z`;
-  }
-  const time = Date.parse(text);
-  if (Number.isNaN(time) || time < 0) return null;
-  return new Date(time);
 }

@@ -5,6 +5,7 @@
  * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N") and kick-api.md §3.
  */
 import { z } from "zod";
+import { kickIdSchema, parseKickTime } from "../kick/values.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Server → client frames
@@ -362,10 +363,7 @@ export interface KickMalformedEvent {
 }
 
 /** Kick ids are numbers; accept a numeric string too, since some Kick payloads quote their ids. */
-const kickId = z.union([
-  z.number().int().positive(),
-  z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number),
-]);
+const kickId = kickIdSchema;
 
 const streamerIsLiveData = z.object({
   livestream: z.object({
@@ -405,7 +403,7 @@ export function parseKickLiveEvent(
       channelId: livestream.channel_id,
       livestreamId: livestream.id,
       title: livestream.session_title ?? null,
-      createdAt: parseKickTimestamp(livestream.created_at),
+      createdAt: parseKickTime(livestream.created_at),
     };
   }
   if (frame.event === KICK_STOP_STREAM_BROADCAST) {
@@ -420,21 +418,4 @@ export function parseKickLiveEvent(
     return { kind: "offline", channelId: livestream.channel.id, livestreamId: livestream.id };
   }
   return null;
-}
-
-const KICK_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-/**
- * Reads Kick's timestamps: `2025-09-14T23:18:20.000000Z` (Laravel, microseconds) and the zone-less
- * `2024-02-06 19:10:40` of older payloads, which is UTC (kick-api.md §3.5). Null when missing or unreadable.
- */
-export function parseKickTimestamp(value: string | null | undefined): Date | null {
-  if (!value) return null;
-  const match = KICK_TIMESTAMP.exec(value);
-  if (match === null) return null;
-  const fraction = match[3] ? match[3].slice(0, 4) : "";
-  const rawZone = match[4] ?? "Z";
-  const zone = rawZone.length === 5 ? `${rawZone.slice(0, 3)}:${rawZone.slice(3)}` : rawZone;
-  const ms = Date.parse(`${match[1]}T${match[2]}${fraction}${zone}`);
-  return Number.isNaN(ms) ? null : new Date(ms);
 }

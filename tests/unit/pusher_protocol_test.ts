@@ -1,3 +1,4 @@
+import { parseKickTime } from "../../src/kick/values.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -10,7 +11,6 @@ import {
   encodeUnsubscribe,
   kickChannelNames,
   parseKickLiveEvent,
-  parseKickTimestamp,
   parseServerFrame,
   type ServerFrame,
 } from "../../src/pusher/protocol.ts";
@@ -470,27 +470,27 @@ Deno.test("kick events: numeric-string ids, missing title and missing created_at
 
 Deno.test("kick timestamps: Laravel microseconds, zone-less UTC, offsets, junk", () => {
   assert.equal(
-    parseKickTimestamp("2025-09-14T23:18:20.000000Z")?.toISOString(),
+    parseKickTime("2025-09-14T23:18:20.000000Z")?.toISOString(),
     "2025-09-14T23:18:20.000Z",
   );
   assert.equal(
-    parseKickTimestamp("2025-09-14T23:18:20.123456Z")?.toISOString(),
+    parseKickTime("2025-09-14T23:18:20.123456Z")?.toISOString(),
     "2025-09-14T23:18:20.123Z",
   );
   assert.equal(
-    parseKickTimestamp("2024-02-06 19:10:40")?.toISOString(),
+    parseKickTime("2024-02-06 19:10:40")?.toISOString(),
     "2024-02-06T19:10:40.000Z",
   );
   assert.equal(
-    parseKickTimestamp("2025-09-14T16:59:34+00:00")?.toISOString(),
+    parseKickTime("2025-09-14T16:59:34+00:00")?.toISOString(),
     "2025-09-14T16:59:34.000Z",
   );
   assert.equal(
-    parseKickTimestamp("2025-09-14T18:59:34+0200")?.toISOString(),
+    parseKickTime("2025-09-14T18:59:34+0200")?.toISOString(),
     "2025-09-14T16:59:34.000Z",
   );
-  assert.equal(parseKickTimestamp("2025-13-45T99:00:00Z"), null);
-  assert.equal(parseKickTimestamp("yesterday"), null);
-  assert.equal(parseKickTimestamp(""), null);
-  assert.equal(parseKickTimestamp(null), null);
+  assert.equal(parseKickTime("2025-13-45T99:00:00Z"), null);
+  assert.equal(parseKickTime("yesterday"), null);
+  assert.equal(parseKickTime(""), null);
+  assert.equal(parseKickTime(null), null);
 });
