@@ -222,6 +222,9 @@ async function openStoreWithRetry(
   return null;
 }
 
+/** How long `check` waits before asking again about streamers whose answer contradicted their status. */
+const CHECK_CONFIRM_DELAY_MS = 3_000;
+
 interface CheckReport {
   checked: number;
   online: number;
@@ -242,8 +245,17 @@ async function runCheck(config: Config): Promise<CheckReport> {
     try {
       const pipeline = new Pipeline({ offlineGraceMs: 0 });
       pipeline.sync(streamers);
-      const result = await new PollSource({ api: kick.api }).reconcile(streamers);
+      const poll = new PollSource({ api: kick.api });
+      const result = await poll.reconcile(streamers);
       const transitions = result.observations.flatMap((o) => pipeline.ingest(o));
+      // A poll answer that contradicts the stored status is believed only when a second answer agrees
+      // (status_machine.ts rules 3 and 4: Kick's API flickers and lags), so those streamers are asked again.
+      const suspects = new Set(pipeline.suspects());
+      if (suspects.size > 0) {
+        await sleep(CHECK_CONFIRM_DELAY_MS);
+        const again = await poll.reconcile(streamers.filter((s) => suspects.has(s.slug)));
+        for (const o of again.observations) transitions.push(...pipeline.ingest(o));
+      }
       if (!monitorRunning) {
         await store.applyTransitions(transitions);
         await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
@@ -255,7 +267,7 @@ async function runCheck(config: Config): Promise<CheckReport> {
         checked: result.observations.length,
         online: result.observations.filter((o) => o.status === "online").length,
         offline: result.observations.filter((o) => o.status === "offline").length,
-        not_found: result.notFound,
+        not_found: result.missing,
         monitor_running: monitorRunning,
         transitions: transitions.map((t) => ({
           slug: t.slug,

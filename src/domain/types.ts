@@ -12,6 +12,12 @@ export type LiveStatus = "online" | "offline";
 /** Where an observation came from (interface.md: `source`). */
 export type EventSource = "pusher" | "poll" | "webhook";
 
+/**
+ * What kind of evidence an observation is: `push` ("this just happened": Pusher, webhooks) or `poll` ("this is
+ * how it looks now", through Kick's cached API). The status machine reasons about this, never about the source.
+ */
+export type Evidence = "push" | "poll";
+
 /** "Streamer X looked online/offline at time T, per source S, livestream L." */
 export interface Observation {
   slug: string;
@@ -21,7 +27,13 @@ export interface Observation {
   /** When this process received it. */
   receivedAt: Date;
   source: EventSource;
+  evidence: Evidence;
   livestreamId: number | null;
+  /**
+   * Online only: the broadcast's start time as Kick states it (the API's `start_time`, Pusher's `created_at`,
+   * the webhook's `started_at`), used to tell the same session from a new one; null when the source gave none.
+   */
+  streamStartedAt?: Date | null;
   title: string | null;
   category: string | null;
   viewers: number | null;

@@ -3,7 +3,8 @@
  * format. Small on purpose: the daemon exports a dozen series, and a dependency would cost more than this.
  */
 
-type Labels = Record<string, string>;
+/** Label names to values, e.g. `{ coverage: "poll_only" }`. */
+export type Labels = Record<string, string>;
 
 function labelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
@@ -38,24 +39,31 @@ export class Counter implements Metric {
   }
 }
 
+/** What a gauge reads when scraped: one value, or one value per label set. */
+export type GaugeReading = number | [Labels, number][];
+
 /** A value read when scraped; `type` is "counter" for totals kept elsewhere (e.g. socket reconnects). */
 export class Gauge implements Metric {
-  #read: () => number;
+  #read: () => GaugeReading;
   constructor(
     readonly name: string,
     readonly help: string,
-    read: () => number,
+    read: () => GaugeReading,
     readonly type: "gauge" | "counter" = "gauge",
   ) {
     this.#read = read;
   }
   render(): string {
-    return [
-      `# HELP ${this.name} ${this.help}`,
-      `# TYPE ${this.name} ${this.type}`,
-      `${this.name} ${this.#read()}`,
-    ]
-      .join("\n");
+    const reading = this.#read();
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    if (typeof reading === "number") lines.push(`${this.name} ${reading}`);
+    else {
+      for (const [labels, value] of reading) {
+        const key = labelKey(labels);
+        lines.push(`${this.name}${key ? `{${key}}` : ""} ${value}`);
+      }
+    }
+    return lines.join("\n");
   }
 }
 
@@ -93,7 +101,7 @@ export class Registry {
   gauge(
     name: string,
     help: string,
-    read: () => number,
+    read: () => GaugeReading,
     type: "gauge" | "counter" = "gauge",
   ): Gauge {
     return this.#add(new Gauge(name, help, read, type));

@@ -8,7 +8,10 @@
  * - Kick has returned data for channels that were not asked for (§1.4, bug #321): such items are dropped,
  *   logged and counted in `stats.mismatches`, never trusted.
  * - A 401 drops the token, mints a new one and retries the request once (§1.2, #223).
- * - A body that does not validate is a KickResponseError (exit 1), not retried (see src/kick/errors.ts).
+ * - Items are validated one by one (kick-api.md §1.4: Kick reshapes fields it never documented): an item
+ *   whose fields the monitor relies on are unreadable is dropped, counted in `stats.itemsRejected` and logged
+ *   once per field; the rest of the batch stands. An envelope that does not validate is a KickResponseError
+ *   (exit 1), not retried (see src/kick/errors.ts).
  */
 import { describeRequest, type HttpClient } from "../lib/http.ts";
 import { log } from "../lib/log.ts";
@@ -17,24 +20,30 @@ import { KickCredentialsError, KickResponseError } from "./errors.ts";
 import type { AppTokenProvider } from "./oauth.ts";
 import {
   apiErrorSchema,
-  type ChannelPayload,
-  channelsResponseSchema,
-  type LivestreamPayload,
-  livestreamsResponseSchema,
+  channelSchema,
+  channelStreamSchema,
+  describeIssues,
+  listResponseSchema,
+  livestreamSchema,
   parseBody,
   parseKickTime,
   publicKeyResponseSchema,
-  usersResponseSchema,
+  userSchema,
 } from "./schemas.ts";
 import type { z } from "zod";
+import type { ChannelPayload, LivestreamPayload } from "./schemas.ts";
 
 /** A channel as the rest of the program sees it. */
 export interface KickChannel {
   /** The slug as Kick returns it. */
   slug: string;
   broadcasterUserId: number;
-  isLive: boolean;
-  /** Stream title; the last one when offline; null when empty. */
+  /**
+   * Whether the channel is live; null when Kick's answer had no readable `stream.is_live` (a missing stream
+   * is no observation, never "offline").
+   */
+  isLive: boolean | null;
+  /** Stream title; the last one when offline; null when empty or odd. */
   title: string | null;
   category: string | null;
   /** Viewers while live, else null. */
@@ -105,8 +114,14 @@ export const DEFAULT_BATCH_SIZE = 25;
 
 /** Client of the official API. */
 export class KickApi {
-  /** Items Kick returned that were not asked for (§1.4 bug #321). */
-  readonly stats = { mismatches: 0 };
+  /**
+   * `mismatches`: items Kick returned that were not asked for (§1.4 bug #321); `itemsRejected`: items dropped
+   * because a field the monitor relies on was unreadable; `noStream`: channels answered without a readable
+   * `stream.is_live`.
+   */
+  readonly stats = { mismatches: 0, itemsRejected: 0, noStream: 0 };
+  /** Problems already logged, so a drifted field is logged once, not at every poll. */
+  readonly #reported = new Set<string>();
   readonly #http: HttpClient;
   readonly #tokens: AppTokenProvider;
   readonly #apiUrl: string;
@@ -138,9 +153,9 @@ export class KickApi {
     const { found, dropped } = await this.#lookup(wanted, options, {
       path: "/public/v1/channels",
       param: "slug",
-      schema: channelsResponseSchema,
+      schema: channelSchema,
       keyOf: (item) => item.slug.toLowerCase(),
-      convert: toKickChannel,
+      convert: (item) => this.#toChannel(item),
     });
     for (const slug of wanted) if (!found.has(slug)) notFound.push(slug);
     return { channels: found, notFound, dropped };
@@ -155,9 +170,9 @@ export class KickApi {
     const { found, dropped } = await this.#lookup(wanted, options, {
       path: "/public/v1/channels",
       param: "broadcaster_user_id",
-      schema: channelsResponseSchema,
+      schema: channelSchema,
       keyOf: (item) => item.broadcaster_user_id,
-      convert: toKickChannel,
+      convert: (item) => this.#toChannel(item),
     });
     return { channels: found, notFound: wanted.filter((id) => !found.has(id)), dropped };
   }
@@ -176,7 +191,7 @@ export class KickApi {
       param: "broadcaster_user_id",
       // The default page is 25 items (§1.5); ask for the maximum so no live stream of a batch is cut off.
       extra: [["limit", "100"]],
-      schema: livestreamsResponseSchema,
+      schema: livestreamSchema,
       keyOf: (item) => item.broadcaster_user_id,
       convert: toKickLivestream,
     });
@@ -192,7 +207,7 @@ export class KickApi {
     const { found } = await this.#lookup(wanted, options, {
       path: "/public/v1/users",
       param: "id",
-      schema: usersResponseSchema,
+      schema: userSchema,
       keyOf: (item) => item.user_id,
       convert: (item) => ({
         userId: item.user_id,
@@ -223,7 +238,7 @@ export class KickApi {
       path: string;
       param: string;
       extra?: [string, string][];
-      schema: z.ZodType<{ data: I[] }>;
+      schema: z.ZodType<I>;
       keyOf: (item: I) => K;
       convert: (item: I) => V;
     },
@@ -234,8 +249,14 @@ export class KickApi {
       const asked = new Set(batch);
       const params = batch.map((key): [string, string] => [query.param, String(key)]);
       params.push(...(query.extra ?? []));
-      const body = await this.#get(query.path, params, query.schema, signal);
-      for (const item of body.data) {
+      const body = await this.#get(query.path, params, listResponseSchema, signal);
+      for (const [index, raw] of body.data.entries()) {
+        const parsed = query.schema.safeParse(raw);
+        if (!parsed.success) {
+          this.#reject(query.path, index, raw, describeIssues(parsed.error));
+          continue;
+        }
+        const item = parsed.data;
         const key = query.keyOf(item);
         if (!asked.has(key)) {
           this.stats.mismatches++;
@@ -254,6 +275,44 @@ export class KickApi {
       }
     });
     return { found, dropped };
+  }
+
+  /** Counts a dropped item and logs it once per request path and field (never its values). */
+  #reject(path: string, index: number, raw: unknown, problem: string): void {
+    this.stats.itemsRejected++;
+    const field = problem.replace(/^\(body\)|\[\d+\]/g, "").split(":")[0];
+    const key = `${path} ${field}`;
+    if (this.#reported.has(key) || this.#reported.size > 1_000) return;
+    this.#reported.add(key);
+    const slug = typeof raw === "object" && raw !== null && "slug" in raw &&
+        typeof raw.slug === "string"
+      ? raw.slug.slice(0, 25)
+      : null;
+    log.warn("Kick answered an item the monitor cannot read; dropping that item only", {
+      request: path,
+      item: `data[${index}]`,
+      slug,
+      problem,
+    });
+  }
+
+  /** {@link toKickChannel}, counting and logging channels without a readable stream. */
+  #toChannel(item: ChannelPayload): KickChannel {
+    const channel = toKickChannel(item);
+    if (channel.isLive === null) {
+      this.stats.noStream++;
+      const key = `no-stream ${item.slug}`;
+      if (!this.#reported.has(key) && this.#reported.size <= 1_000) {
+        this.#reported.add(key);
+        log.warn(
+          "Kick answered a channel without a readable stream.is_live; no observation for it",
+          {
+            slug: item.slug,
+          },
+        );
+      }
+    }
+    return channel;
   }
 
   /** GET with the app token; on 401 re-mints once and retries once (§1.2). */
@@ -356,21 +415,22 @@ function readResponse<T extends z.ZodType>(
   return parsed.value;
 }
 
-function emptyToNull(text: string | null | undefined): string | null {
-  return text === undefined || text === null || text === "" ? null : text;
-}
-
-/** Normalises a channel item; only `stream.is_live` decides liveness (§1.4, §5 item 10). */
+/**
+ * Normalises a channel item; only `stream.is_live` decides liveness (§1.4, §5 item 10), and a stream without a
+ * readable one is no observation (`isLive: null`).
+ */
 export function toKickChannel(item: ChannelPayload): KickChannel {
-  const isLive = item.stream?.is_live === true;
+  const stream = channelStreamSchema.safeParse(item.stream);
+  const isLive = stream.success ? stream.data.is_live : null;
+  const live = isLive === true && stream.success;
   return {
     slug: item.slug,
     broadcasterUserId: item.broadcaster_user_id,
     isLive,
-    title: emptyToNull(item.stream_title),
-    category: emptyToNull(item.category?.name),
-    viewers: isLive ? item.stream?.viewer_count ?? null : null,
-    startedAt: isLive ? parseKickTime(item.stream?.start_time) : null,
+    title: item.stream_title ?? null,
+    category: item.category ?? null,
+    viewers: live ? stream.data.viewer_count ?? null : null,
+    startedAt: live ? parseKickTime(stream.data.start_time) : null,
   };
 }
 
@@ -380,8 +440,8 @@ export function toKickLivestream(item: LivestreamPayload): KickLivestream {
     slug: item.slug,
     broadcasterUserId: item.broadcaster_user_id,
     channelId: item.channel_id,
-    title: emptyToNull(item.stream_title),
-    category: emptyToNull(item.category?.name),
+    title: item.stream_title ?? null,
+    category: item.category ?? null,
     viewers: item.viewer_count ?? null,
     startedAt: parseKickTime(item.started_at),
   };

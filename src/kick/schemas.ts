@@ -44,45 +44,83 @@ export function envelope<T extends z.ZodType>(data: T): z.ZodObject<{
 /** The API's error body, e.g. 401 `{"data":{},"message":"Unauthorized"}`. */
 export const apiErrorSchema = z.object({ data: z.unknown(), message: z.string() });
 
-/** `{id, name, thumbnail}` as in channels and livestreams. */
-export const categorySchema = z.object({
-  id: intId,
-  name: z.string(),
-  thumbnail: z.string().nullish(),
+// ---- Best-effort fields ----
+// Kick adds, drops and reshapes fields the monitor never relies on (kick-api.md §1.4 field history, #391,
+// #152): they are read when they have the expected shape and are null otherwise, never a reason to refuse an
+// item. Unknown fields are dropped.
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A non-empty string, else null. */
+const lenientText = z.unknown().transform((value): string | null =>
+  typeof value === "string" && value !== "" ? value : null
+);
+
+/** A count (viewers): a non-negative integer, or a string of digits; else null. */
+const lenientCount = z.unknown().transform((value): number | null => {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === "string" && /^\d{1,12}$/.test(value)) return Number(value);
+  return null;
+});
+
+/** `{id, name, thumbnail}` as in channels and livestreams: only the name is read. */
+const lenientCategoryName = z.unknown().transform((value): string | null =>
+  isRecord(value) && typeof value.name === "string" && value.name !== "" ? value.name : null
+);
+
+/** A Kick timestamp that must be readable when present (the monitor dates sessions by it). */
+const strictTime = z.union([z.string(), z.null()]).optional().superRefine((value, context) => {
+  if (typeof value === "string" && value !== "" && parseKickTime(value) === null) {
+    context.addIssue({
+      code: "custom",
+      message: `unreadable time ${JSON.stringify(value.slice(0, 40))}`,
+    });
+  }
 });
 
 // ---- Channels (kick-api.md §1.4) ----
 
 /**
- * `data[i].stream`. What it holds when offline is undocumented (§1.4): only `is_live` is relied upon,
- * every other field may be missing or null.
+ * `data[i].stream`: the monitor relies on `is_live` and `start_time` only. What it holds when offline is
+ * undocumented (§1.4); an offline stream's zero start time reads as null.
  */
 export const channelStreamSchema = z.object({
   is_live: z.boolean(),
-  start_time: z.string().nullish(),
-  viewer_count: z.number().int().nullish(),
-  is_mature: z.boolean().nullish(),
-  language: z.string().nullish(),
-  custom_tags: z.array(z.string()).nullish(),
-  thumbnail: z.string().nullish(),
-  key: z.string().nullish(),
-  url: z.string().nullish(),
+  start_time: z.union([z.string(), z.null()]).optional(),
+  viewer_count: lenientCount.optional(),
+}).superRefine((stream, context) => {
+  // A live stream's start time dates its session, so it must be readable; an offline one's is a placeholder.
+  const start = stream.start_time;
+  if (
+    stream.is_live && typeof start === "string" && start !== "" && parseKickTime(start) === null
+  ) {
+    context.addIssue({
+      code: "custom",
+      path: ["start_time"],
+      message: `unreadable time ${JSON.stringify(start.slice(0, 40))}`,
+    });
+  }
 });
 
-/** One item of `GET /public/v1/channels`. There is no channel id and no chatroom id here (§1.4). */
+/**
+ * One item of `GET /public/v1/channels`. Strict on what the monitor uses (`broadcaster_user_id`, `slug`, and
+ * through {@link channelStreamSchema} `stream.is_live`, `stream.start_time`); the stream is read separately,
+ * so a missing or odd `stream` is "no observation" for that channel, never "offline". There is no channel id
+ * and no chatroom id here (§1.4).
+ */
 export const channelSchema = z.object({
   broadcaster_user_id: intId,
-  slug: z.string(),
-  stream_title: z.string().nullish(),
-  category: categorySchema.nullish(),
-  stream: channelStreamSchema.nullish(),
-  channel_description: z.string().nullish(),
-  banner_picture: z.string().nullish(),
-  active_subscribers_count: z.number().nullish(),
-  canceled_subscribers_count: z.number().nullish(),
+  slug: z.string().min(1),
+  stream_title: lenientText.optional(),
+  category: lenientCategoryName.optional(),
+  stream: z.unknown().optional(),
 });
 export type ChannelPayload = z.output<typeof channelSchema>;
-export const channelsResponseSchema = envelope(z.array(channelSchema));
+
+/** The envelope of a list endpoint: items are validated one by one, so one odd item costs only itself. */
+export const listResponseSchema = envelope(z.array(z.unknown()));
 
 // ---- Livestreams v1 (kick-api.md §1.5) ----
 
@@ -90,31 +128,23 @@ export const channelsResponseSchema = envelope(z.array(channelSchema));
 export const livestreamSchema = z.object({
   broadcaster_user_id: intId,
   channel_id: intId,
-  slug: z.string(),
-  stream_title: z.string().nullish(),
-  started_at: z.string(),
-  viewer_count: z.number().int().nullish(),
-  category: categorySchema.nullish(),
-  custom_tags: z.array(z.string()).nullish(),
-  has_mature_content: z.boolean().nullish(),
-  language: z.string().nullish(),
-  profile_picture: z.string().nullish(),
-  thumbnail: z.string().nullish(),
+  slug: z.string().min(1),
+  stream_title: lenientText.optional(),
+  started_at: strictTime,
+  viewer_count: lenientCount.optional(),
+  category: lenientCategoryName.optional(),
 });
 export type LivestreamPayload = z.output<typeof livestreamSchema>;
-export const livestreamsResponseSchema = envelope(z.array(livestreamSchema));
 
 // ---- Users (kick-api.md §1.6) ----
 
-/** One item of `GET /public/v1/users`; `email` only for the token owner. */
+/** One item of `GET /public/v1/users`; `email` only for the token owner (not read). */
 export const userSchema = z.object({
   user_id: intId,
   name: z.string(),
-  email: z.string().nullish(),
-  profile_picture: z.string().nullish(),
+  profile_picture: lenientText.optional(),
 });
 export type UserPayload = z.output<typeof userSchema>;
-export const usersResponseSchema = envelope(z.array(userSchema));
 
 // ---- Public key (kick-api.md §1.7) ----
 
@@ -191,3 +221,8 @@ export function parseBody<T extends z.ZodType>(
   if (!result.success) return { ok: false, problem: describeIssues(result.error) };
   return { ok: true, value: result.data };
 }
+
+/** Whole-body schemas, item by item as strict as {@link channelSchema} and friends (live contract tests). */
+export const channelsResponseSchema = envelope(z.array(channelSchema));
+export const livestreamsResponseSchema = envelope(z.array(livestreamSchema));
+export const usersResponseSchema = envelope(z.array(userSchema));

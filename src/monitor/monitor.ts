@@ -14,6 +14,7 @@ import type { Observation, Transition } from "../domain/types.ts";
 import { Pipeline } from "./pipeline.ts";
 import { PusherSource } from "./sources/pusher_source.ts";
 import { PollSource } from "./sources/poll_source.ts";
+import { Reconciler } from "./reconciler.ts";
 import type { KickApi } from "../kick/api.ts";
 import type { PusherPoolOptions } from "../pusher/client.ts";
 import { Journal, type JournalEntry } from "../sinks/journal.ts";
@@ -61,6 +62,8 @@ export interface MonitorStatus {
   last_poll_error: string | null;
   journal_backlog: number;
   database_error: string | null;
+  /** Streamers by how they are watched: `pusher` (a channel id to subscribe) or `poll_only`. */
+  coverage: { pusher: number; poll_only: number };
 }
 
 export class Monitor {
@@ -69,7 +72,7 @@ export class Monitor {
   #store: Store;
   #pipeline: Pipeline;
   #pusher: PusherSource;
-  #poll: PollSource;
+  #reconciler: Reconciler;
   #journal: Journal;
   #writer: DatabaseWriter;
   #now: () => number;
@@ -82,15 +85,10 @@ export class Monitor {
   #streamerListVersion: string | null = null;
   #startedAt = new Date();
   #lastEventAt: Date | null = null;
-  #lastPollAt: Date | null = null;
-  #lastPollError: string | null = null;
-  #reconcileRunning: Promise<void> | null = null;
-  #reconcileAgain = false;
   #abort = new AbortController();
   #buffer: Transition[] = [];
   #appending: Promise<void> | null = null;
   #committedListeners = new Set<(transitions: Transition[]) => void>();
-  #notFoundWarned = new Set<string>();
   #counters;
 
   private constructor(options: MonitorOptions, journal: Journal) {
@@ -99,11 +97,10 @@ export class Monitor {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
-    this.#pipeline = new Pipeline({ offlineGraceMs: options.config.offlineGraceSeconds * 1000 });
-    this.#poll = new PollSource({
-      api: options.api,
-      now: this.#now,
-      batchSize: options.config.apiBatchSize,
+    const pollIntervalMs = options.config.pollIntervalSeconds * 1000;
+    this.#pipeline = new Pipeline({
+      offlineGraceMs: options.config.offlineGraceSeconds * 1000,
+      pollIntervalMs,
     });
     this.#pusher = new PusherSource({
       url: options.config.pusherUrl,
@@ -113,6 +110,29 @@ export class Monitor {
       pool: options.pusher,
     });
     const m = this.metrics;
+    this.#reconciler = new Reconciler({
+      poll: new PollSource({
+        api: options.api,
+        now: this.#now,
+        batchSize: options.config.apiBatchSize,
+      }),
+      store: options.store,
+      metrics: m,
+      pollIntervalMs,
+      streamers: () => this.#streamers,
+      ingest: (observations) => this.#ingest(observations),
+      statusOf: (slug) => this.#pipeline.stateOf(slug)?.status,
+      backlog: () => this.backlog,
+      renamed: (slug, newSlug) => {
+        this.#pipeline.rename(slug, newSlug);
+        // The list version changed: the next sync re-reads the streamers under their new slugs.
+        this.#streamerListVersion = null;
+        void this.#syncStreamers();
+      },
+      idsChanged: () => this.#subscribeAll(),
+      signal: this.#abort.signal,
+      now: this.#now,
+    });
     const latency = m.histogram(
       "kick_monitor_event_to_commit_seconds",
       "Time from receiving an event to its transition being committed in the database",
@@ -120,16 +140,6 @@ export class Monitor {
     );
     this.#counters = {
       events: m.counter("kick_monitor_events_total", "Recorded transitions by type and source"),
-      pollDuration: m.histogram(
-        "kick_monitor_poll_duration_seconds",
-        "Duration of a reconciliation pass",
-        [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-      ),
-      pollDiscrepancies: m.counter(
-        "kick_monitor_poll_discrepancies_total",
-        "Transitions found by reconciliation that no realtime event had reported",
-      ),
-      pollErrors: m.counter("kick_monitor_poll_errors_total", "Reconciliation passes that failed"),
       dbErrors: m.counter("kick_monitor_db_write_errors_total", "Failed database writes (retried)"),
       latency,
     };
@@ -162,7 +172,10 @@ export class Monitor {
       "counter",
     );
     m.gauge("kick_monitor_journal_backlog", "Transitions not yet committed", () => this.backlog);
-    m.gauge("kick_monitor_streamers", "Monitored streamers", () => this.#streamers.length);
+    m.gauge("kick_monitor_streamers", "Monitored streamers, by how they are watched", () => {
+      const { pusher, poll_only } = this.#coverage();
+      return [[{ coverage: "pusher" }, pusher], [{ coverage: "poll_only" }, poll_only]];
+    });
     this.#writer = new DatabaseWriter({
       store: options.store,
       cursor: journal,
@@ -220,7 +233,7 @@ export class Monitor {
     for (const timer of this.#timers) clearInterval(timer);
     this.#abort.abort(new Error("monitor stopping"));
     await this.#pusher.stop();
-    await this.#reconcileRunning?.catch(() => {});
+    await this.#reconciler.stop();
     await this.#appending;
     await this.#writer.stop();
     this.#journal.close();
@@ -238,26 +251,13 @@ export class Monitor {
   /** Runs a reconciliation pass now, or once more after the one in progress. */
   requestReconcile(reason: string): Promise<void> {
     if (this.#stopping) return Promise.resolve();
-    if (this.#reconcileRunning !== null) {
-      this.#reconcileAgain = true;
-      return this.#reconcileRunning;
-    }
-    this.#reconcileRunning = (async () => {
-      try {
-        do {
-          this.#reconcileAgain = false;
-          await this.#reconcileOnce(reason);
-        } while (this.#reconcileAgain && !this.#stopping);
-      } finally {
-        this.#reconcileRunning = null;
-      }
-    })();
-    return this.#reconcileRunning;
+    return this.#reconciler.request(reason);
   }
 
   /** Current figures, as written to the status file. */
   status(): MonitorStatus {
     const stats = this.#pusher.stats();
+    const poll = this.#reconciler.health();
     return {
       pid: Deno.pid,
       started_at: this.#startedAt.toISOString(),
@@ -267,14 +267,23 @@ export class Monitor {
       sockets_total: stats.socketsTotal,
       subscribed_channels: stats.channelsSubscribed,
       last_event_at: this.#lastEventAt?.toISOString() ?? null,
-      last_poll_at: this.#lastPollAt?.toISOString() ?? null,
-      last_poll_error: this.#lastPollError,
+      last_poll_at: poll.last_poll_at,
+      last_poll_error: poll.last_poll_error,
       journal_backlog: this.backlog,
       database_error: this.#writer.lastError,
+      coverage: this.#coverage(),
     };
   }
 
-  /** Healthy when the database takes writes and at least one source works. */
+  #coverage(): { pusher: number; poll_only: number } {
+    const pusher = this.#streamers.filter((s) => s.channelId !== null).length;
+    return { pusher, poll_only: this.#streamers.length - pusher };
+  }
+
+  /**
+   * Healthy when the database takes writes, at least one source works, and no poll-only streamer has gone
+   * unwatched for several poll intervals (see Reconciler.health).
+   */
   async health(): Promise<HealthReport> {
     const status = this.status();
     let database = "ok";
@@ -285,70 +294,16 @@ export class Monitor {
     }
     const wantSockets = this.#streamers.some((s) => s.channelId !== null);
     const pusherOk = !wantSockets || status.sockets_connected > 0;
-    const pollOk = status.last_poll_error === null && status.last_poll_at !== null;
-    const healthy = database === "ok" && status.database_error === null && (pusherOk || pollOk);
+    const poll = this.#reconciler.health();
+    const healthy = database === "ok" && status.database_error === null &&
+      (pusherOk || this.#reconciler.working) && poll.ok;
     return {
       healthy,
       database,
       pusher: pusherOk ? "ok" : "no socket connected",
-      poll: pollOk ? "ok" : (status.last_poll_error ?? "no successful poll yet"),
+      poll: poll.detail,
       ...status,
     };
-  }
-
-  async #reconcileOnce(reason: string): Promise<void> {
-    if (this.#streamers.length === 0) return;
-    const streamers = this.#streamers.map((s) => ({
-      slug: s.slug,
-      broadcasterUserId: s.broadcasterUserId,
-      channelId: s.channelId,
-    }));
-    log.debug("reconciling", { reason, streamers: streamers.length });
-    try {
-      const result = await this.#poll.reconcile(streamers, this.#abort.signal);
-      this.#lastPollAt = result.checkedAt;
-      this.#lastPollError = null;
-      this.#counters.pollDuration.observe(result.durationMs / 1000);
-      const transitions = this.#ingest(result.observations);
-      const discrepancies = transitions.filter((t) => !t.baseline).length;
-      if (discrepancies > 0) this.#counters.pollDiscrepancies.inc({}, discrepancies);
-      for (const slug of result.notFound) {
-        if (this.#notFoundWarned.has(slug)) continue;
-        this.#notFoundWarned.add(slug);
-        log.warn("Kick does not know this streamer any more (renamed or banned?)", { slug });
-      }
-      await this.#applyDiscoveredChannelIds(result.discoveredChannelIds);
-      await withTimeout(
-        this.#store.markChecked(result.observations.map((o) => o.slug), result.checkedAt),
-        STORE_CALL_TIMEOUT_MS,
-        "recording check times",
-      ).catch((error) => log.debug("could not record check time", { error }));
-    } catch (error) {
-      if (this.#stopping) return;
-      this.#counters.pollErrors.inc();
-      this.#lastPollError = describeError(error);
-      log.warn("reconciliation failed; retrying at the next interval", {
-        error: this.#lastPollError,
-      });
-    }
-  }
-
-  async #applyDiscoveredChannelIds(found: { slug: string; channelId: number }[]): Promise<void> {
-    if (found.length === 0) return;
-    for (const { slug, channelId } of found) {
-      log.info("learned the pusher channel id from a live stream", { slug, channelId });
-      // Watching the channel matters more than remembering its id; the next reconciliation learns it again.
-      await withTimeout(
-        this.#store.setStreamerIds(slug, { channelId }),
-        STORE_CALL_TIMEOUT_MS,
-        "recording a channel id",
-      ).catch((error) =>
-        log.warn("could not store the channel id", { slug, error: describeError(error) })
-      );
-      const record = this.#streamers.find((s) => s.slug === slug);
-      if (record) record.channelId = channelId;
-    }
-    this.#subscribeAll();
   }
 
   async #syncStreamers(): Promise<void> {
@@ -392,7 +347,10 @@ export class Monitor {
   #ingest(observations: Observation[]): Transition[] {
     const transitions: Transition[] = [];
     for (const observation of observations) {
-      if (observation.source === "pusher") this.#lastEventAt = observation.receivedAt;
+      if (observation.evidence === "push") {
+        this.#lastEventAt = observation.receivedAt;
+        this.#reconciler.notePush(observation);
+      }
       for (const t of this.#pipeline.ingest(observation)) transitions.push(t);
     }
     this.#record(transitions);

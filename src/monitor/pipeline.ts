@@ -16,9 +16,10 @@ export interface SeedRecord {
   slug: string;
   status: StreamerStatus;
   statusChangedAt: Date | null;
-  session: { livestreamId: number | null } | null;
+  session: { livestreamId: number | null; startedAt?: Date | null } | null;
 }
 
+/** What the pipeline counts, for /metrics and tests. */
 export interface PipelineCounters {
   observations: number;
   transitions: number;
@@ -61,6 +62,7 @@ export class Pipeline {
           status: journaled.type,
           since: journaled.occurredAt,
           livestreamId: journaled.livestreamId,
+          sessionStartedAt: journaled.type === "online" ? journaled.occurredAt : null,
         });
         continue;
       }
@@ -69,6 +71,8 @@ export class Pipeline {
         status: record.status,
         since: record.statusChangedAt,
         livestreamId: record.session?.livestreamId ?? null,
+        sessionStartedAt: record.session?.startedAt ??
+          (record.status === "online" ? record.statusChangedAt : null),
       });
     }
     for (const slug of [...this.#states.keys()]) {
@@ -103,9 +107,24 @@ export class Pipeline {
     return out;
   }
 
+  /** Moves a streamer's state to its new slug (Kick renamed the channel; the store followed). */
+  rename(slug: string, newSlug: string): void {
+    const state = this.#states.get(slug);
+    if (state === undefined || this.#states.has(newSlug)) return;
+    this.#states.delete(slug);
+    this.#states.set(newSlug, { ...state, slug: newSlug });
+  }
+
   /** The current state of one streamer (for status output and tests). */
   stateOf(slug: string): StreamerState | undefined {
     return this.#states.get(slug);
+  }
+
+  /** Streamers with a poll answer that contradicts their status, waiting for a second answer to agree. */
+  suspects(): string[] {
+    const out: string[] = [];
+    for (const [slug, state] of this.#states) if (state.suspect !== null) out.push(slug);
+    return out;
   }
 
   /** How many offlines are waiting for their grace to pass. */

@@ -1,9 +1,48 @@
 /**
  * The per-streamer status machine: pure functions over plain data, no clocks, sockets or databases.
  * It decides which observations are real transitions, so one real change is recorded once however many
- * sources, duplicate channel names (channel.{id} and channel_{id}) or reconnect replays report it.
+ * sources, duplicate channel names (channel.{id} and channel_{id}) or reconnect replays report it — and so
+ * that Kick's inconsistencies never become history.
+ *
+ * ## Evidence
+ *
+ * Sources say what kind of evidence an observation is (never the machine branching on a source's name):
+ * - **push** (Pusher, webhooks): "this just happened". Trusted at once.
+ * - **poll** (the official API): "this is how it looks now", as Kick's cache sees it. Kick's API lags its
+ *   websocket by seconds and sometimes answers one request with the opposite state (kick-api.md §1.4, bug
+ *   #321 and its flicker), so a poll answer that *contradicts* what we know is only believed when it holds.
+ *
+ * ## Rules (with their table test in tests/unit/status_machine_test.ts)
+ *
+ * 1. Unknown streamer: the first poll is a baseline (the state found, not a change that just happened); the
+ *    first push is a real change.
+ * 2. A poll online whose start time matches the current session (within SESSION_MATCH_MS: Pusher's
+ *    `created_at` and the API's `start_time` differ by seconds, §3.5) confirms it and cancels any pending or
+ *    suspected offline, whatever the dates.
+ * 3. A poll offline while online is only *suspected*. A second consecutive poll offline makes it real, dated
+ *    at the first sighting; a poll online of the same session in between clears it (a one-answer flicker
+ *    records nothing). A poll offline taken within one poll interval of a push online is ignored outright:
+ *    it is the API's cache, not news (so an API lag shorter than two poll intervals never records a false
+ *    offline).
+ * 4. Symmetrically, a poll online that is not a new broadcast (no start time, or one not after our offline)
+ *    while offline is suspected, needs a second consecutive sighting, is dated at the first, and is ignored
+ *    within one poll interval of a push offline. A poll online whose start time is after our offline is a
+ *    new broadcast: real at once, at its start time.
+ * 5. Offlines (push, or poll-confirmed) are held for the grace (KICK_MONITOR_OFFLINE_GRACE) and recorded
+ *    with the time first seen; an online of any kind within the grace cancels them (a restart stays one
+ *    session). A push offline for a livestream other than the current one is a stale replay and ignored.
+ * 6. A new broadcast while online (a new livestream id from push, a later start time from the poll) whose
+ *    gap since the last sign of life is longer than the grace means we missed an offline: both are
+ *    recorded, the offline at the new broadcast's start (the latest it can have been).
+ * 7. Any other report older than what we know is stale and ignored.
  */
-import type { Observation, StreamerStatus, Transition } from "../domain/types.ts";
+import type { Evidence, Observation, StreamerStatus, Transition } from "../domain/types.ts";
+
+/**
+ * How far two start times of one broadcast may differ: Pusher's `created_at` and the API's `start_time` differ
+ * by seconds (§3.5: 3 s in the captured sample); two answers of the API state the same `start_time`.
+ */
+export const SESSION_MATCH_MS = { acrossSources: 10_000, sameSource: 1_000 };
 
 /** What the machine remembers about one streamer. */
 export interface StreamerState {
@@ -13,18 +52,37 @@ export interface StreamerState {
   since: Date | null;
   /** Livestream of the open session, or of the last one when offline. */
   livestreamId: number | null;
+  /** Start of the open session, or of the last one when offline, if known. */
+  sessionStartedAt: Date | null;
+  /** Whose clock `sessionStartedAt` is on: the API's (`poll`) or Pusher's/webhooks' (`push`). */
+  sessionStartedBy: Evidence | null;
   /**
    * An offline that has not yet held for the grace period (KICK_MONITOR_OFFLINE_GRACE). It is recorded with its
    * own time once the grace passes, and cancelled if the streamer comes back first (a restart stays one session).
    */
   pendingOffline: Observation | null;
+  /** A poll answer contradicting the status, waiting for a second consecutive poll to agree (rules 3, 4). */
+  suspect: Observation | null;
+  /** When push evidence last set the status (receivedAt); poll answers shortly after it are the API's cache. */
+  lastPushAt: Date | null;
+  /** When we last had a sign the streamer was live (receivedAt of an online observation). */
+  lastOnlineSeenAt: Date | null;
+  /** The latest moment an answer said offline (its observedAt), while offline. */
+  lastOfflineSeenAt: Date | null;
 }
 
+/** Options of the machine. */
 export interface MachineOptions {
   /** How long an offline must hold before it is recorded, in milliseconds. */
   offlineGraceMs: number;
+  /**
+   * The reconciliation poll's interval in milliseconds: a poll answer contradicting a push younger than this
+   * is ignored (rules 3 and 4). 0 trusts the poll at once (only for tests that model no lag).
+   */
+  pollIntervalMs?: number;
 }
 
+/** The machine's answer to one input: its new state and the transitions to record. */
 export interface Step {
   state: StreamerState;
   transitions: Transition[];
@@ -32,7 +90,19 @@ export interface Step {
 
 /** A fresh state for a streamer we have never checked. */
 export function initialState(slug: string): StreamerState {
-  return { slug, status: "unknown", since: null, livestreamId: null, pendingOffline: null };
+  return {
+    slug,
+    status: "unknown",
+    since: null,
+    livestreamId: null,
+    sessionStartedAt: null,
+    sessionStartedBy: null,
+    pendingOffline: null,
+    suspect: null,
+    lastPushAt: null,
+    lastOnlineSeenAt: null,
+    lastOfflineSeenAt: null,
+  };
 }
 
 /** The key the database dedupes on: the same transition replayed from the journal is a no-op. */
@@ -66,75 +136,249 @@ function transitionFrom(observation: Observation, baseline: boolean, slug: strin
   };
 }
 
-/**
- * Applies one observation. Rules:
- * - unknown: the first poll records a baseline (the state it found, not a change that just happened); a pusher
- *   event is a real change.
- * - online → online: nothing (duplicate frame, second channel name, or the poll confirming); it also cancels a
- *   pending offline (the stream came back within the grace).
- * - online → offline: recorded at once when the grace is 0, else held as pending. A StopStreamBroadcast for a
- *   livestream other than the current one is stale (a replay of an old stream) and ignored.
- * - offline → online: a transition. offline → offline: nothing.
- */
+const time = (date: Date | null): number => date?.getTime() ?? -Infinity;
+
+/** Applies one observation (see the rules in the module's header). */
 export function observe(
   state: StreamerState,
   observation: Observation,
   options: MachineOptions,
 ): Step {
-  const slug = state.slug;
-  if (state.status === "unknown") {
-    const baseline = observation.source === "poll";
-    return {
-      state: {
-        slug,
-        status: observation.status,
-        since: observation.observedAt,
-        livestreamId: observation.livestreamId,
-        pendingOffline: null,
-      },
-      transitions: [transitionFrom(observation, baseline, slug)],
-    };
-  }
+  if (state.status === "unknown") return baseline(state, observation);
+  if (observation.status === "online") return observeOnline(state, observation, options);
+  return observeOffline(state, observation, options);
+}
 
-  // A report older than what we already know is stale (a lagging poll answer, a replayed frame): the poll's
-  // online carries the stream's start time and its offline the time the request was sent, so it never
-  // overrules a newer pusher event.
-  // A livestream id we have not seen is a new broadcast, never stale, whatever Kick's clock says.
-  const knownSince = state.pendingOffline?.observedAt ?? state.since;
-  const newBroadcast = observation.status === "online" && observation.livestreamId !== null &&
-    observation.livestreamId !== state.livestreamId;
-  if (
-    !newBroadcast && knownSince !== null && observation.observedAt.getTime() < knownSince.getTime()
-  ) {
-    return { state, transitions: [] };
-  }
+function baseline(state: StreamerState, observation: Observation): Step {
+  const online = observation.status === "online";
+  return {
+    state: {
+      ...state,
+      status: observation.status,
+      since: observation.observedAt,
+      livestreamId: observation.livestreamId,
+      sessionStartedAt: online ? observation.streamStartedAt ?? observation.observedAt : null,
+      sessionStartedBy: online ? observation.evidence : null,
+      pendingOffline: null,
+      suspect: null,
+      lastPushAt: observation.evidence === "push" ? observation.receivedAt : null,
+      lastOnlineSeenAt: online ? observation.receivedAt : null,
+      lastOfflineSeenAt: online ? null : observation.observedAt,
+    },
+    transitions: [transitionFrom(observation, observation.evidence === "poll", state.slug)],
+  };
+}
 
-  if (observation.status === "online") {
-    if (state.status === "online") {
-      const livestreamId = state.livestreamId ?? observation.livestreamId;
-      if (state.pendingOffline === null && livestreamId === state.livestreamId) {
-        return { state, transitions: [] };
-      }
-      return { state: { ...state, livestreamId, pendingOffline: null }, transitions: [] };
+/** Whether a poll answer is shielded by a recent push (the API's cache has not caught up yet). */
+function shieldedByPush(state: StreamerState, observation: Observation, options: MachineOptions) {
+  const shieldMs = options.pollIntervalMs ?? 0;
+  // When the poll asked: an offline answer is dated by its request; an online one carries the stream's start
+  // time instead, so its arrival stands in.
+  const askedAt = observation.status === "offline"
+    ? observation.observedAt
+    : observation.receivedAt;
+  return state.lastPushAt !== null && shieldMs > 0 &&
+    askedAt.getTime() < state.lastPushAt.getTime() + shieldMs;
+}
+
+function observeOnline(state: StreamerState, observation: Observation, options: MachineOptions) {
+  const push = observation.evidence === "push";
+  const started = observation.streamStartedAt ?? null;
+  const seen = { ...state, lastOnlineSeenAt: observation.receivedAt };
+  if (state.status === "online") {
+    // The API's cache still showing the session a push just ended is not a confirmation (rule 3's shield).
+    if (!push && state.pendingOffline !== null && shieldedByPush(state, observation, options)) {
+      return { state, transitions: [] };
     }
-    return {
-      state: {
-        slug,
-        status: "online",
-        since: observation.observedAt,
-        livestreamId: observation.livestreamId,
-        pendingOffline: null,
-      },
-      transitions: [transitionFrom(observation, false, slug)],
-    };
+    const sameSession = sameSessionAs(state, observation);
+    if (sameSession) {
+      // Rule 2: a confirmation; cancels a pending or suspected offline whatever the dates.
+      return {
+        state: {
+          ...seen,
+          livestreamId: state.livestreamId ?? observation.livestreamId,
+          // The API's own start time, once known, is what later poll answers are matched against.
+          ...adoptApiStart(state, started),
+          pendingOffline: null,
+          suspect: null,
+          lastPushAt: push ? observation.receivedAt : state.lastPushAt,
+        },
+        transitions: [],
+      };
+    }
+    return newBroadcastWhileOnline(state, observation, options);
   }
 
-  // observation.status === "offline"
-  if (state.status === "offline") return { state, transitions: [] };
-  const stale = observation.livestreamId !== null && state.livestreamId !== null &&
-    observation.livestreamId !== state.livestreamId;
-  if (stale) return { state, transitions: [] };
+  // Offline. A start time that is not the last session's, and not older than our offline and the answers
+  // that said offline (less one interval, the API's lag), is a new broadcast (rule 4); so is a push online of
+  // another livestream id, whatever Kick's clock says. Otherwise it is a stale answer about a broadcast that
+  // had ended, or a lagging one about a broadcast that had begun: only a second answer tells which.
+  const newBroadcast = push
+    ? observation.livestreamId === null || observation.livestreamId !== state.livestreamId ||
+      observation.observedAt.getTime() > time(state.since)
+    : started !== null && !sameStart(state, observation) &&
+      started.getTime() >=
+        Math.max(time(state.since), time(state.lastOfflineSeenAt)) - (options.pollIntervalMs ?? 0);
+  if (newBroadcast) return goOnline(seen, observation);
+  if (push) return { state, transitions: [] }; // A replay of the session we saw end.
+
+  // A poll online contradicting our offline without being a new broadcast: the API's cache or a flicker,
+  // unless it holds (rule 4).
+  if (shieldedByPush(state, observation, options)) return { state, transitions: [] };
+  if (state.suspect === null || state.suspect.status !== "online") {
+    return { state: { ...state, suspect: observation }, transitions: [] };
+  }
+  // Two consecutive poll answers say live: it is, since its stated start when that follows our offline,
+  // else since we first saw it (a session cannot start before the offline that precedes it).
+  const first = state.suspect;
+  const since = started !== null && started.getTime() > time(state.since)
+    ? started.getTime()
+    : Math.max(first.receivedAt.getTime(), time(state.since) + 1);
+  return goOnline(seen, { ...observation, observedAt: new Date(since) });
+}
+
+/**
+ * Whether an online observation is of the open session: by livestream id when both are known (push), else by
+ * start time, within the tolerance of the clocks involved (a start time older than the session's is a
+ * lagging answer about it, not a new broadcast); without either, it is taken as the same.
+ */
+function sameSessionAs(state: StreamerState, observation: Observation): boolean {
+  if (observation.livestreamId !== null && state.livestreamId !== null) {
+    return observation.livestreamId === state.livestreamId;
+  }
+  const started = observation.streamStartedAt ?? null;
+  if (started === null || state.sessionStartedAt === null) return true;
+  return started.getTime() <= state.sessionStartedAt.getTime() + startTolerance(state, observation);
+}
+
+/** Whether an online observation states the start time of the last session (within the clocks' tolerance). */
+function sameStart(state: StreamerState, observation: Observation): boolean {
+  const started = observation.streamStartedAt ?? null;
+  if (started === null || state.sessionStartedAt === null) return false;
+  return Math.abs(started.getTime() - state.sessionStartedAt.getTime()) <=
+    startTolerance(state, observation);
+}
+
+function startTolerance(state: StreamerState, observation: Observation): number {
+  const sameClock = observation.evidence === "poll" && state.sessionStartedBy === "poll";
+  return sameClock ? SESSION_MATCH_MS.sameSource : SESSION_MATCH_MS.acrossSources;
+}
+
+/**
+ * A session first seen without a start time takes the API's. One started by a push keeps Pusher's: a lagging
+ * answer about the previous broadcast would otherwise become the session's start.
+ */
+function adoptApiStart(state: StreamerState, started: Date | null) {
+  return state.sessionStartedAt !== null || started === null
+    ? {}
+    : { sessionStartedAt: started, sessionStartedBy: "poll" as const };
+}
+
+function goOnline(state: StreamerState, next: Observation): Step {
+  // History never goes backwards: a start time Kick's clock puts before our offline (seconds of skew between
+  // Pusher and the API, §3.5) is recorded just after it, or the store would keep it as history only.
+  const observation = next.observedAt.getTime() > time(state.since) ? next : {
+    ...next,
+    observedAt: new Date(time(state.since) + 1),
+  };
+  return {
+    state: {
+      ...state,
+      status: "online",
+      since: observation.observedAt,
+      livestreamId: observation.livestreamId,
+      sessionStartedAt: observation.streamStartedAt ?? observation.observedAt,
+      sessionStartedBy: observation.evidence,
+      pendingOffline: null,
+      suspect: null,
+      lastPushAt: observation.evidence === "push" ? observation.receivedAt : state.lastPushAt,
+    },
+    transitions: [transitionFrom(observation, false, state.slug)],
+  };
+}
+
+/** Rule 6, and rule 5's "an online within the grace cancels the offline". */
+function newBroadcastWhileOnline(
+  state: StreamerState,
+  observation: Observation,
+  options: MachineOptions,
+): Step {
+  const push = observation.evidence === "push";
+  const lastAlive = state.pendingOffline?.observedAt ?? state.suspect?.observedAt ??
+    state.lastOnlineSeenAt;
+  const gapMs = observation.observedAt.getTime() - time(lastAlive);
+  if (options.offlineGraceMs > 0 && gapMs < options.offlineGraceMs) {
+    // A restart within the grace stays one session: adopt the new livestream, keep the session.
+    return {
+      state: {
+        ...state,
+        livestreamId: observation.livestreamId ?? state.livestreamId,
+        pendingOffline: null,
+        suspect: null,
+        lastPushAt: push ? observation.receivedAt : state.lastPushAt,
+        lastOnlineSeenAt: observation.receivedAt,
+      },
+      transitions: [],
+    };
+  }
+  // We missed an offline: the earlier sighting of it if we had one, else the new broadcast's start.
+  const missed = state.pendingOffline ?? state.suspect;
+  const candidate =
+    missed !== null && missed.observedAt.getTime() < observation.observedAt.getTime()
+      ? missed.observedAt.getTime()
+      : observation.observedAt.getTime() - 1;
+  // Never before the session it ends (Kick's clocks may put the new start right on the old one).
+  const offlineAt = new Date(Math.max(candidate, time(state.since) + 1));
+  const offline: Observation = {
+    ...observation,
+    status: "offline",
+    observedAt: offlineAt,
+    livestreamId: state.livestreamId,
+    title: null,
+    category: null,
+    viewers: null,
+  };
+  const closed = recordOffline(state, offline);
+  const opened = goOnline(
+    { ...closed.state, lastOnlineSeenAt: observation.receivedAt },
+    observation,
+  );
+  return { state: opened.state, transitions: [...closed.transitions, ...opened.transitions] };
+}
+
+function observeOffline(state: StreamerState, observation: Observation, options: MachineOptions) {
+  const push = observation.evidence === "push";
+  if (state.status === "offline") {
+    // Agreement; a suspected online was a flicker.
+    const latest = Math.max(time(state.lastOfflineSeenAt), observation.observedAt.getTime());
+    return {
+      state: { ...state, suspect: null, lastOfflineSeenAt: new Date(latest) },
+      transitions: [],
+    };
+  }
+  // Online. Rule 7: older than the session, or than a pending offline, is stale.
+  const knownSince = state.pendingOffline?.observedAt ?? state.since;
+  if (observation.observedAt.getTime() < time(knownSince)) return { state, transitions: [] };
+  if (push) {
+    const staleStop = observation.livestreamId !== null && state.livestreamId !== null &&
+      observation.livestreamId !== state.livestreamId;
+    if (staleStop || state.pendingOffline !== null) return { state, transitions: [] };
+    const lastPushAt = observation.receivedAt;
+    // A suspected poll offline saw it first: its time is the real one.
+    const first = state.suspect?.status === "offline" ? state.suspect : null;
+    const offline = first === null ? observation : { ...observation, observedAt: first.observedAt };
+    return holdOffline({ ...state, suspect: null, lastPushAt }, offline, options);
+  }
   if (state.pendingOffline !== null) return { state, transitions: [] };
+  if (shieldedByPush(state, observation, options)) return { state, transitions: [] };
+  if (state.suspect === null || state.suspect.status !== "offline") {
+    return { state: { ...state, suspect: observation }, transitions: [] };
+  }
+  // Two consecutive poll offlines: real, since the first.
+  return holdOffline({ ...state, suspect: null }, state.suspect, options);
+}
+
+function holdOffline(state: StreamerState, observation: Observation, options: MachineOptions) {
   if (options.offlineGraceMs <= 0) return recordOffline(state, observation);
   return { state: { ...state, pendingOffline: observation }, transitions: [] };
 }
@@ -155,11 +399,15 @@ function recordOffline(state: StreamerState, observation: Observation): Step {
   };
   return {
     state: {
-      slug: state.slug,
+      ...state,
       status: "offline",
       since: observation.observedAt,
       livestreamId: offline.livestreamId,
       pendingOffline: null,
+      suspect: null,
+      lastOfflineSeenAt: new Date(
+        Math.max(observation.observedAt.getTime(), observation.receivedAt.getTime()),
+      ),
     },
     transitions: [transitionFrom(offline, false, state.slug)],
   };

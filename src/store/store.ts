@@ -53,6 +53,17 @@ export interface StreamerRecord {
   lastCheckedAt: Date | null;
   addedAt: Date;
   session: OpenSessionRecord | null;
+  /**
+   * Why Kick no longer returns this channel (banned, deleted, or renamed while only its slug was known), or
+   * null. While set, the streamer is shown as `unknown` (see {@link shownStatus}); `status` keeps what the
+   * monitor last knew.
+   */
+  unavailableReason: string | null;
+}
+
+/** The status to show a person or a script: `unknown` while Kick does not return the channel. */
+export function shownStatus(record: StreamerRecord): StreamerStatus {
+  return record.unavailableReason === null ? record.status : "unknown";
 }
 
 /** A streamer to add; ids that are unknown yet may be null or left out. */
@@ -331,13 +342,44 @@ export class Store {
     return rows.length > 0;
   }
 
-  /** Records that these streamers were checked at `at` (one statement). */
+  /**
+   * Records that Kick answered for these streamers at `at` (one statement); a streamer Kick answers for is
+   * available again.
+   */
   async markChecked(slugs: string[], at: Date): Promise<void> {
     if (slugs.length === 0) return;
     await this.db.query(
-      "UPDATE streamers SET last_checked_at = $2 WHERE slug = ANY($1::text[])",
+      `UPDATE streamers
+          SET last_checked_at = $2, unavailable_reason = NULL, unavailable_since = NULL
+        WHERE slug = ANY($1::text[])`,
       [[...new Set(slugs)], at.toISOString()],
     );
+  }
+
+  /** Marks streamers Kick no longer returns, with the reason (kept from the first time it was seen). */
+  async markUnavailable(slugs: string[], reason: string, at: Date): Promise<void> {
+    if (slugs.length === 0) return;
+    await this.db.query(
+      `UPDATE streamers
+          SET unavailable_reason = $2, unavailable_since = coalesce(unavailable_since, $3)
+        WHERE slug = ANY($1::text[]) AND unavailable_reason IS DISTINCT FROM $2`,
+      [[...new Set(slugs)], reason, at.toISOString()],
+    );
+  }
+
+  /**
+   * Follows a channel Kick renamed (found by its broadcaster user id under a new slug): the streamer keeps
+   * its id, history and sessions. Returns false when the old slug is not monitored or the new one already is
+   * (then both rows stay as they are, and the caller says so).
+   */
+  async renameStreamer(slug: string, newSlug: string): Promise<boolean> {
+    const rows = await this.db.query<{ id: number }>(
+      `UPDATE streamers SET slug = $2
+        WHERE slug = $1 AND NOT EXISTS (SELECT 1 FROM streamers WHERE slug = $2)
+    RETURNING id`,
+      [slug, newSlug],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -477,6 +519,7 @@ const SELECT_STREAMERS = `
   SELECT s.id, s.slug, s.broadcaster_user_id AS "broadcasterUserId", s.channel_id AS "channelId",
          s.chatroom_id AS "chatroomId", s.status, s.status_changed_at AS "statusChangedAt",
          s.last_checked_at AS "lastCheckedAt", s.added_at AS "addedAt",
+         s.unavailable_reason AS "unavailableReason",
          o.livestream_id AS "sessionLivestreamId", o.started_at AS "sessionStartedAt",
          o.title AS "sessionTitle", o.category AS "sessionCategory"
     FROM streamers s
@@ -500,6 +543,7 @@ function toStreamerRecord(row: StreamerRow): StreamerRecord {
     statusChangedAt: row.statusChangedAt,
     lastCheckedAt: row.lastCheckedAt,
     addedAt: row.addedAt,
+    unavailableReason: row.unavailableReason,
     session: row.sessionStartedAt === null ? null : {
       livestreamId: row.sessionLivestreamId,
       startedAt: row.sessionStartedAt,

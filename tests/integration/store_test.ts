@@ -8,6 +8,9 @@ import { openStore, type Store } from "../../src/store/store.ts";
 import { UnavailableError, UserFacingError } from "../../src/lib/errors.ts";
 import type { LiveStatus, Transition } from "../../src/domain/types.ts";
 
+/** Every file in sql/, in order. */
+const ALL_MIGRATIONS = ["001_init.sql", "002_streamer_availability.sql"];
+
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
 /** A minute offset from T0. */
@@ -83,18 +86,17 @@ for (const backend of testBackends()) {
         const before = await store.migrationStatus();
         assert.deepEqual(before.applied, []);
         assert.equal(before.schemaVersion, null);
-        assert.deepEqual(before.pending, ["001_init.sql"]);
-        assert.deepEqual(await store.migrate(), { applied: ["001_init.sql"] });
+        assert.deepEqual(before.pending, ALL_MIGRATIONS);
+        assert.deepEqual(await store.migrate(), { applied: ALL_MIGRATIONS });
         assert.deepEqual(await store.migrate(), { applied: [] });
         const status = await store.migrationStatus();
-        assert.equal(status.schemaVersion, 1);
+        assert.equal(status.schemaVersion, ALL_MIGRATIONS.length);
         assert.deepEqual(status.pending, []);
         assert.deepEqual(status.edited, []);
-        assert.equal(status.applied.length, 1);
-        assert.equal(status.applied[0].name, "001_init.sql");
+        assert.deepEqual(status.applied.map((m) => m.name), ALL_MIGRATIONS);
         assert.match(status.applied[0].checksum, /^[0-9a-f]{64}$/);
         assert.ok(status.applied[0].appliedAt instanceof Date);
-        assert.equal(await count(store, "schema_migrations"), 1);
+        assert.equal(await count(store, "schema_migrations"), ALL_MIGRATIONS.length);
       } finally {
         await database.cleanup();
       }
@@ -473,11 +475,11 @@ for (const backend of testBackends()) {
         const { store } = database;
         const fresh = await store.health();
         assert.equal(fresh.schemaVersion, null);
-        assert.deepEqual(fresh.pendingMigrations, ["001_init.sql"]);
+        assert.deepEqual(fresh.pendingMigrations, ALL_MIGRATIONS);
         await store.migrate();
         const health = await store.health();
         assert.match(health.serverVersion, /^\d+/);
-        assert.equal(health.schemaVersion, 1);
+        assert.equal(health.schemaVersion, ALL_MIGRATIONS.length);
         assert.deepEqual(health.pendingMigrations, []);
         assert.ok(health.latencyMs >= 0 && health.latencyMs < 5_000);
       } finally {
@@ -519,12 +521,12 @@ for (const backend of testBackends()) {
         try {
           const results = await Promise.all([database.store.migrate(), second.migrate()]);
           const applied = results.flatMap((result) => result.applied);
-          assert.deepEqual(applied, ["001_init.sql"]);
+          assert.deepEqual(applied, ALL_MIGRATIONS);
           const rows = await database.store.db.query<{ version: number; n: number }>(
-            "SELECT version, count(*) AS n FROM schema_migrations GROUP BY version",
+            "SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version",
           );
-          assert.deepEqual(rows, [{ version: 1, n: 1 }]);
-          assert.equal((await second.migrationStatus()).schemaVersion, 1);
+          assert.deepEqual(rows, ALL_MIGRATIONS.map((_, i) => ({ version: i + 1, n: 1 })));
+          assert.equal((await second.migrationStatus()).schemaVersion, ALL_MIGRATIONS.length);
         } finally {
           await second.close();
           await database.cleanup();

@@ -193,7 +193,7 @@ export async function withFakeKick(
 interface ChannelLike {
   slug: string;
   broadcaster_user_id: number;
-  stream?: { is_live: boolean } | null;
+  stream?: unknown;
 }
 
 /** A FakeWorld with the channels of a real answer: same slugs, same user ids, live where they are live. */
@@ -201,7 +201,8 @@ export function worldLike(channels: readonly ChannelLike[]): FakeWorld {
   const world = new FakeWorld();
   for (const channel of channels) {
     world.addStreamer(channel.slug, { broadcasterUserId: channel.broadcaster_user_id });
-    if (channel.stream?.is_live) world.goLive(channel.slug);
+    const stream = channel.stream as { is_live?: unknown } | null | undefined;
+    if (stream?.is_live === true) world.goLive(channel.slug);
   }
   return world;
 }

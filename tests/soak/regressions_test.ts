@@ -40,7 +40,9 @@ Deno.test(
       observedAt: T1,
       receivedAt: new Date(T1.getTime() + 400),
       source: "poll",
+      evidence: "poll",
       livestreamId: null,
+      streamStartedAt: T1,
       title: "s live",
       category: null,
       viewers: 100,
@@ -76,13 +78,13 @@ Deno.test("poll: an offline answered after retries is dated from the request tha
   let clock = Date.parse("2026-11-26T01:26:55.138Z");
   const calls: number[] = [];
   const api = {
-    getChannelsBySlug(slugs: string[]) {
+    getChannelsByBroadcasterId(ids: number[]) {
       calls.push(clock);
       // The first ask sits through a 429 storm for 7 s; the stream ends meanwhile.
       clock += calls.length === 1 ? 7_000 : 50;
       const channel = {
-        slug: slugs[0],
-        broadcasterUserId: 1,
+        slug: "s",
+        broadcasterUserId: ids[0],
         isLive: false,
         title: null,
         category: null,
@@ -90,7 +92,7 @@ Deno.test("poll: an offline answered after retries is dated from the request tha
         startedAt: null,
       };
       return Promise.resolve({
-        channels: new Map([[slugs[0], channel]]),
+        channels: new Map([[ids[0], channel]]),
         notFound: [],
         dropped: [],
       });

@@ -126,6 +126,10 @@ interface ApiCase {
   error?: { exitCode: number; message: RegExp };
   found?: string[];
   dropped?: string[];
+  /** Items dropped because a field the monitor relies on was unreadable. */
+  rejected?: number;
+  /** Channels kept without a readable stream.is_live (no observation). */
+  noStream?: number;
 }
 
 function channelItem(slug: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -180,16 +184,36 @@ const apiCases: ApiCase[] = [
     error: { exitCode: ExitCode.failure, message: /data/ },
   },
   {
-    name: "wrong types (is_live a string)",
+    name: "wrong types (is_live a string): the channel is kept, with no observation",
     body: ok([channelItem("xqc", {
       stream: { ...channelItem("x").stream as object, is_live: "yes" },
     })]),
-    error: { exitCode: ExitCode.failure, message: /is_live/ },
+    found: ["xqc"],
+    noStream: 1,
   },
   {
-    name: "missing fields (no broadcaster_user_id)",
+    name: "missing fields (no broadcaster_user_id): that item is dropped and counted",
     body: ok([{ slug: "xqc" }]),
-    error: { exitCode: ExitCode.failure, message: /broadcaster_user_id/ },
+    found: [],
+    rejected: 1,
+  },
+  {
+    name: "one unreadable item among good ones costs only itself",
+    body: ok([{ slug: "xqc", broadcaster_user_id: "not-a-number" }, channelItem("other")]),
+    found: [],
+    rejected: 1,
+    dropped: ["other"],
+  },
+  {
+    name: "odd fields the monitor never reads are harmless",
+    body: ok([channelItem("xqc", {
+      category: {},
+      thumbnail: { url: 1 },
+      banner_picture: 42,
+      custom_tags: "x",
+      stream: { ...channelItem("x").stream as object, viewer_count: "12", thumbnail: {} },
+    })]),
+    found: ["xqc"],
   },
   {
     name: "a slug we did not ask for (dropped and counted)",
@@ -253,8 +277,10 @@ for (const c of apiCases) {
     } else {
       const result = await api.getChannelsBySlug(["xqc"]);
       assert.deepEqual([...result.channels.keys()], c.found);
-      assert.deepEqual(result.dropped, c.dropped);
+      assert.deepEqual(result.dropped, c.dropped ?? []);
       assert.equal(api.stats.mismatches, c.dropped?.length ?? 0);
+      assert.equal(api.stats.itemsRejected, c.rejected ?? 0);
+      assert.equal(api.stats.noStream, c.noStream ?? 0);
     }
   });
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   apiErrorSchema,
+  channelSchema,
   channelsResponseSchema,
+  describeIssues,
   legacyChannelSchema,
   legacyErrorSchema,
   livestreamsResponseSchema,
@@ -93,25 +95,82 @@ Deno.test("an offline channel may have a null category, null stream and a zero s
   assert.deepEqual(a, {
     slug: "a",
     broadcasterUserId: 1,
-    isLive: false,
+    isLive: null,
     title: null,
     category: null,
     viewers: null,
     startedAt: null,
-  });
+  }, "a null stream is no observation, never offline");
+  assert.equal(b.isLive, false);
   assert.equal(b.broadcasterUserId, 2, "a numeric string id is accepted (§5 item 11)");
   assert.equal(b.title, "last title");
   assert.equal(b.startedAt, null);
   assert.equal(b.viewers, null);
 });
 
-Deno.test("a field of the wrong type is named with its path", () => {
+Deno.test("odd fields the monitor never relies on are read as null, never a reason to refuse", () => {
+  const drifted = {
+    broadcaster_user_id: 7,
+    slug: "drift",
+    category: {},
+    banner_picture: 42,
+    thumbnail: { url: "x" },
+    custom_tags: "not-a-list",
+    channel_description: null,
+    stream_title: { text: "?" },
+    brand_new_field: [1, 2, 3],
+    stream: {
+      is_live: true,
+      start_time: "2026-11-25T18:00:00Z",
+      viewer_count: "12",
+      thumbnail: { src: "x" },
+      custom_tags: null,
+      key: 1,
+    },
+  };
+  const parsed = channelSchema.safeParse(drifted);
+  assert.ok(parsed.success, parsed.success ? "" : describeIssues(parsed.error));
+  assert.deepEqual(toKickChannel(parsed.data), {
+    slug: "drift",
+    broadcasterUserId: 7,
+    isLive: true,
+    title: null,
+    category: null,
+    viewers: 12,
+    startedAt: new Date("2026-11-25T18:00:00Z"),
+  });
+});
+
+Deno.test("what the monitor relies on stays strict: ids and slugs refuse the item, is_live and start_time the observation", () => {
+  for (
+    const bad of [{ slug: "a" }, { broadcaster_user_id: "x1", slug: "a" }, {
+      broadcaster_user_id: 1,
+    }]
+  ) {
+    assert.equal(channelSchema.safeParse(bad).success, false, JSON.stringify(bad));
+  }
+  for (
+    const stream of [
+      undefined,
+      null,
+      {},
+      { is_live: "true" },
+      { is_live: true, start_time: "yesterday" },
+      { is_live: true, start_time: 5 },
+    ]
+  ) {
+    const item = channelSchema.parse({ broadcaster_user_id: 1, slug: "a", stream });
+    assert.equal(toKickChannel(item).isLive, null, JSON.stringify(stream));
+  }
+});
+
+Deno.test("a field of the wrong type is named with its path (whole-body schemas for contract tests)", () => {
   const result = parseBody(
     channelsResponseSchema,
-    '{"data":[{"broadcaster_user_id":1,"slug":"a","stream":{"is_live":"true"}}],"message":"OK"}',
+    '{"data":[{"broadcaster_user_id":"one","slug":"a","stream":{"is_live":true}}],"message":"OK"}',
   );
   assert.equal(result.ok, false);
-  if (!result.ok) assert.match(result.problem, /^data\[0\]\.stream\.is_live: /);
+  if (!result.ok) assert.match(result.problem, /^data\[0\]\.broadcaster_user_id: /);
 });
 
 Deno.test("bodies that are not JSON are described without being quoted", () => {

@@ -1,24 +1,45 @@
 /**
  * The poll source: reconciliation through Kick's official API (`/public/v1/channels`), the source of truth when
- * Pusher events are missed. Each monitored streamer becomes one observation per pass. A live streamer whose
- * channel id we lack is looked up in `/public/v1/livestreams`, the one official place that reveals it.
+ * push events are missed. Its observations are `poll` evidence: how Kick's cached API sees a channel now
+ * (status_machine.ts says how much that is trusted).
+ *
+ * - Streamers are asked for by `broadcaster_user_id` where we know it (kick-api.md §1.4: "key your state on
+ *   broadcaster_user_id"), so a renamed channel is still found and its new slug reported; by slug otherwise.
+ * - Batches fail alone: a batch Kick refuses costs only its own streamers (no observation for them this pass),
+ *   never the whole pass. The pass fails only when every batch did.
+ * - A channel Kick does not return is reported `missing` (renamed without a known id, banned or deleted).
+ * - A live streamer whose Pusher channel id we lack, or whose stored id differs from Kick's, is looked up in
+ *   `/public/v1/livestreams`, the one official place that reveals it (§1.5).
  */
 import type { Observation } from "../../domain/types.ts";
 import { DEFAULT_BATCH_SIZE, type KickApi, type KickChannel } from "../../kick/api.ts";
+import { describeError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 
+/** A monitored streamer as the poll needs it. */
 export interface PolledStreamer {
   slug: string;
   broadcasterUserId: number | null;
   channelId: number | null;
 }
 
+/** What one reconciliation pass learned. */
 export interface ReconcileResult {
   observations: Observation[];
-  /** Slugs Kick no longer knows (renamed or banned). */
-  notFound: string[];
-  /** Channel ids learned from live streams, to store and subscribe. */
-  discoveredChannelIds: { slug: string; channelId: number }[];
+  /** Slugs (as we know them) Kick did not return: renamed without a known id, banned or deleted. */
+  missing: string[];
+  /** Channels Kick returned under another slug than ours (found by broadcaster user id). */
+  renamed: { slug: string; newSlug: string }[];
+  /** Broadcaster user ids learned for streamers we asked for by slug. */
+  learnedUserIds: { slug: string; broadcasterUserId: number }[];
+  /** Channel ids learned from live streams (new, or correcting a stored one), to store and subscribe. */
+  discoveredChannelIds: { slug: string; channelId: number; previous: number | null }[];
+  /** Slugs whose batch failed this pass (no observation for them). */
+  failed: string[];
+  /** Why batches failed, one line each; empty when all succeeded. */
+  errors: string[];
+  /** Slugs Kick answered without a readable `stream.is_live` (no observation). */
+  unreadable: string[];
   checkedAt: Date;
   durationMs: number;
 }
@@ -29,10 +50,17 @@ export interface ReconcileResult {
  */
 const SLOW_ANSWER_MS = 2_000;
 
+type Batch =
+  | { by: "id"; streamers: PolledStreamer[] }
+  | { by: "slug"; streamers: PolledStreamer[] };
+
+/** Reconciliation passes over the official API. */
 export class PollSource {
   #api: KickApi;
   #now: () => number;
   #batchSize: number;
+  /** Slugs whose stored channel id `/livestreams` confirmed (checked once per run). */
+  #verified = new Set<string>();
 
   constructor(options: { api: KickApi; now?: () => number; batchSize?: number }) {
     this.#api = options.api;
@@ -40,85 +68,177 @@ export class PollSource {
     this.#batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
   }
 
-  /** One pass over `streamers`; throws when Kick cannot be reached (the caller retries next interval). */
+  /** The API client's item counters (rejected items, channels without a stream), for /metrics. */
+  apiStats(): KickApi["stats"] {
+    return this.#api.stats;
+  }
+
+  /** One pass over `streamers`; throws only when every batch failed (the caller retries next interval). */
   async reconcile(streamers: PolledStreamer[], signal?: AbortSignal): Promise<ReconcileResult> {
     const started = this.#now();
-    const channels = new Map<string, { channel: KickChannel; sentAt: Date }>();
-    const notFound: string[] = [];
-    // One batch at a time, each timed on its own: an offline answer is only known to be true from the moment
-    // its request was sent, and that is its time, so a lagging answer never overrules a newer pusher event
-    // (status_machine.ts). Timing the whole pass instead dated every offline back to the pass's start, which
-    // retries during a 429 storm put many seconds before the stream really ended (found by the soak).
-    for (let i = 0; i < streamers.length; i += this.#batchSize) {
-      const slugs = streamers.slice(i, i + this.#batchSize).map((s) => s.slug);
-      let sentAt = this.#now();
-      let answer = await this.#api.getChannelsBySlug(slugs, { signal });
-      if (this.#now() - sentAt > SLOW_ANSWER_MS) {
-        sentAt = this.#now();
-        answer = await this.#api.getChannelsBySlug(slugs, { signal });
+    const found = new Map<string, { channel: KickChannel; sentAt: Date }>();
+    const result: Omit<ReconcileResult, "checkedAt" | "durationMs" | "observations"> = {
+      missing: [],
+      renamed: [],
+      learnedUserIds: [],
+      discoveredChannelIds: [],
+      failed: [],
+      errors: [],
+      unreadable: [],
+    };
+    const batches = this.#batches(streamers);
+    // One batch at a time, each timed on its own: a poll answer is only known to be true from the moment its
+    // request was sent, and that is its time (found by the soak: timing the whole pass dated offlines back to
+    // the pass's start, which retries during a 429 storm put seconds before the stream really ended).
+    for (const batch of batches) {
+      signal?.throwIfAborted();
+      try {
+        const answered = await this.#ask(batch, signal);
+        for (const streamer of batch.streamers) {
+          const channel = answered.channels.get(streamer);
+          if (channel === undefined) {
+            result.missing.push(streamer.slug);
+            continue;
+          }
+          found.set(streamer.slug, { channel, sentAt: answered.sentAt });
+          if (channel.slug.toLowerCase() !== streamer.slug) {
+            result.renamed.push({ slug: streamer.slug, newSlug: channel.slug.toLowerCase() });
+          }
+          if (streamer.broadcasterUserId === null) {
+            result.learnedUserIds.push({
+              slug: streamer.slug,
+              broadcasterUserId: channel.broadcasterUserId,
+            });
+          }
+        }
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        result.failed.push(...batch.streamers.map((s) => s.slug));
+        result.errors.push(describeError(error));
       }
-      for (const [slug, channel] of answer.channels) {
-        channels.set(slug, { channel, sentAt: new Date(sentAt) });
-      }
-      notFound.push(...answer.notFound);
+    }
+    if (batches.length > 0 && result.failed.length === streamers.length) {
+      throw new Error(result.errors[0] ?? "every batch failed");
     }
     const receivedAt = new Date(this.#now());
     const observations: Observation[] = [];
-    const liveWithoutChannelId: PolledStreamer[] = [];
+    const needChannelId: PolledStreamer[] = [];
     for (const streamer of streamers) {
-      const found = channels.get(streamer.slug);
-      if (found === undefined) continue;
-      const { channel, sentAt } = found;
-      if (channel.isLive && streamer.channelId === null) liveWithoutChannelId.push(streamer);
+      const answer = found.get(streamer.slug);
+      if (answer === undefined) continue;
+      const { channel, sentAt } = answer;
+      if (channel.isLive === null) {
+        result.unreadable.push(streamer.slug);
+        continue;
+      }
+      if (channel.isLive) needChannelId.push(streamer);
       observations.push({
         slug: streamer.slug,
         status: channel.isLive ? "online" : "offline",
         observedAt: channel.isLive ? (channel.startedAt ?? sentAt) : sentAt,
         receivedAt,
         source: "poll",
+        evidence: "poll",
         livestreamId: null,
+        streamStartedAt: channel.isLive ? channel.startedAt : null,
         title: channel.title,
         category: channel.category,
         viewers: channel.viewers,
         raw: channel,
       });
     }
-    const discoveredChannelIds = await this.#discoverChannelIds(
-      liveWithoutChannelId,
-      new Map([...channels].map(([slug, found]) => [slug, found.channel])),
+    result.discoveredChannelIds = await this.#checkChannelIds(
+      needChannelId,
+      new Map([...found].map(([slug, answer]) => [slug, answer.channel.broadcasterUserId])),
       signal,
     );
-    return {
-      observations,
-      notFound,
-      discoveredChannelIds,
-      checkedAt: receivedAt,
-      durationMs: this.#now() - started,
-    };
+    return { ...result, observations, checkedAt: receivedAt, durationMs: this.#now() - started };
   }
 
-  async #discoverChannelIds(
-    streamers: PolledStreamer[],
-    channels: Map<string, { broadcasterUserId: number }>,
+  /** Streamers with a known user id are asked for by id, the others by slug; never mixed (§1.4: 400). */
+  #batches(streamers: PolledStreamer[]): Batch[] {
+    const byId = streamers.filter((s) => s.broadcasterUserId !== null);
+    const bySlug = streamers.filter((s) => s.broadcasterUserId === null);
+    const batches: Batch[] = [];
+    for (let i = 0; i < byId.length; i += this.#batchSize) {
+      batches.push({ by: "id", streamers: byId.slice(i, i + this.#batchSize) });
+    }
+    for (let i = 0; i < bySlug.length; i += this.#batchSize) {
+      batches.push({ by: "slug", streamers: bySlug.slice(i, i + this.#batchSize) });
+    }
+    return batches;
+  }
+
+  /** Asks for one batch; asks again when the answer was slow (see SLOW_ANSWER_MS). */
+  async #ask(
+    batch: Batch,
     signal?: AbortSignal,
-  ): Promise<{ slug: string; channelId: number }[]> {
-    if (streamers.length === 0) return [];
-    const slugByUserId = new Map<number, string>();
-    for (const s of streamers) {
-      const userId = s.broadcasterUserId ?? channels.get(s.slug)?.broadcasterUserId;
-      if (userId !== undefined && userId !== null) slugByUserId.set(userId, s.slug);
+  ): Promise<{ channels: Map<PolledStreamer, KickChannel>; sentAt: Date }> {
+    let sentAt = this.#now();
+    let channels = await this.#askOnce(batch, signal);
+    if (this.#now() - sentAt > SLOW_ANSWER_MS) {
+      sentAt = this.#now();
+      channels = await this.#askOnce(batch, signal);
+    }
+    return { channels, sentAt: new Date(sentAt) };
+  }
+
+  async #askOnce(batch: Batch, signal?: AbortSignal): Promise<Map<PolledStreamer, KickChannel>> {
+    const out = new Map<PolledStreamer, KickChannel>();
+    const options = { signal, batchSize: Math.min(50, batch.streamers.length) };
+    if (batch.by === "id") {
+      const ids = batch.streamers.map((s) => s.broadcasterUserId!);
+      const answer = await this.#api.getChannelsByBroadcasterId(ids, options);
+      for (const streamer of batch.streamers) {
+        const channel = answer.channels.get(streamer.broadcasterUserId!);
+        if (channel !== undefined) out.set(streamer, channel);
+      }
+    } else {
+      const answer = await this.#api.getChannelsBySlug(batch.streamers.map((s) => s.slug), options);
+      for (const streamer of batch.streamers) {
+        const channel = answer.channels.get(streamer.slug);
+        if (channel !== undefined) out.set(streamer, channel);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The channel ids of live streamers, from `/public/v1/livestreams` (§1.5), where we lack one or hold one
+   * that Kick contradicts (users paste the broadcaster user id, the only id Kick shows them: §3.4). A stored
+   * id is checked once per run, the first time its streamer is seen live.
+   */
+  async #checkChannelIds(
+    live: PolledStreamer[],
+    userIds: Map<string, number>,
+    signal?: AbortSignal,
+  ): Promise<{ slug: string; channelId: number; previous: number | null }[]> {
+    const ask = live.filter((s) => s.channelId === null || !this.#verified.has(s.slug));
+    if (ask.length === 0) return [];
+    const byUserId = new Map<number, PolledStreamer>();
+    for (const s of ask) {
+      const userId = s.broadcasterUserId ?? userIds.get(s.slug);
+      if (userId !== undefined) byUserId.set(userId, s);
     }
     try {
-      const livestreams = await this.#api.getLivestreams([...slugByUserId.keys()], { signal });
-      const found: { slug: string; channelId: number }[] = [];
+      const livestreams = await this.#api.getLivestreams([...byUserId.keys()], { signal });
+      const found: { slug: string; channelId: number; previous: number | null }[] = [];
       for (const stream of livestreams.values()) {
-        const slug = slugByUserId.get(stream.broadcasterUserId);
-        if (slug !== undefined) found.push({ slug, channelId: stream.channelId });
+        const streamer = byUserId.get(stream.broadcasterUserId);
+        if (streamer === undefined) continue;
+        this.#verified.add(streamer.slug);
+        if (streamer.channelId !== stream.channelId) {
+          found.push({
+            slug: streamer.slug,
+            channelId: stream.channelId,
+            previous: streamer.channelId,
+          });
+        }
       }
       return found;
     } catch (error) {
       // Best effort: the poll keeps covering these streamers without a channel id.
-      log.warn("could not learn channel ids from live streams", { error });
+      log.warn("could not learn channel ids from live streams", { error: describeError(error) });
       return [];
     }
   }
