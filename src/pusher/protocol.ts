@@ -1,11 +1,11 @@
 /**
  * Pusher protocol 7 frames, as plain functions over strings: decoding what the server sends, encoding what the
- * client sends, classifying close codes, and reading Kick's two stream-status events. No I/O, no clocks.
+ * client sends, classifying close codes. No I/O, no clocks, and nothing of Kick: what Kick's events mean is
+ * read by src/kick/pusher_events.ts.
  *
- * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N") and kick-api.md §3.
+ * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N").
  */
 import { z } from "zod";
-import { kickIdSchema, parseKickTime } from "../kick/values.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Server → client frames
@@ -316,106 +316,4 @@ export function closeAction(code: number): CloseAction {
   if (code >= 4300) return "stop";
   if (code >= 4200 && code <= 4299) return "reconnect-soon";
   return "backoff";
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Kick specifics (kick-api.md §3.4, §3.5)
-
-/** Kick's stream-start event name (the runtime string `App\Events\StreamerIsLive`). */
-export const KICK_STREAMER_IS_LIVE = "App\\Events\\StreamerIsLive";
-/** Kick's stream-stop event name (the runtime string `App\Events\StopStreamBroadcast`). */
-export const KICK_STOP_STREAM_BROADCAST = "App\\Events\\StopStreamBroadcast";
-
-/**
- * The two public Pusher channels that carry a Kick channel's stream status. Evidence conflicts on which one Kick
- * publishes to, so subscribe to both (kick-api.md §3.4).
- */
-export function kickChannelNames(channelId: number): [string, string] {
-  return [`channel.${channelId}`, `channel_${channelId}`];
-}
-
-const CHANNEL_NAME = /^channel[._]([1-9][0-9]{0,15})$/;
-
-/** The Kick channel id in `channel.{id}` or `channel_{id}`, or null for any other name. */
-export function channelIdFromName(name: string): number | null {
-  const match = CHANNEL_NAME.exec(name);
-  if (match === null) return null;
-  const id = Number(match[1]);
-  return Number.isSafeInteger(id) ? id : null;
-}
-
-/** A stream-status event from Kick's Pusher feed. */
-export type KickLiveEvent =
-  | {
-    kind: "live";
-    channelId: number;
-    livestreamId: number;
-    title: string | null;
-    /** `livestream.created_at` (the stream start), or null when missing or unreadable. */
-    createdAt: Date | null;
-  }
-  | { kind: "offline"; channelId: number; livestreamId: number };
-
-/** A StreamerIsLive / StopStreamBroadcast whose payload does not have the documented shape. */
-export interface KickMalformedEvent {
-  kind: "malformed";
-  reason: string;
-}
-
-/** Kick ids are numbers; accept a numeric string too, since some Kick payloads quote their ids. */
-const kickId = kickIdSchema;
-
-const streamerIsLiveData = z.object({
-  livestream: z.object({
-    id: kickId,
-    channel_id: kickId,
-    session_title: z.string().nullish(),
-    created_at: z.string().nullish(),
-  }),
-});
-
-// Note the asymmetry with StreamerIsLive: `livestream.channel.id`, not `livestream.channel_id` (kick-api.md §3.5).
-const stopStreamBroadcastData = z.object({
-  livestream: z.object({
-    id: kickId,
-    channel: z.object({ id: kickId }),
-  }),
-});
-
-/**
- * Reads a channel event as a Kick stream start or stop. Returns null for every other event name, and a
- * `malformed` result when a stream-status event's payload does not have the shape of kick-api.md §3.5.
- */
-export function parseKickLiveEvent(
-  frame: { event: string; data: unknown },
-): KickLiveEvent | KickMalformedEvent | null {
-  if (frame.event === KICK_STREAMER_IS_LIVE) {
-    const result = streamerIsLiveData.safeParse(frame.data);
-    if (!result.success) {
-      return {
-        kind: "malformed",
-        reason: `StreamerIsLive payload: ${describeIssues(result.error)}`,
-      };
-    }
-    const livestream = result.data.livestream;
-    return {
-      kind: "live",
-      channelId: livestream.channel_id,
-      livestreamId: livestream.id,
-      title: livestream.session_title ?? null,
-      createdAt: parseKickTime(livestream.created_at),
-    };
-  }
-  if (frame.event === KICK_STOP_STREAM_BROADCAST) {
-    const result = stopStreamBroadcastData.safeParse(frame.data);
-    if (!result.success) {
-      return {
-        kind: "malformed",
-        reason: `StopStreamBroadcast payload: ${describeIssues(result.error)}`,
-      };
-    }
-    const livestream = result.data.livestream;
-    return { kind: "offline", channelId: livestream.channel.id, livestreamId: livestream.id };
-  }
-  return null;
 }

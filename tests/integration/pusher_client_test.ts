@@ -7,7 +7,7 @@ import {
   type PusherPoolOptions,
   type PusherSubscriptionError,
 } from "../../src/pusher/client.ts";
-import { kickChannelNames, parseKickLiveEvent } from "../../src/pusher/protocol.ts";
+import { kickChannelNames, parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import { type FakePusher, type FakePusherOptions, startFakePusher } from "../../src/sim/pusher.ts";
 import { FakeWorld } from "../../src/sim/world.ts";
 
@@ -120,6 +120,7 @@ Deno.test("pusher pool: subscribes both Kick names and delivers world events wit
       kind: "offline",
       channelId: 668,
       livestreamId: livestream.id,
+      isBanned: false,
     });
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { Observation } from "../../domain/types.ts";
 import { PusherPool, type PusherPoolOptions, type PusherPoolStats } from "../../pusher/client.ts";
-import { kickChannelNames, parseKickLiveEvent } from "../../pusher/protocol.ts";
+import { kickChannelNames, parseKickLiveEvent } from "../../kick/pusher_events.ts";
 import { log } from "../../lib/log.ts";
 
 export interface MonitoredChannel {
