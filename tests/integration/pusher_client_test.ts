@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { configureLogging } from "../../src/lib/log.ts";
-import {
-  type PusherChannelEvent,
-  type PusherCloseInfo,
-  PusherPool,
-  type PusherPoolOptions,
-  type PusherSubscriptionError,
-} from "../../src/pusher/client.ts";
+import { PusherPool, type PusherPoolOptions } from "../../src/pusher/pool.ts";
+import type {
+  PusherChannelEvent,
+  PusherCloseInfo,
+  PusherSubscriptionError,
+} from "../../src/pusher/types.ts";
 import { kickChannelNames, parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import { type FakePusher, type FakePusherOptions, startFakePusher } from "../../src/sim/pusher.ts";
 import { FakeWorld } from "../../src/sim/world.ts";

@@ -1,13 +1,24 @@
 /**
- * Pusher protocol 7 client over Deno's native WebSocket: one socket (`PusherConnection`) with handshake, ping/pong,
- * close-code handling, backoff and resubscription; and `PusherPool`, which spreads channels over several sockets so
- * one bad socket does not blind the monitor.
+ * One Pusher protocol 7 socket over Deno's native WebSocket (`PusherConnection`): connect, handshake, keepalive
+ * (./keepalive.ts), subscribe and resubscribe its channels, classify close codes and reconnect with the project's
+ * one backoff (src/lib/backoff.ts). Several of them make a `PusherPool` (./pool.ts).
  *
  * Behaviour follows shared/reference/pusher-protocol.md ("protocol §N"); frames are decoded by ./protocol.ts.
+ *
+ * @example
+ * ```ts
+ * const connection = new PusherConnection({ url, onChannelEvent: (event) => console.log(event) });
+ * connection.add(["channel.668", "channel_668"]);
+ * connection.start();
+ * // …
+ * await connection.stop();
+ * ```
  */
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { withTimeout } from "../lib/timeout.ts";
+import { Keepalive } from "./keepalive.ts";
 import {
   type CloseAction,
   closeAction,
@@ -18,80 +29,13 @@ import {
   encodeUnsubscribe,
   parseServerFrame,
 } from "./protocol.ts";
-
-/** An application event received on a subscribed channel. */
-export interface PusherChannelEvent {
-  channel: string;
-  event: string;
-  /** The event's data with the second JSON encoding removed (see `decodeData`). */
-  data: unknown;
-  /** `Date.now()` when the frame arrived. */
-  receivedAt: number;
-}
-
-/** How a socket closed: the WebSocket close code and reason (1006 for failures the client detected itself). */
-export interface PusherCloseInfo {
-  code: number;
-  reason: string;
-}
-
-/** A refused subscription. `channel` is null for real Pusher's `pusher:error` form, which names none. */
-export interface PusherSubscriptionError {
-  channel: string | null;
-  message: string;
-  status: number | null;
-}
-
-/** Settings and callbacks shared by every socket of a pool. */
-export interface PusherConnectionOptions {
-  /** `wss://ws-us2.pusher.com/app/{key}?protocol=7&client=js&version=8.4.0&flash=false` (kick-api.md §3.1). */
-  url: string;
-  /** Silence after which we send `pusher:ping`; the server's `activity_timeout` lowers it (default 120,000). */
-  activityTimeoutMs?: number;
-  /** How long to wait for any frame after our ping before reconnecting (default 30,000). */
-  pongTimeoutMs?: number;
-  /** How long a new socket may take to deliver `pusher:connection_established` (default 10,000). */
-  handshakeTimeoutMs?: number;
-  /** Backoff after failures, abnormal closes and 41xx (41xx never retries sooner than 1 s). Default 1 s → 60 s. */
-  backoff?: { baseMs: number; capMs: number };
-  /** Delay after 42xx "reconnect immediately": at least 100 ms, growing on repeats. Default 200 ms → 10 s. */
-  reconnectSoon?: { baseMs: number; capMs: number };
-  /** A connection that lasted this long resets the backoff schedule (default 30,000). */
-  stableAfterMs?: number;
-  /** Randomness for jitter, in [0, 1); injectable for tests. */
-  random?: () => number;
-  /** Every application event on a subscribed channel. Called on the hot path: keep it cheap. */
-  onChannelEvent(event: PusherChannelEvent): void;
-  /** The handshake completed and the socket's channels were (re)subscribed. */
-  onConnected?(socketIndex: number, info: { reconnect: boolean; socketId: string }): void;
-  /** An established socket was lost; it will reconnect. Events in the gap are lost (Pusher has no replay). */
-  onDisconnected?(socketIndex: number, info: PusherCloseInfo): void;
-  /** The server closed with 4000–4099 or ≥ 4300: this socket will not reconnect. */
-  onStopped?(socketIndex: number, info: PusherCloseInfo): void;
-  /** A frame that is not valid Pusher; the connection carries on. */
-  onMalformed?(reason: string, sample: string): void;
-  /** A subscription was refused; it is not retried on this socket. */
-  onSubscriptionError?(socketIndex: number, error: PusherSubscriptionError): void;
-}
-
-/** Counters of one socket, summed by the pool. */
-export interface PusherConnectionStats {
-  state: PusherConnectionState;
-  channels: number;
-  channelsSubscribed: number;
-  channelsPending: number;
-  channelsFailed: number;
-  reconnects: number;
-  framesReceived: number;
-  malformedFrames: number;
-  subscriptionErrors: number;
-}
-
-/**
- * `idle` before start; `connecting` until the handshake; `connected`; `waiting` between attempts; `stopped` after
- * a stop code or `stop()`.
- */
-export type PusherConnectionState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
+import type {
+  PusherCloseInfo,
+  PusherConnectionOptions,
+  PusherConnectionState,
+  PusherConnectionStats,
+  PusherSubscriptionError,
+} from "./types.ts";
 
 const DEFAULTS = {
   activityTimeoutMs: 120_000,
@@ -132,7 +76,6 @@ export class PusherConnection {
 
   #options: PusherConnectionOptions;
   #activityTimeoutMs: number;
-  #pongTimeoutMs: number;
   #handshakeTimeoutMs: number;
   #stableAfterMs: number;
 
@@ -147,11 +90,7 @@ export class PusherConnection {
   #loop: Promise<void> | null = null;
   #closing = new Set<Promise<void>>();
 
-  #currentActivityMs: number;
-  #lastFrameAt = 0;
-  #pingSentAt = 0;
-  #activityTimer: Timer | undefined;
-  #pongTimer: Timer | undefined;
+  #keepalive: Keepalive;
   #handshakeTimer: Timer | undefined;
 
   #reconnects = 0;
@@ -164,10 +103,13 @@ export class PusherConnection {
     this.index = options.index ?? 0;
     this.#options = options;
     this.#activityTimeoutMs = options.activityTimeoutMs ?? DEFAULTS.activityTimeoutMs;
-    this.#pongTimeoutMs = options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs;
     this.#stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
-    this.#currentActivityMs = this.#activityTimeoutMs;
+    this.#keepalive = new Keepalive({
+      pongTimeoutMs: options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
+      ping: () => this.#send(encodePing()),
+      onDead: (reason) => this.#end?.(1006, reason, true),
+    });
   }
 
   /** The socket's state. */
@@ -195,7 +137,10 @@ export class PusherConnection {
     }
     await this.#loop;
     this.#state = "stopped";
-    await waitAll(this.#closing, CLOSE_WAIT_MS);
+    // A socket that never finishes its close handshake is left to the runtime.
+    await withTimeout(Promise.all(this.#closing), CLOSE_WAIT_MS, "close handshakes").catch(
+      () => {},
+    );
   }
 
   /** Adds channels; subscribes them now when connected, otherwise after the next handshake. */
@@ -318,7 +263,9 @@ export class PusherConnection {
       const end: EndSocket = (code, reason, closeIt) => {
         if (settled) return;
         settled = true;
-        this.#clearTimers();
+        clearTimeout(this.#handshakeTimer);
+        this.#handshakeTimer = undefined;
+        this.#keepalive.stop();
         const establishedAt = this.#establishedAt;
         this.#establishedAt = null;
         this.#ws = null;
@@ -354,18 +301,11 @@ export class PusherConnection {
     });
   }
 
-  #clearTimers(): void {
-    clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#activityTimer);
-    clearTimeout(this.#pongTimer);
-    this.#handshakeTimer = this.#activityTimer = this.#pongTimer = undefined;
-  }
-
   // ----- frames ------------------------------------------------------------------------------------------------
 
   #onMessage(raw: unknown): void {
     const now = Date.now();
-    this.#lastFrameAt = now; // any frame proves the connection alive (protocol §3)
+    this.#keepalive.touch(now); // any frame proves the connection alive (protocol §3)
     this.#framesReceived++;
     if (typeof raw !== "string") {
       this.#malformed("binary frame (Pusher frames are text)", "<binary>");
@@ -424,7 +364,7 @@ export class PusherConnection {
     this.#state = "connected";
     // Use min(ours, the server's activity_timeout) (protocol §3).
     const server = frame.activityTimeoutSeconds;
-    this.#currentActivityMs = server === null
+    const activityMs = server === null
       ? this.#activityTimeoutMs
       : Math.min(this.#activityTimeoutMs, server * 1000);
     // Nothing may be subscribed before this frame; after it, every channel of this socket is (protocol §2.1, §4).
@@ -432,7 +372,7 @@ export class PusherConnection {
       this.#channels.set(name, PENDING);
       this.#send(encodeSubscribe(name));
     }
-    this.#armActivity(this.#currentActivityMs);
+    this.#keepalive.start(activityMs);
     const reconnect = this.#everConnected;
     this.#everConnected = true;
     log.info("Pusher socket connected", {
@@ -495,188 +435,4 @@ export class PusherConnection {
       log.error("Pusher callback threw", { socket: this.index, error });
     }
   }
-
-  // ----- keepalive (protocol §3) -------------------------------------------------------------------------------
-  // One timer checks the time of the last frame instead of being reset by every frame: no timer churn per event.
-
-  #armActivity(delayMs: number): void {
-    this.#activityTimer = setTimeout(() => this.#onActivityTimer(), Math.max(0, delayMs));
-  }
-
-  #onActivityTimer(): void {
-    this.#activityTimer = undefined;
-    const idle = Date.now() - this.#lastFrameAt;
-    if (idle < this.#currentActivityMs) return this.#armActivity(this.#currentActivityMs - idle);
-    this.#pingSentAt = Date.now();
-    this.#send(encodePing());
-    this.#pongTimer = setTimeout(() => this.#onPongTimer(), this.#pongTimeoutMs);
-  }
-
-  #onPongTimer(): void {
-    this.#pongTimer = undefined;
-    if (this.#lastFrameAt >= this.#pingSentAt) {
-      return this.#armActivity(this.#currentActivityMs - (Date.now() - this.#lastFrameAt));
-    }
-    this.#end?.(1006, `no pong within ${this.#pongTimeoutMs} ms of pusher:ping`, true);
-  }
-}
-
-/** Options of `PusherPool`: the socket settings plus how many channels one socket carries. */
-export interface PusherPoolOptions extends PusherConnectionOptions {
-  /** At most this many channels per socket; more channels open more sockets. */
-  channelsPerSocket: number;
-}
-
-/** Totals over every socket of a pool. */
-export interface PusherPoolStats {
-  socketsTotal: number;
-  socketsConnected: number;
-  /** Sockets the server stopped (40xx, ≥4300); their channels are blind. */
-  socketsStopped: number;
-  /** Channels whose `subscription_succeeded` arrived on the current socket. */
-  channelsSubscribed: number;
-  /** Channels waiting for a connection or for their confirmation. */
-  channelsPending: number;
-  /** Channels refused on the current socket. */
-  channelsFailed: number;
-  reconnects: number;
-  framesReceived: number;
-  malformedFrames: number;
-  subscriptionErrors: number;
-}
-
-/**
- * Channels spread over several `PusherConnection`s, at most `channelsPerSocket` each. New channels go to the least
- * loaded socket, so the two names of one Kick channel usually ride on different sockets. A socket the server
- * stopped (40xx) keeps its channels, blind, and takes no new ones: `onStopped` is the cue to lean on polling.
- */
-export class PusherPool {
-  #options: PusherPoolOptions;
-  #connections: PusherConnection[] = [];
-  #assignment = new Map<string, PusherConnection>();
-  #started = false;
-  #stopped = false;
-
-  constructor(options: PusherPoolOptions) {
-    if (!Number.isInteger(options.channelsPerSocket) || options.channelsPerSocket < 1) {
-      throw new RangeError(
-        `Expected channelsPerSocket to be a whole number of at least 1, got ${
-          JSON.stringify(options.channelsPerSocket)
-        }`,
-      );
-    }
-    this.#options = options;
-  }
-
-  /**
-   * Makes `names` the set of subscribed channels: removed channels are unsubscribed and new ones subscribed, live,
-   * on the socket that carries them; sockets are opened as needed.
-   */
-  setChannels(names: Iterable<string>): void {
-    if (this.#stopped) throw new Error("PusherPool.setChannels() was called after stop()");
-    const wanted = new Set(names);
-
-    const removals = new Map<PusherConnection, string[]>();
-    for (const [name, connection] of this.#assignment) {
-      if (wanted.has(name)) continue;
-      this.#assignment.delete(name);
-      const list = removals.get(connection);
-      if (list) list.push(name);
-      else removals.set(connection, [name]);
-    }
-    for (const [connection, list] of removals) connection.remove(list);
-
-    const added: string[] = [];
-    for (const name of wanted) if (!this.#assignment.has(name)) added.push(name);
-    if (added.length === 0) return;
-
-    // Stopped sockets take no new channels. Open enough sockets first, then fill the least loaded.
-    const perSocket = this.#options.channelsPerSocket;
-    const usable = this.#connections.filter((connection) => connection.state !== "stopped");
-    let room = 0;
-    for (const connection of usable) room += Math.max(0, perSocket - connection.channelCount);
-    while (room < added.length) {
-      usable.push(this.#openConnection());
-      room += perSocket;
-    }
-    const loads = usable.map((connection) => connection.channelCount);
-    const batches: string[][] = usable.map(() => []);
-    for (const name of added) {
-      let best = -1;
-      for (let i = 0; i < loads.length; i++) {
-        if (loads[i] < perSocket && (best === -1 || loads[i] < loads[best])) best = i;
-      }
-      loads[best]++;
-      batches[best].push(name);
-      this.#assignment.set(name, usable[best]);
-    }
-    for (let i = 0; i < usable.length; i++) {
-      if (batches[i].length > 0) usable[i].add(batches[i]);
-    }
-  }
-
-  /** Connects every socket (and any opened later). */
-  start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    for (const connection of this.#connections) connection.start();
-  }
-
-  /** Closes every socket; nothing reconnects afterwards. Resolves when all sockets have closed. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await Promise.all(this.#connections.map((connection) => connection.stop()));
-  }
-
-  /** The socket carrying `channel`, or null when the channel is not in the pool. */
-  socketOf(channel: string): number | null {
-    return this.#assignment.get(channel)?.index ?? null;
-  }
-
-  /** Totals over every socket. */
-  stats(): PusherPoolStats {
-    const total: PusherPoolStats = {
-      socketsTotal: this.#connections.length,
-      socketsConnected: 0,
-      socketsStopped: 0,
-      channelsSubscribed: 0,
-      channelsPending: 0,
-      channelsFailed: 0,
-      reconnects: 0,
-      framesReceived: 0,
-      malformedFrames: 0,
-      subscriptionErrors: 0,
-    };
-    for (const connection of this.#connections) {
-      const stats = connection.stats();
-      if (stats.state === "connected") total.socketsConnected++;
-      if (stats.state === "stopped") total.socketsStopped++;
-      total.channelsSubscribed += stats.channelsSubscribed;
-      total.channelsPending += stats.channelsPending;
-      total.channelsFailed += stats.channelsFailed;
-      total.reconnects += stats.reconnects;
-      total.framesReceived += stats.framesReceived;
-      total.malformedFrames += stats.malformedFrames;
-      total.subscriptionErrors += stats.subscriptionErrors;
-    }
-    return total;
-  }
-
-  #openConnection(): PusherConnection {
-    const connection = new PusherConnection({ ...this.#options, index: this.#connections.length });
-    this.#connections.push(connection);
-    if (this.#started) connection.start();
-    return connection;
-  }
-}
-
-/** Waits for every promise in `pending`, but no longer than `limitMs`. */
-async function waitAll(pending: Set<Promise<void>>, limitMs: number): Promise<void> {
-  if (pending.size === 0) return;
-  let timer: Timer | undefined;
-  const limit = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, limitMs);
-  });
-  await Promise.race([Promise.all(pending), limit]);
-  clearTimeout(timer);
 }

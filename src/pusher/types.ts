@@ -1,0 +1,78 @@
+/**
+ * The vocabulary src/pusher/ speaks to its users: the events and close reports a socket delivers, the settings
+ * and callbacks of a socket (shared by every socket of a pool), and the counters it keeps. Types only.
+ */
+
+/** An application event received on a subscribed channel. */
+export interface PusherChannelEvent {
+  channel: string;
+  event: string;
+  /** The event's data with the second JSON encoding removed (see `decodeData`). */
+  data: unknown;
+  /** `Date.now()` when the frame arrived. */
+  receivedAt: number;
+}
+
+/** How a socket closed: the WebSocket close code and reason (1006 for failures the client detected itself). */
+export interface PusherCloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A refused subscription. `channel` is null for real Pusher's `pusher:error` form, which names none. */
+export interface PusherSubscriptionError {
+  channel: string | null;
+  message: string;
+  status: number | null;
+}
+
+/** Settings and callbacks of one socket (`PusherConnection`), shared by every socket of a pool. */
+export interface PusherConnectionOptions {
+  /** `wss://ws-us2.pusher.com/app/{key}?protocol=7&client=js&version=8.4.0&flash=false` (kick-api.md §3.1). */
+  url: string;
+  /** Silence after which we send `pusher:ping`; the server's `activity_timeout` lowers it (default 120,000). */
+  activityTimeoutMs?: number;
+  /** How long to wait for any frame after our ping before reconnecting (default 30,000). */
+  pongTimeoutMs?: number;
+  /** How long a new socket may take to deliver `pusher:connection_established` (default 10,000). */
+  handshakeTimeoutMs?: number;
+  /** Backoff after failures, abnormal closes and 41xx (41xx never retries sooner than 1 s). Default 1 s → 60 s. */
+  backoff?: { baseMs: number; capMs: number };
+  /** Delay after 42xx "reconnect immediately": at least 100 ms, growing on repeats. Default 200 ms → 10 s. */
+  reconnectSoon?: { baseMs: number; capMs: number };
+  /** A connection that lasted this long resets the backoff schedule (default 30,000). */
+  stableAfterMs?: number;
+  /** Randomness for jitter, in [0, 1); injectable for tests. */
+  random?: () => number;
+  /** Every application event on a subscribed channel. Called on the hot path: keep it cheap. */
+  onChannelEvent(event: PusherChannelEvent): void;
+  /** The handshake completed and the socket's channels were (re)subscribed. */
+  onConnected?(socketIndex: number, info: { reconnect: boolean; socketId: string }): void;
+  /** An established socket was lost; it will reconnect. Events in the gap are lost (Pusher has no replay). */
+  onDisconnected?(socketIndex: number, info: PusherCloseInfo): void;
+  /** The server closed with 4000–4099 or ≥ 4300: this socket will not reconnect. */
+  onStopped?(socketIndex: number, info: PusherCloseInfo): void;
+  /** A frame that is not valid Pusher; the connection carries on. */
+  onMalformed?(reason: string, sample: string): void;
+  /** A subscription was refused; it is not retried on this socket. */
+  onSubscriptionError?(socketIndex: number, error: PusherSubscriptionError): void;
+}
+
+/** Counters of one socket, summed by the pool. */
+export interface PusherConnectionStats {
+  state: PusherConnectionState;
+  channels: number;
+  channelsSubscribed: number;
+  channelsPending: number;
+  channelsFailed: number;
+  reconnects: number;
+  framesReceived: number;
+  malformedFrames: number;
+  subscriptionErrors: number;
+}
+
+/**
+ * `idle` before start; `connecting` until the handshake; `connected`; `waiting` between attempts; `stopped` after
+ * a stop code or `stop()`.
+ */
+export type PusherConnectionState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
