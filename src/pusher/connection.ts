@@ -14,13 +14,12 @@
  * await connection.stop();
  * ```
  */
-import { backoffDelay, sleep } from "../lib/backoff.ts";
+import { sleep } from "../lib/backoff.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { Keepalive } from "./keepalive.ts";
 import {
-  type CloseAction,
   closeAction,
   type ConnectionEstablishedFrame,
   encodePing,
@@ -28,6 +27,7 @@ import {
   encodeSubscribe,
   encodeUnsubscribe,
   parseServerFrame,
+  retryDelay,
 } from "./protocol.ts";
 import type {
   PusherCloseInfo,
@@ -41,15 +41,9 @@ const DEFAULTS = {
   activityTimeoutMs: 120_000,
   pongTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
-  backoff: { baseMs: 1_000, capMs: 60_000 },
-  reconnectSoon: { baseMs: 200, capMs: 10_000 },
   stableAfterMs: 30_000,
 };
 
-/** Floor of a 42xx reconnect (protocol §4 lesson: pusher-js hammered a shedding server with immediate retries). */
-const RECONNECT_SOON_FLOOR_MS = 100;
-/** Floor of a 41xx reconnect: "at least 1 s" (protocol §2.1 error codes). */
-const BACKOFF_4100_FLOOR_MS = 1_000;
 /** How long `stop()` waits for closing sockets to finish their close handshake. */
 const CLOSE_WAIT_MS = 2_000;
 /** At most one malformed-frame warning per socket this often. */
@@ -122,6 +116,11 @@ export class PusherConnection {
     return this.#channels.size;
   }
 
+  /** The channels assigned to this socket, whatever their subscription state. */
+  channelNames(): string[] {
+    return [...this.#channels.keys()];
+  }
+
   /** Starts connecting (once). Channels added before or after are subscribed after each handshake. */
   start(): void {
     if (this.#loop !== null || this.#stopping) return;
@@ -186,17 +185,20 @@ export class PusherConnection {
 
   async #run(): Promise<void> {
     let attempt = 0;
+    let refusals = 0;
     while (!this.#stopping) {
       const outcome = await this.#connectOnce();
       if (this.#stopping) break;
       for (const name of this.#channels.keys()) this.#channels.set(name, PENDING);
       const info: PusherCloseInfo = { code: outcome.code, reason: outcome.reason };
       const established = outcome.establishedAt !== null;
-      if (established && Date.now() - outcome.establishedAt! >= this.#stableAfterMs) attempt = 0;
+      if (established && Date.now() - outcome.establishedAt! >= this.#stableAfterMs) {
+        attempt = refusals = 0;
+      }
 
       const action = closeAction(outcome.code);
       if (action === "stop") {
-        // 40xx: reconnecting with the same parameters will fail; ≥4300: fatal (protocol §2.1, §3).
+        // ≥4300: fatal, as pusher-js treats them (protocol §3).
         this.#state = "stopped";
         log.error("Pusher socket stopped by the server; it will not reconnect", {
           socket: this.index,
@@ -206,15 +208,21 @@ export class PusherConnection {
         this.#call(() => this.#options.onStopped?.(this.index, info));
         return;
       }
-      const delayMs = this.#delayFor(action, outcome.code, attempt++);
-      this.#state = "waiting";
+      const counter = action === "refused" ? refusals++ : attempt++;
+      const delayMs = retryDelay(outcome.code, counter, this.#options);
+      this.#state = action === "refused" ? "refused" : "waiting";
       const fields = {
         socket: this.index,
         code: info.code,
         reason: info.reason,
         retryInMs: delayMs,
       };
-      if (established) {
+      if (action === "refused") {
+        // 40xx: "SHOULD NOT be re-established unchanged" (protocol §2.1): wait long; a pool moves our channels.
+        log.warn("Pusher server refused the socket; it waits long before trying again", fields);
+        const refusal = { ...info, retryInMs: delayMs, wasConnected: established };
+        this.#call(() => this.#options.onRefused?.(this.index, refusal));
+      } else if (established) {
         log.warn("Pusher socket disconnected", fields);
         this.#call(() => this.#options.onDisconnected?.(this.index, info));
       } else {
@@ -227,17 +235,6 @@ export class PusherConnection {
       }
       this.#reconnects++;
     }
-  }
-
-  #delayFor(action: CloseAction, code: number, attempt: number): number {
-    const random = this.#options.random;
-    if (action === "reconnect-soon") {
-      const soon = this.#options.reconnectSoon ?? DEFAULTS.reconnectSoon;
-      return backoffDelay(attempt, { ...soon, floorMs: RECONNECT_SOON_FLOOR_MS, random });
-    }
-    const backoff = this.#options.backoff ?? DEFAULTS.backoff;
-    const floorMs = code >= 4100 && code <= 4199 ? BACKOFF_4100_FLOOR_MS : 0;
-    return backoffDelay(attempt, { ...backoff, floorMs, random });
   }
 
   /** Opens one socket and resolves when it is gone, however that happens. */

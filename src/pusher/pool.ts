@@ -11,8 +11,9 @@
  * await pool.stop();
  * ```
  */
+import { log } from "../lib/log.ts";
 import { PusherConnection } from "./connection.ts";
-import type { PusherConnectionOptions } from "./types.ts";
+import type { PusherConnectionOptions, PusherRefusalInfo } from "./types.ts";
 
 /** Options of `PusherPool`: the socket settings plus how many channels one socket carries. */
 export interface PusherPoolOptions extends PusherConnectionOptions {
@@ -24,7 +25,9 @@ export interface PusherPoolOptions extends PusherConnectionOptions {
 export interface PusherPoolStats {
   socketsTotal: number;
   socketsConnected: number;
-  /** Sockets the server stopped (40xx, ≥4300); their channels are blind. */
+  /** Sockets waiting out a 4000–4099 close; their channels moved to other sockets where they could. */
+  socketsRefused: number;
+  /** Sockets the server stopped (≥ 4300); their channels are blind. */
   socketsStopped: number;
   /** Channels whose `subscription_succeeded` arrived on the current socket. */
   channelsSubscribed: number;
@@ -40,8 +43,12 @@ export interface PusherPoolStats {
 
 /**
  * Channels spread over several `PusherConnection`s, at most `channelsPerSocket` each. New channels go to the least
- * loaded socket, so the two names of one Kick channel usually ride on different sockets. A socket the server
- * stopped (40xx) keeps its channels, blind, and takes no new ones: `onStopped` is the cue to lean on polling.
+ * loaded socket, so the two names of one Kick channel usually ride on different sockets.
+ *
+ * A socket the server refused (4000–4099) waits out a long backoff and takes no new channels; its channels move at
+ * once to other sockets with room, or to a new socket, so they are not blind meanwhile (see `#onRefused`). A socket
+ * the server stopped (≥ 4300) keeps its channels, blind, and takes no new ones: `onStopped` is the cue to lean on
+ * polling.
  */
 export class PusherPool {
   #options: PusherPoolOptions;
@@ -83,29 +90,7 @@ export class PusherPool {
     for (const name of wanted) if (!this.#assignment.has(name)) added.push(name);
     if (added.length === 0) return;
 
-    // Stopped sockets take no new channels. Open enough sockets first, then fill the least loaded.
-    const perSocket = this.#options.channelsPerSocket;
-    const usable = this.#connections.filter((connection) => connection.state !== "stopped");
-    let room = 0;
-    for (const connection of usable) room += Math.max(0, perSocket - connection.channelCount);
-    while (room < added.length) {
-      usable.push(this.#openConnection());
-      room += perSocket;
-    }
-    const loads = usable.map((connection) => connection.channelCount);
-    const batches: string[][] = usable.map(() => []);
-    for (const name of added) {
-      let best = -1;
-      for (let i = 0; i < loads.length; i++) {
-        if (loads[i] < perSocket && (best === -1 || loads[i] < loads[best])) best = i;
-      }
-      loads[best]++;
-      batches[best].push(name);
-      this.#assignment.set(name, usable[best]);
-    }
-    for (let i = 0; i < usable.length; i++) {
-      if (batches[i].length > 0) usable[i].add(batches[i]);
-    }
+    this.#place(added, true);
   }
 
   /** Connects every socket (and any opened later). */
@@ -131,6 +116,7 @@ export class PusherPool {
     const total: PusherPoolStats = {
       socketsTotal: this.#connections.length,
       socketsConnected: 0,
+      socketsRefused: 0,
       socketsStopped: 0,
       channelsSubscribed: 0,
       channelsPending: 0,
@@ -143,6 +129,7 @@ export class PusherPool {
     for (const connection of this.#connections) {
       const stats = connection.stats();
       if (stats.state === "connected") total.socketsConnected++;
+      if (stats.state === "refused") total.socketsRefused++;
       if (stats.state === "stopped") total.socketsStopped++;
       total.channelsSubscribed += stats.channelsSubscribed;
       total.channelsPending += stats.channelsPending;
@@ -155,8 +142,73 @@ export class PusherPool {
     return total;
   }
 
+  /**
+   * Puts `names` on the least loaded sockets that take channels (not refused, not stopped) and have room, first
+   * opening enough new sockets when `openNew`. Returns the names that found no room.
+   */
+  #place(names: readonly string[], openNew: boolean): string[] {
+    const perSocket = this.#options.channelsPerSocket;
+    const usable = this.#connections.filter((connection) =>
+      connection.state !== "stopped" && connection.state !== "refused"
+    );
+    let room = 0;
+    for (const connection of usable) room += Math.max(0, perSocket - connection.channelCount);
+    while (openNew && room < names.length) {
+      usable.push(this.#openConnection());
+      room += perSocket;
+    }
+    const loads = usable.map((connection) => connection.channelCount);
+    const batches: string[][] = usable.map(() => []);
+    const unplaced: string[] = [];
+    for (const name of names) {
+      let best = -1;
+      for (let i = 0; i < loads.length; i++) {
+        if (loads[i] < perSocket && (best === -1 || loads[i] < loads[best])) best = i;
+      }
+      if (best === -1) {
+        unplaced.push(name);
+        continue;
+      }
+      loads[best]++;
+      batches[best].push(name);
+      this.#assignment.set(name, usable[best]);
+    }
+    for (let i = 0; i < usable.length; i++) {
+      if (batches[i].length > 0) usable[i].add(batches[i]);
+    }
+    return unplaced;
+  }
+
+  /**
+   * A 4000–4099 close: the refused socket waits long before trying again (protocol §2.1), so its channels move
+   * now to sockets with room, or to new sockets. Not to new sockets when the refusal came at the door (before the
+   * handshake): the server refuses new connections made this way, so a new socket would be refused too. Nor
+   * beyond twice the sockets the channels need, so a server that keeps dropping fresh sockets with 40xx cannot
+   * make the pool grow without end. Channels that find no place stay, blind until the retry; the poll covers them.
+   */
+  #onRefused(refused: PusherConnection, info: PusherRefusalInfo): void {
+    const names = refused.channelNames();
+    if (names.length > 0) {
+      const needed = Math.ceil(this.#assignment.size / this.#options.channelsPerSocket);
+      const openNew = info.wasConnected && this.#connections.length < 2 * needed;
+      refused.remove(names);
+      const unplaced = this.#place(names, openNew);
+      refused.add(unplaced);
+      log.info("Moved the channels of a refused Pusher socket", {
+        socket: refused.index,
+        moved: names.length - unplaced.length,
+        stayed: unplaced.length,
+      });
+    }
+    this.#options.onRefused?.(refused.index, info);
+  }
+
   #openConnection(): PusherConnection {
-    const connection = new PusherConnection({ ...this.#options, index: this.#connections.length });
+    const connection: PusherConnection = new PusherConnection({
+      ...this.#options,
+      index: this.#connections.length,
+      onRefused: (_index, info) => this.#onRefused(connection, info),
+    });
     this.#connections.push(connection);
     if (this.#started) connection.start();
     return connection;

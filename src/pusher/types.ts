@@ -2,6 +2,7 @@
  * The vocabulary src/pusher/ speaks to its users: the events and close reports a socket delivers, the settings
  * and callbacks of a socket (shared by every socket of a pool), and the counters it keeps. Types only.
  */
+import type { RetrySchedules } from "./protocol.ts";
 
 /** An application event received on a subscribed channel. */
 export interface PusherChannelEvent {
@@ -19,6 +20,17 @@ export interface PusherCloseInfo {
   reason: string;
 }
 
+/** A 4000–4099 close: the server refuses this socket as it is, so it waits long before trying again. */
+export interface PusherRefusalInfo extends PusherCloseInfo {
+  /** How long the socket waits before its next attempt. */
+  retryInMs: number;
+  /**
+   * Whether the refused connection had completed its handshake. False means refused at the door: the server
+   * refuses new connections made this way, so another socket would meet the same refusal.
+   */
+  wasConnected: boolean;
+}
+
 /** A refused subscription. `channel` is null for real Pusher's `pusher:error` form, which names none. */
 export interface PusherSubscriptionError {
   channel: string | null;
@@ -26,8 +38,11 @@ export interface PusherSubscriptionError {
   status: number | null;
 }
 
-/** Settings and callbacks of one socket (`PusherConnection`), shared by every socket of a pool. */
-export interface PusherConnectionOptions {
+/**
+ * Settings and callbacks of one socket (`PusherConnection`), shared by every socket of a pool. The retry
+ * schedules (`backoff`, `reconnectSoon`, `refusedBackoff`, `random`) are those of `retryDelay` (./protocol.ts).
+ */
+export interface PusherConnectionOptions extends RetrySchedules {
   /** `wss://ws-us2.pusher.com/app/{key}?protocol=7&client=js&version=8.4.0&flash=false` (kick-api.md §3.1). */
   url: string;
   /** Silence after which we send `pusher:ping`; the server's `activity_timeout` lowers it (default 120,000). */
@@ -36,21 +51,20 @@ export interface PusherConnectionOptions {
   pongTimeoutMs?: number;
   /** How long a new socket may take to deliver `pusher:connection_established` (default 10,000). */
   handshakeTimeoutMs?: number;
-  /** Backoff after failures, abnormal closes and 41xx (41xx never retries sooner than 1 s). Default 1 s → 60 s. */
-  backoff?: { baseMs: number; capMs: number };
-  /** Delay after 42xx "reconnect immediately": at least 100 ms, growing on repeats. Default 200 ms → 10 s. */
-  reconnectSoon?: { baseMs: number; capMs: number };
-  /** A connection that lasted this long resets the backoff schedule (default 30,000). */
+  /** A connection that lasted this long resets the backoff schedules (default 30,000). */
   stableAfterMs?: number;
-  /** Randomness for jitter, in [0, 1); injectable for tests. */
-  random?: () => number;
   /** Every application event on a subscribed channel. Called on the hot path: keep it cheap. */
   onChannelEvent(event: PusherChannelEvent): void;
   /** The handshake completed and the socket's channels were (re)subscribed. */
   onConnected?(socketIndex: number, info: { reconnect: boolean; socketId: string }): void;
   /** An established socket was lost; it will reconnect. Events in the gap are lost (Pusher has no replay). */
   onDisconnected?(socketIndex: number, info: PusherCloseInfo): void;
-  /** The server closed with 4000–4099 or ≥ 4300: this socket will not reconnect. */
+  /**
+   * The server closed with 4000–4099: this socket waits `info.retryInMs` before trying again. A pool moves its
+   * channels to other sockets first (./pool.ts).
+   */
+  onRefused?(socketIndex: number, info: PusherRefusalInfo): void;
+  /** The server closed with ≥ 4300: this socket will not reconnect. */
   onStopped?(socketIndex: number, info: PusherCloseInfo): void;
   /** A frame that is not valid Pusher; the connection carries on. */
   onMalformed?(reason: string, sample: string): void;
@@ -72,7 +86,13 @@ export interface PusherConnectionStats {
 }
 
 /**
- * `idle` before start; `connecting` until the handshake; `connected`; `waiting` between attempts; `stopped` after
- * a stop code or `stop()`.
+ * `idle` before start; `connecting` until the handshake; `connected`; `waiting` between attempts; `refused`
+ * while waiting out a 4000–4099 close; `stopped` after a ≥ 4300 close or `stop()`.
  */
-export type PusherConnectionState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
+export type PusherConnectionState =
+  | "idle"
+  | "connecting"
+  | "connected"
+  | "waiting"
+  | "refused"
+  | "stopped";

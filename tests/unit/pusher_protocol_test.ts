@@ -8,6 +8,7 @@ import {
   encodeSubscribe,
   encodeUnsubscribe,
   parseServerFrame,
+  retryDelay,
   type ServerFrame,
 } from "../../src/pusher/protocol.ts";
 
@@ -327,10 +328,11 @@ Deno.test("pusher encoders: exact client frames (protocol §2.2, kick-api.md §3
 
 Deno.test("pusher close codes: classes per protocol §2.1 and §3", () => {
   const cases: [number, string][] = [
-    [4000, "stop"],
-    [4001, "stop"],
-    [4009, "stop"],
-    [4099, "stop"],
+    [3999, "backoff"],
+    [4000, "refused"],
+    [4001, "refused"],
+    [4009, "refused"],
+    [4099, "refused"],
     [4100, "backoff"],
     [4199, "backoff"],
     [4200, "reconnect-soon"],
@@ -351,4 +353,30 @@ Deno.test("pusher close codes: classes per protocol §2.1 and §3", () => {
     [0, "backoff"],
   ];
   for (const [code, action] of cases) assert.equal(closeAction(code), action, `code ${code}`);
+});
+
+Deno.test("pusher retry delays: each close class on its own schedule, from the one backoff", () => {
+  const low = { random: () => 0 };
+  const high = { random: () => 0.999999 };
+  // 40xx: "do not reconnect unchanged" waits 5–10 minutes by default, and never longer.
+  assert.equal(retryDelay(4001, 0, low), 300_000);
+  assert.equal(retryDelay(4004, 0, high), 600_000);
+  assert.equal(retryDelay(4099, 12, high), 600_000);
+  // …and its schedule is an option, so tests can shorten it; it grows on repeats up to the cap.
+  const short = { refusedBackoff: { baseMs: 100, capMs: 400 }, random: () => 0 };
+  assert.deepEqual([0, 1, 2, 3].map((attempt) => retryDelay(4009, attempt, short)), [
+    50,
+    100,
+    200,
+    200,
+  ]);
+  // 41xx: at least 1 s (protocol §2.1), even on a shorter schedule.
+  assert.equal(retryDelay(4100, 0, low), 1_000);
+  assert.equal(retryDelay(4100, 0, { ...low, backoff: { baseMs: 20, capMs: 200 } }), 1_000);
+  // 42xx: soon, never under 100 ms (protocol §4).
+  assert.equal(retryDelay(4200, 0, low), 100);
+  assert.equal(retryDelay(4201, 3, low), 800);
+  // Abnormal closes: the ordinary 1 s → 60 s schedule.
+  assert.equal(retryDelay(1006, 0, low), 500);
+  assert.equal(retryDelay(1006, 20, high), 60_000);
 });
