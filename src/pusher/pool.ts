@@ -13,7 +13,7 @@
  */
 import { log } from "../lib/log.ts";
 import { PusherConnection } from "./connection.ts";
-import type { PusherConnectionOptions, PusherRefusalInfo } from "./types.ts";
+import type { PusherConnectionOptions, PusherCounters, PusherRefusalInfo } from "./types.ts";
 
 /** Options of `PusherPool`: the socket settings plus how many channels one socket carries. */
 export interface PusherPoolOptions extends PusherConnectionOptions {
@@ -22,23 +22,13 @@ export interface PusherPoolOptions extends PusherConnectionOptions {
 }
 
 /** Totals over every socket of a pool. */
-export interface PusherPoolStats {
+export interface PusherPoolStats extends PusherCounters {
   socketsTotal: number;
   socketsConnected: number;
   /** Sockets waiting out a 4000–4099 close; their channels moved to other sockets where they could. */
   socketsRefused: number;
   /** Sockets the server stopped (≥ 4300); their channels are blind. */
   socketsStopped: number;
-  /** Channels whose `subscription_succeeded` arrived on the current socket. */
-  channelsSubscribed: number;
-  /** Channels waiting for a connection or for their confirmation. */
-  channelsPending: number;
-  /** Channels refused on the current socket. */
-  channelsFailed: number;
-  reconnects: number;
-  framesReceived: number;
-  malformedFrames: number;
-  subscriptionErrors: number;
 }
 
 /**

@@ -72,17 +72,25 @@ export interface PusherConnectionOptions extends RetrySchedules {
   onSubscriptionError?(socketIndex: number, error: PusherSubscriptionError): void;
 }
 
-/** Counters of one socket, summed by the pool. */
-export interface PusherConnectionStats {
-  state: PusherConnectionState;
-  channels: number;
+/** The counters every socket keeps and a pool sums over its sockets. */
+export interface PusherCounters {
+  /** Channels whose `subscription_succeeded` arrived on the current socket. */
   channelsSubscribed: number;
+  /** Channels waiting for a connection or for their confirmation. */
   channelsPending: number;
+  /** Channels refused on the current socket. */
   channelsFailed: number;
   reconnects: number;
   framesReceived: number;
   malformedFrames: number;
   subscriptionErrors: number;
+}
+
+/** One socket's state and counters. */
+export interface PusherConnectionStats extends PusherCounters {
+  state: PusherConnectionState;
+  /** Channels assigned to the socket, whatever their subscription state. */
+  channels: number;
 }
 
 /**
