@@ -178,7 +178,7 @@ export class PusherPool {
    */
   #onRefused(refused: PusherConnection, info: PusherRefusalInfo): void {
     const names = refused.channelNames();
-    if (names.length > 0) {
+    if (names.length > 0 && !this.#stopped) {
       const needed = Math.ceil(this.#assignment.size / this.#options.channelsPerSocket);
       const openNew = info.wasConnected && this.#connections.length < 2 * needed;
       refused.remove(names);
