@@ -10,7 +10,7 @@
  */
 import process from "node:process";
 import pusherJs from "pusher-js";
-import { PusherPool } from "../src/pusher/client.ts";
+import { PusherPool } from "../src/pusher/pool.ts";
 import { configureLogging } from "../src/lib/log.ts";
 import { BURST_EVENT } from "./lib.ts";
 

@@ -2,7 +2,7 @@
  * A one-shot probe of a Pusher server over a raw WebSocket, step by step, each step under its own timeout:
  * connect, receive `pusher:connection_established`, subscribe to one public channel and wait for
  * `pusher_internal:subscription_succeeded`, send `pusher:ping` and wait for `pusher:pong`, close. It says which step
- * failed and why, which the monitor's self-healing client (src/pusher/client.ts) deliberately does not.
+ * failed and why, which the monitor's self-healing client (src/pusher/connection.ts) deliberately does not.
  *
  * Frames are encoded and decoded by src/pusher/protocol.ts (protocol 7, kick-api.md §3.1–§3.3). The probe also
  * returns every frame the server sent, so the live contract tests can compare their shape with the fake's.

@@ -16,7 +16,7 @@ import { PusherSource } from "./sources/pusher_source.ts";
 import { PollSource } from "./sources/poll_source.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { KickApi } from "../kick/api.ts";
-import type { PusherPoolOptions } from "../pusher/client.ts";
+import type { PusherPoolOptions } from "../pusher/pool.ts";
 import { Journal, type JournalEntry } from "../sinks/journal.ts";
 import { DatabaseWriter } from "../sinks/database_writer.ts";
 import { withTimeout } from "../lib/timeout.ts";

@@ -1,11 +1,12 @@
 /**
  * Pusher protocol 7 frames, as plain functions over strings: decoding what the server sends, encoding what the
- * client sends, classifying close codes, and reading Kick's two stream-status events. No I/O, no clocks.
+ * client sends, classifying close codes. No I/O, no clocks, and nothing of Kick: what Kick's events mean is
+ * read by src/kick/pusher_events.ts.
  *
- * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N") and kick-api.md §3.
+ * Behaviour follows shared/reference/pusher-protocol.md (cited as "protocol §N").
  */
 import { z } from "zod";
-import { kickIdSchema, parseKickTime } from "../kick/values.ts";
+import { backoffDelay } from "../lib/backoff.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Server → client frames
@@ -303,119 +304,77 @@ export function encodePong(): string {
 
 /**
  * What to do after the socket closed with `code`:
- * - `stop`: 4000–4099 (reconnecting unchanged will fail) and ≥ 4300 (fatal, as pusher-js treats them);
+ * - `refused`: 4000–4099, "SHOULD NOT be re-established unchanged" (protocol §2.1). Not "never again": the
+ *   server may take the same socket back later (an app back under its connection quota, 4004), so wait long;
+ * - `stop`: ≥ 4300 (fatal, as pusher-js treats them);
  * - `reconnect-soon`: 4200–4299, "reconnect immediately", but with a small floor and jitter that grow on
  *   repeats, because pusher-js reconnected ~100 times in 0.5 s against a server shedding with 4200 (protocol §4);
  * - `backoff`: 4100–4199 (at least 1 s), 1002–1004, and every other code below 4000 (1000, 1001, 1005, 1006 …).
  */
-export type CloseAction = "stop" | "backoff" | "reconnect-soon";
+export type CloseAction = "refused" | "stop" | "backoff" | "reconnect-soon";
 
 /** Classifies a WebSocket close code by the Pusher protocol's ranges. */
 export function closeAction(code: number): CloseAction {
-  if (code >= 4000 && code <= 4099) return "stop";
+  if (code >= 4000 && code <= 4099) return "refused";
   if (code >= 4300) return "stop";
   if (code >= 4200 && code <= 4299) return "reconnect-soon";
   return "backoff";
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Kick specifics (kick-api.md §3.4, §3.5)
+/** A backoff schedule for `backoffDelay` (src/lib/backoff.ts): the first delay and the largest. */
+export interface RetrySchedule {
+  baseMs: number;
+  capMs: number;
+}
 
-/** Kick's stream-start event name (the runtime string `App\Events\StreamerIsLive`). */
-export const KICK_STREAMER_IS_LIVE = "App\\Events\\StreamerIsLive";
-/** Kick's stream-stop event name (the runtime string `App\Events\StopStreamBroadcast`). */
-export const KICK_STOP_STREAM_BROADCAST = "App\\Events\\StopStreamBroadcast";
+/** The schedules `retryDelay` picks from, one per close class; each has a default. */
+export interface RetrySchedules {
+  /** After failures, abnormal closes and 41xx (41xx never sooner than 1 s). Default 1 s → 60 s. */
+  backoff?: RetrySchedule;
+  /** After 42xx "reconnect immediately": never sooner than 100 ms. Default 200 ms → 10 s. */
+  reconnectSoon?: RetrySchedule;
+  /** After 40xx "do not reconnect unchanged". Default 10 min → 10 min: each wait is 5 to 10 minutes. */
+  refusedBackoff?: RetrySchedule;
+  /** Randomness for jitter, in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+const DEFAULT_SCHEDULES = {
+  backoff: { baseMs: 1_000, capMs: 60_000 },
+  reconnectSoon: { baseMs: 200, capMs: 10_000 },
+  refusedBackoff: { baseMs: 600_000, capMs: 600_000 },
+};
+
+/** Floor of a 42xx reconnect (protocol §4 lesson: pusher-js hammered a shedding server with immediate retries). */
+const RECONNECT_SOON_FLOOR_MS = 100;
+/** Floor of a 41xx reconnect: "at least 1 s" (protocol §2.1 error codes). */
+const BACKOFF_4100_FLOOR_MS = 1_000;
 
 /**
- * The two public Pusher channels that carry a Kick channel's stream status. Evidence conflicts on which one Kick
- * publishes to, so subscribe to both (kick-api.md §3.4).
+ * How long to wait before reconnecting after a close with `code` (not `stop`), on the schedule of its class
+ * (`closeAction`). `attempt` counts the previous retries on that schedule, from 0.
+ *
+ * @example
+ * ```ts
+ * retryDelay(4100, 0); // 1,000 ms: a 41xx waits at least 1 s
+ * retryDelay(4001, 0, { refusedBackoff: { baseMs: 100, capMs: 400 } }); // 50–100 ms
+ * ```
  */
-export function kickChannelNames(channelId: number): [string, string] {
-  return [`channel.${channelId}`, `channel_${channelId}`];
-}
-
-const CHANNEL_NAME = /^channel[._]([1-9][0-9]{0,15})$/;
-
-/** The Kick channel id in `channel.{id}` or `channel_{id}`, or null for any other name. */
-export function channelIdFromName(name: string): number | null {
-  const match = CHANNEL_NAME.exec(name);
-  if (match === null) return null;
-  const id = Number(match[1]);
-  return Number.isSafeInteger(id) ? id : null;
-}
-
-/** A stream-status event from Kick's Pusher feed. */
-export type KickLiveEvent =
-  | {
-    kind: "live";
-    channelId: number;
-    livestreamId: number;
-    title: string | null;
-    /** `livestream.created_at` (the stream start), or null when missing or unreadable. */
-    createdAt: Date | null;
-  }
-  | { kind: "offline"; channelId: number; livestreamId: number };
-
-/** A StreamerIsLive / StopStreamBroadcast whose payload does not have the documented shape. */
-export interface KickMalformedEvent {
-  kind: "malformed";
-  reason: string;
-}
-
-/** Kick ids are numbers; accept a numeric string too, since some Kick payloads quote their ids. */
-const kickId = kickIdSchema;
-
-const streamerIsLiveData = z.object({
-  livestream: z.object({
-    id: kickId,
-    channel_id: kickId,
-    session_title: z.string().nullish(),
-    created_at: z.string().nullish(),
-  }),
-});
-
-// Note the asymmetry with StreamerIsLive: `livestream.channel.id`, not `livestream.channel_id` (kick-api.md §3.5).
-const stopStreamBroadcastData = z.object({
-  livestream: z.object({
-    id: kickId,
-    channel: z.object({ id: kickId }),
-  }),
-});
-
-/**
- * Reads a channel event as a Kick stream start or stop. Returns null for every other event name, and a
- * `malformed` result when a stream-status event's payload does not have the shape of kick-api.md §3.5.
- */
-export function parseKickLiveEvent(
-  frame: { event: string; data: unknown },
-): KickLiveEvent | KickMalformedEvent | null {
-  if (frame.event === KICK_STREAMER_IS_LIVE) {
-    const result = streamerIsLiveData.safeParse(frame.data);
-    if (!result.success) {
-      return {
-        kind: "malformed",
-        reason: `StreamerIsLive payload: ${describeIssues(result.error)}`,
-      };
+export function retryDelay(code: number, attempt: number, schedules: RetrySchedules = {}): number {
+  const random = schedules.random;
+  switch (closeAction(code)) {
+    case "refused": {
+      const refused = schedules.refusedBackoff ?? DEFAULT_SCHEDULES.refusedBackoff;
+      return backoffDelay(attempt, { ...refused, random });
     }
-    const livestream = result.data.livestream;
-    return {
-      kind: "live",
-      channelId: livestream.channel_id,
-      livestreamId: livestream.id,
-      title: livestream.session_title ?? null,
-      createdAt: parseKickTime(livestream.created_at),
-    };
-  }
-  if (frame.event === KICK_STOP_STREAM_BROADCAST) {
-    const result = stopStreamBroadcastData.safeParse(frame.data);
-    if (!result.success) {
-      return {
-        kind: "malformed",
-        reason: `StopStreamBroadcast payload: ${describeIssues(result.error)}`,
-      };
+    case "reconnect-soon": {
+      const soon = schedules.reconnectSoon ?? DEFAULT_SCHEDULES.reconnectSoon;
+      return backoffDelay(attempt, { ...soon, floorMs: RECONNECT_SOON_FLOOR_MS, random });
     }
-    const livestream = result.data.livestream;
-    return { kind: "offline", channelId: livestream.channel.id, livestreamId: livestream.id };
+    default: {
+      const backoff = schedules.backoff ?? DEFAULT_SCHEDULES.backoff;
+      const floorMs = code >= 4100 && code <= 4199 ? BACKOFF_4100_FLOOR_MS : 0;
+      return backoffDelay(attempt, { ...backoff, floorMs, random });
+    }
   }
-  return null;
 }

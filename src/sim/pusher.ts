@@ -65,6 +65,11 @@ export interface FakePusher {
   setPublishing(on: boolean): void;
   /** While on, new TCP connections are closed at once, before any WebSocket handshake. */
   refuseConnections(on: boolean): void;
+  /**
+   * While set, new sockets are closed with this code and reason instead of getting `connection_established`, the
+   * way real Pusher refuses an app over its connection quota (4004, protocol §2.1). `null` turns it off.
+   */
+  refuseHandshakes(close: { code: number; reason: string } | null): void;
   /** Sockets that completed the handshake and are still open. */
   connections(): number;
   /** Open sockets subscribed to `channel`. */
@@ -120,6 +125,7 @@ class FakePusherServer implements FakePusher {
   #withholdHandshake = false;
   #publishing = true;
   #refusing = false;
+  #refuseHandshakes: { code: number; reason: string } | null = null;
   #closed = false;
   #listener: Deno.TcpListener | null = null;
   #acceptLoop: Promise<void> | null = null;
@@ -194,6 +200,10 @@ class FakePusherServer implements FakePusher {
 
   refuseConnections(on: boolean): void {
     this.#refusing = on;
+  }
+
+  refuseHandshakes(close: { code: number; reason: string } | null): void {
+    this.#refuseHandshakes = close;
   }
 
   connections(): number {
@@ -293,7 +303,7 @@ class FakePusherServer implements FakePusher {
       ),
     };
     this.#sockets.add(socket);
-    const refusal = this.#checkRequest(new URL(request.url));
+    const refusal = this.#checkRequest(new URL(request.url)) ?? this.#refuseHandshakes;
     ws.onopen = () => {
       // Since protocol 6 a fatal error is only the close code and reason (protocol §2.1).
       if (refusal) return closeSocket(socket, refusal.code, refusal.reason);

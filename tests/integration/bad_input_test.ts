@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { configureLogging } from "../../src/lib/log.ts";
-import { KICK_STOP_STREAM_BROADCAST, KICK_STREAMER_IS_LIVE } from "../../src/pusher/protocol.ts";
+import { KICK_STOP_STREAM_BROADCAST, KICK_STREAMER_IS_LIVE } from "../../src/kick/pusher_events.ts";
 import { PusherSource } from "../../src/monitor/sources/pusher_source.ts";
 import type { Observation } from "../../src/domain/types.ts";
 import { FakeWorld } from "../../src/sim/world.ts";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { configureLogging } from "../../src/lib/log.ts";
-import {
-  type PusherChannelEvent,
-  type PusherCloseInfo,
-  PusherPool,
-  type PusherPoolOptions,
-  type PusherSubscriptionError,
-} from "../../src/pusher/client.ts";
-import { kickChannelNames, parseKickLiveEvent } from "../../src/pusher/protocol.ts";
+import { PusherPool, type PusherPoolOptions } from "../../src/pusher/pool.ts";
+import type {
+  PusherChannelEvent,
+  PusherCloseInfo,
+  PusherRefusalInfo,
+  PusherSubscriptionError,
+} from "../../src/pusher/types.ts";
+import { kickChannelNames, parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import { type FakePusher, type FakePusherOptions, startFakePusher } from "../../src/sim/pusher.ts";
 import { FakeWorld } from "../../src/sim/world.ts";
 
@@ -36,6 +36,7 @@ interface Harness {
   events: PusherChannelEvent[];
   connected: { socket: number; reconnect: boolean; at: number }[];
   disconnected: { socket: number; info: PusherCloseInfo; at: number }[];
+  refused: { socket: number; info: PusherRefusalInfo; at: number }[];
   stopped: { socket: number; info: PusherCloseInfo }[];
   malformed: { reason: string; sample: string }[];
   subscriptionErrors: PusherSubscriptionError[];
@@ -58,6 +59,7 @@ async function withPool(
     events: [],
     connected: [],
     disconnected: [],
+    refused: [],
     stopped: [],
     malformed: [],
     subscriptionErrors: [],
@@ -71,6 +73,7 @@ async function withPool(
     onConnected: (socket, info) =>
       h.connected.push({ socket, reconnect: info.reconnect, at: performance.now() }),
     onDisconnected: (socket, info) => h.disconnected.push({ socket, info, at: performance.now() }),
+    onRefused: (socket, info) => h.refused.push({ socket, info, at: performance.now() }),
     onStopped: (socket, info) => h.stopped.push({ socket, info }),
     onMalformed: (reason, sample) => h.malformed.push({ reason, sample }),
     onSubscriptionError: (_socket, error) => h.subscriptionErrors.push(error),
@@ -120,6 +123,7 @@ Deno.test("pusher pool: subscribes both Kick names and delivers world events wit
       kind: "offline",
       channelId: 668,
       livestreamId: livestream.id,
+      isBanned: false,
     });
   });
 });
@@ -164,38 +168,166 @@ Deno.test("pusher pool: answers a server pusher:ping with pusher:pong", async ()
   });
 });
 
-Deno.test("pusher pool: close 4001 stops that socket, reports it, and never reconnects", async () => {
-  await withPool({}, { channelsPerSocket: 1 }, async (h) => {
+/** The JSON log lines at `level` whose message contains `text`. */
+function logged(level: string, text: string): Record<string, unknown>[] {
+  return logLines.map((line) => JSON.parse(line)).filter((entry) =>
+    entry.level === level && String(entry.msg).includes(text)
+  );
+}
+
+Deno.test("pusher pool: close 4001 on connected sockets moves their channels to new sockets at once", async () => {
+  const refusedBefore = logged("warn", "refused").length;
+  await withPool({}, {
+    channelsPerSocket: 1,
+    refusedBackoff: { baseMs: 60_000, capMs: 60_000 },
+  }, async (h) => {
     h.pool.setChannels(["channel.1", "channel.2"]);
     h.pool.start();
-    await waitFor("two sockets", () => h.fake.connections() === 2);
+    await waitFor("two subscriptions", () => h.pool.stats().channelsSubscribed === 2);
     h.fake.closeAll(4001, "Application does not exist");
-    await waitFor("stop reports", () => h.stopped.length === 2);
-    assert.deepEqual(h.stopped.map((s) => s.info), [
-      { code: 4001, reason: "Application does not exist" },
-      { code: 4001, reason: "Application does not exist" },
-    ]);
-    await delay(300);
-    assert.equal(h.fake.connectCount, 2);
-    assert.equal(h.fake.attemptCount, 2);
+    await waitFor("two refusal reports", () => h.refused.length === 2);
+    for (const { info } of h.refused) {
+      assert.equal(info.code, 4001);
+      assert.equal(info.reason, "Application does not exist");
+      assert.equal(info.wasConnected, true);
+      assert.ok(info.retryInMs >= 30_000 && info.retryInMs <= 60_000, `${info.retryInMs} ms`);
+    }
+    // Not blind during the long backoff: both channels ride on two new sockets within moments.
+    const took = await waitFor("both channels back", () => h.pool.stats().channelsSubscribed === 2);
+    assert.ok(took < 1_000, `resubscribed after ${took} ms`);
+    assert.equal(h.fake.subscribers("channel.1"), 1);
+    assert.equal(h.fake.subscribers("channel.2"), 1);
+    assert.deepEqual([h.pool.socketOf("channel.1"), h.pool.socketOf("channel.2")].sort(), [2, 3]);
     const stats = h.pool.stats();
-    assert.equal(stats.socketsStopped, 2);
-    assert.equal(stats.socketsConnected, 0);
-    assert.ok(
-      logLines.some((line) => line.includes("will not reconnect") && line.includes("4001")),
-    );
+    assert.equal(stats.socketsTotal, 4);
+    assert.equal(stats.socketsRefused, 2);
+    assert.equal(stats.socketsStopped, 0);
+    assert.equal(stats.socketsConnected, 2);
+    assert.deepEqual(h.stopped, []);
+    assert.deepEqual(h.disconnected, []);
+    // One warning per refusal, with the code and the reason.
+    const warnings = logged("warn", "refused").slice(refusedBefore);
+    assert.equal(warnings.length, 2);
+    for (const warning of warnings) {
+      assert.equal(warning.code, 4001);
+      assert.equal(warning.reason, "Application does not exist");
+    }
+    // The refused sockets stay away for the backoff: only the two new sockets connected.
+    await delay(200);
+    assert.equal(h.fake.attemptCount, 4);
+    h.fake.publish("channel.2", "e", { after: "refusal" });
+    await waitFor("an event on a moved channel", () => h.events.length === 1);
   });
 });
 
-Deno.test("pusher pool: a wrong app key is refused with 4001 at the first attempt", async () => {
+Deno.test("pusher pool: a wrong app key (4001 at the door) waits long and opens no other socket", async () => {
   await withPool({}, { url: (fake) => fake.url.replace(fake.appKey, "wrongkey") }, async (h) => {
     h.pool.setChannels(["channel.1"]);
     h.pool.start();
-    await waitFor("stop report", () => h.stopped.length === 1);
-    assert.equal(h.stopped[0].info.code, 4001);
-    assert.match(h.stopped[0].info.reason, /wrongkey/);
+    await waitFor("refusal report", () => h.refused.length === 1);
+    const { info } = h.refused[0];
+    assert.equal(info.code, 4001);
+    assert.match(info.reason, /wrongkey/);
+    assert.equal(info.wasConnected, false);
+    // The default refusal backoff: 10 minutes with half jitter.
+    assert.ok(info.retryInMs >= 300_000 && info.retryInMs <= 600_000, `${info.retryInMs} ms`);
+    await delay(200);
+    // A new socket would present the same key: the channel stays, blind until the retry.
+    assert.equal(h.fake.attemptCount, 1);
     assert.equal(h.fake.connectCount, 0);
     assert.equal(h.connected.length, 0);
+    assert.deepEqual(h.stopped, []);
+    const stats = h.pool.stats();
+    assert.equal(stats.socketsTotal, 1);
+    assert.equal(stats.socketsRefused, 1);
+    assert.equal(stats.channelsPending, 1);
+    assert.equal(h.pool.socketOf("channel.1"), 0);
+  });
+});
+
+Deno.test("pusher pool: a socket refused at the door hands channels to sockets with room, retries later", async () => {
+  // random() = 0 takes the lower edge of the jitter window: the refused socket retries after 150 ms.
+  await withPool({}, {
+    channelsPerSocket: 3,
+    random: () => 0,
+    refusedBackoff: { baseMs: 300, capMs: 300 },
+  }, async (h) => {
+    h.pool.setChannels(["channel.1"]);
+    h.pool.start();
+    await waitFor("socket 0", () => h.pool.stats().channelsSubscribed === 1);
+    h.fake.refuseHandshakes({ code: 4004, reason: "Application is over connection quota" });
+    // Socket 0 has room for two; the rest opens socket 1, and the least-loaded rule splits them 2 + 2.
+    h.pool.setChannels(["channel.1", "channel.2", "channel.3", "channel.4"]);
+    assert.deepEqual(["channel.2", "channel.4"].map((name) => h.pool.socketOf(name)), [1, 1]);
+    await waitFor("socket 1 refused", () => h.refused.length === 1);
+    h.fake.refuseHandshakes(null);
+    assert.deepEqual(h.refused[0].info, {
+      code: 4004,
+      reason: "Application is over connection quota",
+      retryInMs: 150,
+      wasConnected: false,
+    });
+    // Socket 0's one free place takes channel.2 at once; channel.4 waits on socket 1 for its retry.
+    assert.equal(h.pool.socketOf("channel.2"), 0);
+    assert.equal(h.pool.socketOf("channel.4"), 1);
+    await waitFor("channel.2 on socket 0", () => h.fake.subscribers("channel.2") === 1);
+    assert.equal(h.fake.subscribers("channel.4"), 0);
+    assert.equal(h.pool.stats().socketsTotal, 2);
+
+    await waitFor("socket 1 back", () => h.fake.subscribers("channel.4") === 1);
+    const waited = h.connected.at(-1)!.at - h.refused[0].at;
+    assert.ok(waited >= 140, `retried after ${waited} ms, expected the 150 ms refusal backoff`);
+    assert.equal(h.connected.at(-1)!.socket, 1);
+    await waitFor("all four", () => h.pool.stats().channelsSubscribed === 4);
+    assert.equal(h.pool.stats().socketsRefused, 0);
+    assert.equal(h.fake.attemptCount, 3);
+  });
+});
+
+Deno.test("pusher pool: a server that keeps refusing fresh sockets cannot make the pool grow without end", async () => {
+  await withPool({}, {
+    channelsPerSocket: 1,
+    refusedBackoff: { baseMs: 60_000, capMs: 60_000 },
+  }, async (h) => {
+    h.pool.setChannels(["channel.1"]);
+    h.pool.start();
+    await waitFor("socket 0", () => h.pool.stats().channelsSubscribed === 1);
+    h.fake.closeAll(4009, "Connection is unauthorized");
+    await waitFor("the first refusal", () => h.refused.length === 1);
+    await waitFor("socket 1 carries the channel", () => h.pool.stats().channelsSubscribed === 1);
+    assert.equal(h.pool.socketOf("channel.1"), 1);
+    // One channel needs one socket; the pool allows itself twice that, so the next refusal opens nothing.
+    h.fake.closeAll(4009, "Connection is unauthorized");
+    await waitFor("the second refusal", () => h.refused.length === 2);
+    await delay(200);
+    assert.equal(h.pool.stats().socketsTotal, 2);
+    assert.equal(h.fake.attemptCount, 2);
+    assert.equal(h.pool.socketOf("channel.1"), 1);
+    assert.ok(logLines.some((line) => line.includes('"moved":0') && line.includes('"stayed":1')));
+  });
+});
+
+Deno.test("pusher pool: close 4301 stops that socket for good and keeps its channels", async () => {
+  await withPool({}, {}, async (h) => {
+    h.pool.setChannels(["channel.1"]);
+    h.pool.start();
+    await waitFor("subscription", () => h.pool.stats().channelsSubscribed === 1);
+    h.fake.closeAll(4301, "Client event rejected due to rate limit");
+    await waitFor("stop report", () => h.stopped.length === 1);
+    assert.deepEqual(h.stopped[0].info, {
+      code: 4301,
+      reason: "Client event rejected due to rate limit",
+    });
+    await delay(200);
+    assert.equal(h.fake.attemptCount, 1);
+    assert.deepEqual(h.refused, []);
+    const stats = h.pool.stats();
+    assert.equal(stats.socketsStopped, 1);
+    assert.equal(stats.socketsTotal, 1);
+    assert.equal(h.pool.socketOf("channel.1"), 0);
+    assert.ok(
+      logLines.some((line) => line.includes("will not reconnect") && line.includes("4301")),
+    );
   });
 });
 

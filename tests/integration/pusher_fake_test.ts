@@ -284,6 +284,27 @@ Deno.test("fake pusher: refuseConnections resets new connections before any hand
   }
 });
 
+Deno.test("fake pusher: refuseHandshakes closes new sockets with the code instead of the handshake", async () => {
+  const fake = await startFakePusher({});
+  try {
+    fake.refuseHandshakes({ code: 4004, reason: "Application is over connection quota" });
+    const refused = openRaw(fake.url);
+    const closed = await refused.closed;
+    assert.equal(closed.code, 4004);
+    assert.equal(closed.reason, "Application is over connection quota");
+    assert.deepEqual(refused.messages, []);
+    assert.equal(fake.connectCount, 0);
+
+    fake.refuseHandshakes(null);
+    const welcome = openRaw(fake.url);
+    await waitFor("a handshake", () => welcome.messages.length === 1);
+    assert.equal(JSON.parse(welcome.messages[0]).event, "pusher:connection_established");
+    await closeRaw(welcome);
+  } finally {
+    await fake.close();
+  }
+});
+
 Deno.test("fake pusher: the received log is bounded and keeps the newest frames", async () => {
   await withClient({ receivedLimit: 10 }, async (fake, client) => {
     for (let i = 0; i < 40; i++) client.send({ event: "pusher:pong", data: { i } });

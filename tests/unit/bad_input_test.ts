@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts";
-import { parseKickLiveEvent } from "../../src/pusher/protocol.ts";
+import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import { validateSettings, type VariableName } from "../../src/config.ts";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
 import { HttpClient } from "../../src/lib/http.ts";

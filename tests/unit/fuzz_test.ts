@@ -1,6 +1,7 @@
 /**
- * Property-based fuzzing (fast-check, 10,000 runs per property) of the two pure pieces that untrusted input
- * reaches first: the Pusher frame parser (src/pusher/protocol.ts) and the per-streamer status machine
+ * Property-based fuzzing (fast-check, 10,000 runs per property) of the pure pieces that untrusted input
+ * reaches first: the Pusher frame parser (src/pusher/protocol.ts), Kick's event reader
+ * (src/kick/pusher_events.ts) and the per-streamer status machine
  * (src/monitor/status_machine.ts, through src/monitor/pipeline.ts).
  */
 import assert from "node:assert/strict";
@@ -9,13 +10,15 @@ import {
   decodeData,
   encodeSubscribe,
   encodeUnsubscribe,
-  KICK_STOP_STREAM_BROADCAST,
-  KICK_STREAMER_IS_LIVE,
   MAX_FRAME_LENGTH,
-  parseKickLiveEvent,
   parseServerFrame,
   type ServerFrame,
 } from "../../src/pusher/protocol.ts";
+import {
+  KICK_STOP_STREAM_BROADCAST,
+  KICK_STREAMER_IS_LIVE,
+  parseKickLiveEvent,
+} from "../../src/kick/pusher_events.ts";
 import {
   initialState,
   type MachineOptions,

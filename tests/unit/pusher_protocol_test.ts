@@ -1,17 +1,14 @@
-import { parseKickTime } from "../../src/kick/values.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  channelIdFromName,
   closeAction,
   decodeData,
   encodePing,
   encodePong,
   encodeSubscribe,
   encodeUnsubscribe,
-  kickChannelNames,
-  parseKickLiveEvent,
   parseServerFrame,
+  retryDelay,
   type ServerFrame,
 } from "../../src/pusher/protocol.ts";
 
@@ -331,10 +328,11 @@ Deno.test("pusher encoders: exact client frames (protocol §2.2, kick-api.md §3
 
 Deno.test("pusher close codes: classes per protocol §2.1 and §3", () => {
   const cases: [number, string][] = [
-    [4000, "stop"],
-    [4001, "stop"],
-    [4009, "stop"],
-    [4099, "stop"],
+    [3999, "backoff"],
+    [4000, "refused"],
+    [4001, "refused"],
+    [4009, "refused"],
+    [4099, "refused"],
     [4100, "backoff"],
     [4199, "backoff"],
     [4200, "reconnect-soon"],
@@ -357,140 +355,28 @@ Deno.test("pusher close codes: classes per protocol §2.1 and §3", () => {
   for (const [code, action] of cases) assert.equal(closeAction(code), action, `code ${code}`);
 });
 
-Deno.test("kick channels: both names of a channel id, and the id back from either", () => {
-  assert.deepEqual(kickChannelNames(668), ["channel.668", "channel_668"]);
-  assert.equal(channelIdFromName("channel.668"), 668);
-  assert.equal(channelIdFromName("channel_2587387"), 2587387);
-  for (
-    const name of [
-      "chatrooms.668.v2",
-      "chatroom_668",
-      "channel.",
-      "channel.0",
-      "channel.01",
-      "channel.6x",
-      "xchannel.6",
-      "channel-6",
-      "private-channel_6",
-      "channel.12345678901234567",
-    ]
-  ) {
-    assert.equal(channelIdFromName(name), null, name);
-  }
-});
-
-Deno.test("kick events: StreamerIsLive with the reference's exact payload (kick-api.md §3.5)", () => {
-  const data = JSON.parse(
-    '{"livestream":{"id":74331109,"channel_id":668,"session_title":"+18 #ad🌟LIVE🌟…","source":null,"created_at":"2025-09-14T23:18:20.000000Z"}}',
-  );
-  assert.deepEqual(parseKickLiveEvent({ event: "App\\Events\\StreamerIsLive", data }), {
-    kind: "live",
-    channelId: 668,
-    livestreamId: 74331109,
-    title: "+18 #ad🌟LIVE🌟…",
-    createdAt: new Date("2025-09-14T23:18:20.000Z"),
-  });
-  // The 2023 shape from cibere/kick.py issue #6.
-  const old = {
-    livestream: {
-      id: 5274636,
-      channel_id: 3612810,
-      session_title: "…",
-      source: null,
-      created_at: "2023-06-22T05:50:32.000000Z",
-    },
-  };
-  const parsed = parseKickLiveEvent({ event: "App\\Events\\StreamerIsLive", data: old });
-  assert.equal(parsed?.kind, "live");
-  if (parsed?.kind === "live") {
-    assert.equal(parsed.channelId, 3612810);
-    assert.equal(parsed.createdAt?.toISOString(), "2023-06-22T05:50:32.000Z");
-  }
-});
-
-Deno.test("kick events: StopStreamBroadcast reads livestream.channel.id (kick-api.md §3.5)", () => {
-  const data = JSON.parse(
-    '{"livestream":{"id":74265904,"channel":{"id":2587387,"is_banned":false}}}',
-  );
-  assert.deepEqual(parseKickLiveEvent({ event: "App\\Events\\StopStreamBroadcast", data }), {
-    kind: "offline",
-    channelId: 2587387,
-    livestreamId: 74265904,
-  });
-});
-
-Deno.test("kick events: the whole path from a wire frame to a live event", () => {
-  const frame = parseServerFrame(JSON.stringify({
-    event: "App\\Events\\StopStreamBroadcast",
-    data: JSON.stringify({ livestream: { id: 1, channel: { id: 2, is_banned: false } } }),
-    channel: "channel_2",
-  }));
-  assert.equal(frame.kind, "channel_event");
-  if (frame.kind === "channel_event") {
-    assert.deepEqual(parseKickLiveEvent(frame), { kind: "offline", channelId: 2, livestreamId: 1 });
-  }
-});
-
-Deno.test("kick events: other events are null; wrong shapes are malformed", () => {
-  assert.equal(
-    parseKickLiveEvent({
-      event: "App\\Events\\FollowersUpdated",
-      data: { followersCount: 20947, channel_id: 2515504 },
-    }),
-    null,
-  );
-  assert.equal(parseKickLiveEvent({ event: "StreamerIsLive", data: {} }), null);
-  const malformed: [string, unknown][] = [
-    ["App\\Events\\StreamerIsLive", {}],
-    ["App\\Events\\StreamerIsLive", "raw string"],
-    ["App\\Events\\StreamerIsLive", { livestream: { id: 1 } }],
-    ["App\\Events\\StreamerIsLive", { livestream: { id: "x", channel_id: 2 } }],
-    ["App\\Events\\StreamerIsLive", { livestream: { id: 1, channel_id: -2 } }],
-    // The stop shape on a start event: channel_id is missing.
-    ["App\\Events\\StreamerIsLive", { livestream: { id: 1, channel: { id: 2 } } }],
-    ["App\\Events\\StopStreamBroadcast", { livestream: { id: 1, channel_id: 2 } }],
-    ["App\\Events\\StopStreamBroadcast", null],
-  ];
-  for (const [event, data] of malformed) {
-    const result = parseKickLiveEvent({ event, data });
-    assert.equal(result?.kind, "malformed", JSON.stringify(data));
-    if (result?.kind === "malformed") assert.match(result.reason, /payload/);
-  }
-});
-
-Deno.test("kick events: numeric-string ids, missing title and missing created_at are accepted", () => {
-  assert.deepEqual(
-    parseKickLiveEvent({
-      event: "App\\Events\\StreamerIsLive",
-      data: { livestream: { id: "10", channel_id: "20" } },
-    }),
-    { kind: "live", channelId: 20, livestreamId: 10, title: null, createdAt: null },
-  );
-});
-
-Deno.test("kick timestamps: Laravel microseconds, zone-less UTC, offsets, junk", () => {
-  assert.equal(
-    parseKickTime("2025-09-14T23:18:20.000000Z")?.toISOString(),
-    "2025-09-14T23:18:20.000Z",
-  );
-  assert.equal(
-    parseKickTime("2025-09-14T23:18:20.123456Z")?.toISOString(),
-    "2025-09-14T23:18:20.123Z",
-  );
-  assert.equal(
-    parseKickTime("2024-02-06 19:10:40")?.toISOString(),
-    "2024-02-06T19:10:40.000Z",
-  );
-  assert.equal(
-    parseKickTime("2025-09-14T16:59:34+00:00")?.toISOString(),
-    "2025-09-14T16:59:34.000Z",
-  );
-  assert.equal(
-    parseKickTime("2025-09-14T18:59:34+0200")?.toISOString(),
-    "2025-09-14T16:59:34.000Z",
-  );
-  assert.equal(parseKickTime("2025-13-45T99:00:00Z"), null);
-  assert.equal(parseKickTime("yesterday"), null);
-  assert.equal(parseKickTime(""), null);
-  assert.equal(parseKickTime(null), null);
+Deno.test("pusher retry delays: each close class on its own schedule, from the one backoff", () => {
+  const low = { random: () => 0 };
+  const high = { random: () => 0.999999 };
+  // 40xx: "do not reconnect unchanged" waits 5–10 minutes by default, and never longer.
+  assert.equal(retryDelay(4001, 0, low), 300_000);
+  assert.equal(retryDelay(4004, 0, high), 600_000);
+  assert.equal(retryDelay(4099, 12, high), 600_000);
+  // …and its schedule is an option, so tests can shorten it; it grows on repeats up to the cap.
+  const short = { refusedBackoff: { baseMs: 100, capMs: 400 }, random: () => 0 };
+  assert.deepEqual([0, 1, 2, 3].map((attempt) => retryDelay(4009, attempt, short)), [
+    50,
+    100,
+    200,
+    200,
+  ]);
+  // 41xx: at least 1 s (protocol §2.1), even on a shorter schedule.
+  assert.equal(retryDelay(4100, 0, low), 1_000);
+  assert.equal(retryDelay(4100, 0, { ...low, backoff: { baseMs: 20, capMs: 200 } }), 1_000);
+  // 42xx: soon, never under 100 ms (protocol §4).
+  assert.equal(retryDelay(4200, 0, low), 100);
+  assert.equal(retryDelay(4201, 3, low), 800);
+  // Abnormal closes: the ordinary 1 s → 60 s schedule.
+  assert.equal(retryDelay(1006, 0, low), 500);
+  assert.equal(retryDelay(1006, 20, high), 60_000);
 });

@@ -3,8 +3,8 @@
  * become observations. Both names carry the same event; the status machine dedupes them.
  */
 import type { Observation } from "../../domain/types.ts";
-import { PusherPool, type PusherPoolOptions, type PusherPoolStats } from "../../pusher/client.ts";
-import { kickChannelNames, parseKickLiveEvent } from "../../pusher/protocol.ts";
+import { PusherPool, type PusherPoolOptions, type PusherPoolStats } from "../../pusher/pool.ts";
+import { kickChannelNames, parseKickLiveEvent } from "../../kick/pusher_events.ts";
 import { log } from "../../lib/log.ts";
 
 export interface MonitoredChannel {
