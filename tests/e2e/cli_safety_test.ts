@@ -136,3 +136,221 @@ Deno.test({
     }
   },
 });
+
+Deno.test("--json: a failure is one error document on stdout, with the code and no secret", async () => {
+  const { dir, env } = await isolatedEnv();
+  try {
+    const config = await runCli(["streamers", "list", "--json"], {
+      ...env,
+      KICK_API_BATCH_SIZE: "500",
+    });
+    assert.equal(config.code, 78, config.stderr);
+    const configDoc = JSON.parse(config.stdout);
+    assert.equal(configDoc.error.exit_code, 78);
+    assert.equal(configDoc.error.kind, "config");
+    assert.match(configDoc.error.message, /KICK_API_BATCH_SIZE/);
+    assert.match(config.stderr, /KICK_API_BATCH_SIZE/, "the reason is still on stderr");
+
+    const usage = await runCli(["events", "list", "--json", "--limit", "0"], env);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.deepEqual(JSON.parse(usage.stdout).error.kind, "usage");
+
+    const unknownFlag = await runCli(["streamers", "list", "--json", "--bogus"], env);
+    assert.equal(unknownFlag.code, 2, unknownFlag.stderr);
+    assert.match(JSON.parse(unknownFlag.stdout).error.message, /bogus/);
+
+    const port = freePort();
+    const unreachable = await runCli(["db", "health", "--json"], {
+      ...env,
+      DATABASE_URL: `postgres://kick:hunter2secret@127.0.0.1:${port}/nowhere`,
+    });
+    assert.equal(unreachable.code, 69, unreachable.stderr);
+    const doc = JSON.parse(unreachable.stdout);
+    assert.deepEqual(Object.keys(doc), ["error"]);
+    assert.equal(doc.error.kind, "unavailable");
+    assert.equal(doc.error.exit_code, 69);
+    assert.ok(!unreachable.stdout.includes("hunter2secret"), "the password is not printed");
+
+    const plain = await runCli(["events", "list", "--limit", "0"], env);
+    assert.equal(plain.stdout, "", "without --json nothing goes to stdout");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "streamers remove refuses without --yes off a terminal, and keeps the history",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    const h = await kickHarness(["xqc", "alpha"]);
+    try {
+      assert.equal((await h.cli(["streamers", "add", "xqc", "alpha"])).code, 0);
+      const refused = await h.cli(["streamers", "remove", "xqc"]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /delete the recorded history of xqc/);
+      assert.match(refused.stderr, /--yes/);
+      const list = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout);
+      assert.equal(list.length, 2, "nothing was removed");
+
+      const missing = await h.cli(["streamers", "remove", "nobody"]);
+      assert.equal(missing.code, 0, "nothing to delete needs no confirmation");
+      assert.match(missing.stdout, /nobody: was not monitored/);
+
+      const removed = await h.cli(["streamers", "remove", "xqc", "--yes"]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.match(removed.stdout, /xqc: removed/);
+      const after = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout);
+      assert.deepEqual(after.map((s: { slug: string }) => s.slug), ["alpha"]);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "an unmonitored streamer: events list --streamer and streamers history both exit 1",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    const h = await kickHarness(["xqc"]);
+    try {
+      for (
+        const args of [["events", "list", "--streamer", "nobody"], [
+          "streamers",
+          "history",
+          "nobody",
+        ]]
+      ) {
+        const result = await h.cli(args);
+        assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+        assert.match(result.stderr, /No streamer named "nobody" is monitored/);
+      }
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--channel-id: the user id is refused, a live stream's real id wins, a duplicate is refused",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    const h = await kickHarness([]);
+    try {
+      h.world.addStreamer("xqc", { broadcasterUserId: 676, channelId: 668 });
+      h.world.addStreamer("alpha", { broadcasterUserId: 1000, channelId: 2000 });
+      h.world.addStreamer("beta", { broadcasterUserId: 3000, channelId: 4000 });
+
+      const userId = await h.cli(["streamers", "add", "xqc", "--channel-id", "676"]);
+      assert.equal(userId.code, 2, userId.stderr);
+      assert.match(userId.stderr, /676 is xqc's broadcaster user id, not its Pusher channel id/);
+
+      h.world.goLive("xqc", { title: "live" });
+      const corrected = await h.cli(["streamers", "add", "xqc", "--channel-id", "676"]);
+      assert.equal(corrected.code, 0, corrected.stderr);
+      assert.match(corrected.stdout, /live-streams list says 668, which is used instead/);
+      assert.match(corrected.stdout, /xqc: added \(user 676, pusher channel 668\)/);
+
+      const offline = await h.cli(["streamers", "add", "alpha", "--channel-id", "2000"]);
+      assert.equal(offline.code, 0, offline.stderr);
+      const duplicate = await h.cli(["streamers", "add", "beta", "--channel-id", "2000"]);
+      assert.equal(duplicate.code, 2, duplicate.stderr);
+      assert.match(duplicate.stderr, /Channel id 2000 already belongs to alpha/);
+      const slugs = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout)
+        .map((s: { slug: string; channel_id: number }) => `${s.slug}:${s.channel_id}`).sort();
+      assert.deepEqual(slugs, ["alpha:2000", "xqc:668"]);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "streamers test says the user id is not the channel id, and shows the channel id when live",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    // The website API is unreachable, as behind Cloudflare: only the live-streams list knows the id.
+    const h = await kickHarness([], { KICK_WEB_URL: `http://127.0.0.1:${freePort()}` });
+    try {
+      h.world.addStreamer("xqc", { broadcasterUserId: 676, channelId: 668 });
+      const offline = await h.cli(["streamers", "test", "xqc"]);
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.match(offline.stdout, /Broadcaster user id: 676 \(.*NOT the Pusher channel id\)/);
+      assert.match(offline.stdout, /Pusher channel id:\s+unknown \(Kick shows it only while live/);
+
+      h.world.goLive("xqc", { title: "hi" });
+      const live = await h.cli(["streamers", "test", "xqc"]);
+      assert.equal(live.code, 0, live.stderr);
+      assert.match(live.stdout, /Pusher channel id:\s+668 \(from Kick's live-streams list\)/);
+      const json = JSON.parse((await h.cli(["streamers", "test", "xqc", "--json"])).stdout);
+      assert.equal(json.channel_id, 668);
+      assert.equal(json.broadcaster_user_id, 676);
+      assert.equal(json.channel_id_source, "livestreams");
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+/** Reads a child's stdout as it comes, line by line. */
+function collectLines(
+  stream: ReadableStream<Uint8Array>,
+): { lines: string[]; done: Promise<void> } {
+  const lines: string[] = [];
+  const done = (async () => {
+    let buffer = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      lines.push(...parts);
+    }
+    if (buffer) lines.push(buffer);
+  })();
+  return { lines, done };
+}
+
+Deno.test({
+  name:
+    "streamers add prints each batch as it is stored; Ctrl-C keeps what was stored and exits 130",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const slugs = Array.from({ length: 60 }, (_, i) => `slow_${i}`);
+    // 10 slugs a batch and 10 requests a second: each batch takes about a second of website lookups.
+    const h = await kickHarness(slugs, { KICK_API_RATE: "10", KICK_API_BATCH_SIZE: "10" });
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "streamers", "add", ...slugs],
+        env: h.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out = collectLines(child.stdout);
+      const err = new Response(child.stderr).text();
+      await waitFor("the first batch", () => out.lines.length >= 10, 30_000);
+      const firstBatch = out.lines.slice(0, 10);
+      assert.ok(firstBatch.every((l) => /^slow_\d+: added/.test(l)), firstBatch.join("\n"));
+      child.kill("SIGINT");
+      const status = await child.status;
+      await out.done;
+      const stderr = await err;
+      assert.equal(status.code, 130, stderr);
+      assert.match(
+        stderr,
+        /Interrupted: (\d+) streamer\(s\) stored, (\d+) of 60 slug\(s\) not looked up/,
+      );
+      assert.doesNotMatch(stderr, /\r/, "no progress line when stderr is not a terminal");
+      const [, storedText, leftText] = /(\d+) streamer\(s\) stored, (\d+) of 60/.exec(stderr)!;
+      assert.ok(Number(leftText) > 0);
+      const list = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout);
+      assert.equal(list.length, Number(storedText), "every stored streamer is kept");
+      assert.equal(list.length, out.lines.length, "every printed line was stored");
+      assert.equal(list.length + Number(leftText), 60);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
