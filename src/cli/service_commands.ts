@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
+import { requireUsableDataDir } from "../config_usability.ts";
 import { Monitor, STATUS_FILE } from "../monitor/monitor.ts";
 import { Pipeline } from "../monitor/pipeline.ts";
 import { PollSource } from "../monitor/sources/poll_source.ts";
@@ -116,6 +117,7 @@ const LOCK_CHECK_INTERVAL_MS = 5_000;
 /** The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. */
 async function runService(config: Config): Promise<void> {
   const kick = createKickClients(config);
+  await requireUsableDataDir(config.dataDir);
   await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
   const dirLock = await tryLockFile(lockPath);

@@ -354,3 +354,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test("config validate: empty credentials are not 'valid'; it says which commands need them", async () => {
+  const { dir, env } = await isolatedEnv();
+  try {
+    const init = await runCli(["config", "init"], env, { cwd: dir });
+    assert.equal(init.code, 0, init.stderr);
+    const result = await runCli(["config", "validate"], env, { cwd: dir });
+    assert.equal(result.code, 78, result.stderr);
+    assert.doesNotMatch(result.stdout, /valid/i);
+    assert.match(result.stderr, /KICK_CLIENT_ID is empty: streamers add, .*check.* need it/);
+    assert.match(result.stderr, /KICK_CLIENT_SECRET is empty/);
+
+    const json = await runCli(["config", "validate", "--json"], env, { cwd: dir });
+    assert.equal(JSON.parse(json.stdout).error.kind, "config");
+
+    const good = await runCli(["config", "validate"], {
+      ...env,
+      KICK_CLIENT_ID: "id",
+      KICK_CLIENT_SECRET: "secret",
+    }, { cwd: dir });
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /Configuration is valid/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a data directory that is a file, a device or /proc: exit 78 with a clear reason", async () => {
+  const { dir, env } = await isolatedEnv({ KICK_CLIENT_ID: "id", KICK_CLIENT_SECRET: "secret" });
+  try {
+    const file = join(dir, "a-file");
+    await Deno.writeTextFile(file, "");
+    const cases: [string, RegExp][] = [
+      [file, /is a file, not a directory/],
+      ["/dev/null", /is a device, not a directory/],
+      ["/proc", /kernel pseudo-filesystem/],
+    ];
+    for (const [dataDir, reason] of cases) {
+      const withDir = { ...env, KICK_MONITOR_DATA_DIR: dataDir };
+      const validate = await runCli(["config", "validate"], withDir);
+      assert.equal(validate.code, 78, `validate ${dataDir}: ${validate.stderr}`);
+      assert.match(validate.stderr, reason);
+      assert.match(validate.stderr, /KICK_MONITOR_DATA_DIR/);
+      // A command that opens the embedded database there.
+      const list = await runCli(["streamers", "list"], withDir);
+      assert.equal(list.code, 78, `streamers list ${dataDir}: ${list.stderr}`);
+      assert.match(list.stderr, reason);
+      assert.doesNotMatch(list.stderr, /os error/);
+    }
+    const doctor = await runCli(["doctor", "--json"], {
+      ...env,
+      KICK_MONITOR_DATA_DIR: "/dev/null",
+    });
+    assert.equal(doctor.code, 78, doctor.stderr);
+    const report = JSON.parse(doctor.stdout);
+    const config = report.checks.find((c: { name: string }) => c.name === "config");
+    assert.equal(config.status, "failed");
+    assert.match(config.detail, /is a device, not a directory/);
+    assert.equal(report.error, undefined, "doctor keeps its own JSON shape");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
