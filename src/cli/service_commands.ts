@@ -9,10 +9,11 @@ import { PollSource } from "../monitor/sources/poll_source.ts";
 import { startHttpServer } from "../http/server.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
 import { sleep } from "../lib/backoff.ts";
-import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { escapeForTerminal } from "../lib/terminal.ts";
 import { log } from "../lib/log.ts";
 import type { MonitorLock } from "../store/store.ts";
-import { type CommandContext, printJson, printLines } from "./context.ts";
+import { AnsweredExit, type CommandContext, printJson, printLines } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
 import {
   createKickClients,
@@ -60,7 +61,10 @@ export function registerServiceCommands(program: Command, context: () => Command
     });
 
   service.command("status")
-    .description("is a monitor running, connected, how fresh is its data")
+    .description(
+      "is a monitor running, connected, how fresh is its data; exit 0 when one runs, 3 when none " +
+        "does (LSB), with the report printed either way",
+    )
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const config = context().config();
@@ -78,8 +82,16 @@ export function registerServiceCommands(program: Command, context: () => Command
         pid: pid !== null && pid > 0 ? pid : null,
         ...details,
       };
-      if (options.json) return printJson(report);
-      if (!report.running) return printLines(`Not running (data dir ${config.dataDir}).`);
+      const notRunning = new AnsweredExit("No monitor is running", ExitCode.notRunning);
+      if (options.json) {
+        printJson(report);
+        if (!report.running) throw notRunning;
+        return;
+      }
+      if (!report.running) {
+        printLines(`Not running (data dir ${config.dataDir}).`);
+        throw notRunning;
+      }
       const d = (details ?? {}) as Record<string, unknown>;
       printLines(
         `Running:             yes (pid ${report.pid})`,
@@ -91,6 +103,13 @@ export function registerServiceCommands(program: Command, context: () => Command
           d.last_poll_error ? ` (last attempt failed: ${d.last_poll_error})` : ""
         }`,
         `Journal backlog:     ${d.journal_backlog ?? "?"}`,
+        `Database:            ${
+          d.database_error
+            ? `OUTAGE: ${
+              escapeForTerminal(String(d.database_error))
+            } (transitions wait in the journal and are written when it is back)`
+            : "ok"
+        }`,
       );
     });
 

@@ -11,6 +11,9 @@ import postgres from "postgres";
 import { FakeWorld } from "../../src/sim/world.ts";
 import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
 import { type CliResult, freePort, runCli, waitFor } from "../helpers/cli.ts";
+import { tryLockFile } from "../../src/lib/file_lock.ts";
+import { STATUS_FILE } from "../../src/monitor/monitor.ts";
+import { MONITOR_LOCK_FILE } from "../../src/cli/resources.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const SECRET = "safety-test-secret-7c2e";
@@ -413,6 +416,59 @@ Deno.test("a data directory that is a file, a device or /proc: exit 78 with a cl
     assert.equal(config.status, "failed");
     assert.match(config.detail, /is a device, not a directory/);
     assert.equal(report.error, undefined, "doctor keeps its own JSON shape");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("service status: exit 3 when no monitor runs (text and --json); a database outage is shown", async () => {
+  const { dir, env } = await isolatedEnv();
+  const dataDir = join(dir, "data");
+  try {
+    const text = await runCli(["service", "status"], env);
+    assert.equal(text.code, 3, text.stderr);
+    assert.match(text.stdout, /Not running/);
+    const json = await runCli(["service", "status", "--json"], env);
+    assert.equal(json.code, 3, json.stderr);
+    assert.equal(JSON.parse(json.stdout).running, false, "the report is printed all the same");
+
+    // A monitor (this test, holding its lock) whose database is down, as its status file says.
+    await Deno.mkdir(dataDir, { recursive: true });
+    const lock = await tryLockFile(join(dataDir, MONITOR_LOCK_FILE));
+    assert.ok(lock !== null);
+    try {
+      const now = new Date().toISOString();
+      await Deno.writeTextFile(
+        join(dataDir, STATUS_FILE),
+        JSON.stringify({
+          pid: Deno.pid,
+          started_at: now,
+          updated_at: now,
+          streamers: 2,
+          sockets_connected: 1,
+          sockets_total: 1,
+          subscribed_channels: 4,
+          last_event_at: null,
+          last_poll_at: now,
+          last_poll_error: null,
+          journal_backlog: 7,
+          database_error: `connect ECONNREFUSED 127.0.0.1:5432${ESC}[2J`,
+        }),
+      );
+      const running = await runCli(["service", "status"], env);
+      assert.equal(running.code, 0, running.stderr);
+      assert.match(running.stdout, /Running:\s+yes/);
+      assert.match(
+        running.stdout,
+        /Database:\s+OUTAGE: connect ECONNREFUSED 127\.0\.0\.1:5432\\x1b\[2J/,
+      );
+      assertNoControls(running.stdout, "service status");
+      const runningJson = await runCli(["service", "status", "--json"], env);
+      assert.equal(runningJson.code, 0, runningJson.stderr);
+      assert.match(JSON.parse(runningJson.stdout).database_error, /ECONNREFUSED/);
+    } finally {
+      lock.release();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
