@@ -473,3 +473,72 @@ Deno.test("service status: exit 3 when no monitor runs (text and --json); a data
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "demo --port prints export lines that point another shell at its simulated Kick",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { dir, env } = await isolatedEnv();
+    // Two consecutive free ports: Kick on N, Pusher on N+1.
+    let port = freePort();
+    for (let tries = 0; tries < 20; tries++) {
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
+        break;
+      } catch {
+        port = freePort();
+      }
+    }
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "demo", "--port", String(port), "--seed", "1"],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = collectLines(child.stdout);
+    const err = new Response(child.stderr).text();
+    try {
+      await waitFor(
+        "the export lines",
+        () => out.lines.some((l) => l.startsWith("export KICK_CLIENT_SECRET=")),
+        60_000,
+        100,
+      );
+      const exports = Object.fromEntries(
+        out.lines.filter((l) => l.startsWith("export ")).map((l) => {
+          const [, name, value] = /^export (\w+)='([^']*)'$/.exec(l)!;
+          return [name, value];
+        }),
+      );
+      assert.deepEqual(Object.keys(exports).sort(), [
+        "KICK_API_URL",
+        "KICK_CLIENT_ID",
+        "KICK_CLIENT_SECRET",
+        "KICK_OAUTH_URL",
+        "KICK_PUSHER_URL",
+        "KICK_WEB_URL",
+      ]);
+      assert.equal(exports.KICK_API_URL, `http://127.0.0.1:${port}`);
+      assert.match(exports.KICK_PUSHER_URL, new RegExp(`^ws://127\\.0\\.0\\.1:${port + 1}/`));
+
+      // A second shell with exactly those lines asks the demo's Kick.
+      const second = await runCli(["streamers", "test", "xqc"], { ...env, ...exports });
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /xqc \(found\)/);
+
+      // The same port again while the demo runs: a clear error.
+      const clash = await runCli(["demo", "--port", String(port)], env);
+      assert.equal(clash.code, 1, clash.stderr);
+      assert.match(clash.stderr, new RegExp(`Port ${port} .*already in use.*--port`));
+    } finally {
+      child.kill("SIGINT");
+      const status = await child.status;
+      await out.done;
+      const stderr = await err;
+      assert.equal(status.code, 0, stderr);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
