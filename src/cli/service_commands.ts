@@ -15,6 +15,7 @@ import { log } from "../lib/log.ts";
 import type { MonitorLock } from "../store/store.ts";
 import { AnsweredExit, type CommandContext, printJson, printLines } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
+import { ProgressLine } from "./progress.ts";
 import {
   createKickClients,
   MONITOR_LOCK_FILE,
@@ -114,14 +115,43 @@ export function registerServiceCommands(program: Command, context: () => Command
     });
 
   program.command("check")
-    .description("one reconciliation pass against the official API, then exit (cron)")
+    .description(
+      "one reconciliation pass against the official API, then exit (cron); a long list is checked " +
+        "and recorded in chunks, with progress on a terminal, and Ctrl-C keeps what was recorded " +
+        "(exit 130)",
+    )
     .option("--json", "print one JSON document")
     .action(async (options) => {
-      const report = await runCheck(context().config());
-      if (options.json) return printJson(report);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort(new Error("interrupted"));
+      Deno.addSignalListener("SIGINT", onSignal);
+      let report: CheckReport;
+      try {
+        report = await runCheck(context().config(), {
+          signal: stop.signal,
+          // Text output says what changed as each chunk is known; --json answers once, at the end.
+          onTransitions: options.json ? undefined : (transitions) => {
+            if (transitions.length === 0) return;
+            printLines(...transitions.map((t) => `  ${t.slug} went ${t.type} at ${t.occurred_at}`));
+          },
+        });
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+      if (report.interrupted) {
+        throw new UserFacingError(
+          `Interrupted: checked ${report.checked} of ${report.total} streamer(s)${
+            report.monitor_running ? "" : `, recorded ${report.transitions.length} transition(s)`
+          }; the rest were not checked`,
+          ExitCode.interrupted,
+        );
+      }
+      if (options.json) {
+        const { interrupted: _interrupted, total: _total, ...document } = report;
+        return printJson(document);
+      }
       printLines(
         `Checked ${report.checked} streamer(s): ${report.online} online, ${report.offline} offline.`,
-        ...report.transitions.map((t) => `  ${t.slug} went ${t.type} at ${t.occurred_at}`),
         ...report.not_found.map((slug) => `  ${slug}: Kick does not know this channel any more`),
         report.monitor_running
           ? "A monitor is running: it records transitions itself, so this pass wrote nothing."
@@ -243,49 +273,97 @@ async function openStoreWithRetry(
   return null;
 }
 
+interface CheckTransition {
+  slug: string;
+  type: string;
+  occurred_at: string;
+  baseline: boolean;
+}
+
 interface CheckReport {
   checked: number;
   online: number;
   offline: number;
   not_found: string[];
   monitor_running: boolean;
-  transitions: { slug: string; type: string; occurred_at: string; baseline: boolean }[];
+  transitions: CheckTransition[];
+  /** Streamers to check (not in the JSON document). */
+  total: number;
+  /** Stopped by Ctrl-C before every chunk was checked (not in the JSON document). */
+  interrupted: boolean;
 }
 
-/** One reconciliation pass. When a monitor is running it only reports, so two writers never race. */
-async function runCheck(config: Config): Promise<CheckReport> {
+/** Streamers asked about and recorded together: a few API batches, so a long list shows progress. */
+const CHECK_CHUNK = 100;
+
+/**
+ * One reconciliation pass, in chunks of {@link CHECK_CHUNK} streamers, each recorded before the next is asked
+ * for: an interrupted pass keeps what it learned. When a monitor is running it only reports, so two writers
+ * never race.
+ */
+async function runCheck(
+  config: Config,
+  options: { signal?: AbortSignal; onTransitions?: (transitions: CheckTransition[]) => void } = {},
+): Promise<CheckReport> {
   const kick = createKickClients(config);
   return await withStore(config, async (store) => {
     const streamers = await store.listStreamers();
     const lock = await store.tryAcquireMonitorLock();
     const dirHolder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
     const monitorRunning = lock === null || dirHolder !== null;
+    const report: CheckReport = {
+      checked: 0,
+      online: 0,
+      offline: 0,
+      not_found: [],
+      monitor_running: monitorRunning,
+      transitions: [],
+      total: streamers.length,
+      interrupted: false,
+    };
+    const progress = new ProgressLine("check:", streamers.length);
     try {
       const pipeline = new Pipeline({ offlineGraceMs: 0 });
       pipeline.sync(streamers);
-      const result = await new PollSource({ api: kick.api }).reconcile(streamers);
-      const transitions = result.observations.flatMap((o) => pipeline.ingest(o));
-      if (!monitorRunning) {
-        await store.applyTransitions(transitions);
-        await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
-        for (const { slug, channelId } of result.discoveredChannelIds) {
-          await store.setStreamerIds(slug, { channelId });
+      const poll = new PollSource({ api: kick.api });
+      progress.update(0);
+      for (let start = 0; start < streamers.length; start += CHECK_CHUNK) {
+        const chunk = streamers.slice(start, start + CHECK_CHUNK);
+        let result;
+        try {
+          result = await poll.reconcile(chunk, options.signal);
+        } catch (error) {
+          if (options.signal?.aborted) {
+            report.interrupted = true;
+            break;
+          }
+          throw error;
         }
-      }
-      return {
-        checked: result.observations.length,
-        online: result.observations.filter((o) => o.status === "online").length,
-        offline: result.observations.filter((o) => o.status === "offline").length,
-        not_found: result.notFound,
-        monitor_running: monitorRunning,
-        transitions: transitions.map((t) => ({
+        const transitions = result.observations.flatMap((o) => pipeline.ingest(o));
+        if (!monitorRunning) {
+          await store.applyTransitions(transitions);
+          await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
+          for (const { slug, channelId } of result.discoveredChannelIds) {
+            await store.setStreamerIds(slug, { channelId });
+          }
+        }
+        const described = transitions.map((t) => ({
           slug: t.slug,
           type: t.type,
           occurred_at: t.occurredAt.toISOString(),
           baseline: t.baseline,
-        })),
-      };
+        }));
+        report.checked += result.observations.length;
+        report.online += result.observations.filter((o) => o.status === "online").length;
+        report.offline += result.observations.filter((o) => o.status === "offline").length;
+        report.not_found.push(...result.notFound);
+        report.transitions.push(...described);
+        progress.around(() => options.onTransitions?.(described));
+        progress.update(Math.min(start + chunk.length, streamers.length));
+      }
+      return report;
     } finally {
+      progress.clear();
       await lock?.release();
     }
   });

@@ -104,6 +104,7 @@ const EVIL_TITLE = `pwn${ESC}]0;owned${"\x07"}${ESC}[2J\u202eevil\u2066\x9b`;
 function assertNoControls(text: string, what: string): void {
   // Newlines end lines; nothing else below U+0020 (nor DEL, C1 or a bidi control) may reach the terminal.
   const bad =
+    // deno-lint-ignore no-control-regex -- looking for control characters is the point
     /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
   assert.doesNotMatch(text, bad, `${what} prints a control character: ${JSON.stringify(text)}`);
 }
@@ -539,6 +540,47 @@ Deno.test({
       const stderr = await err;
       assert.equal(status.code, 0, stderr);
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "check records chunk by chunk; Ctrl-C keeps the chunks checked and exits 130",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const slugs = Array.from({ length: 300 }, (_, i) => `chunk_${i}`);
+    const h = await kickHarness(slugs, { KICK_API_RATE: "200", KICK_API_BATCH_SIZE: "50" });
+    try {
+      const added = await h.cli(["streamers", "add", ...slugs]);
+      assert.equal(added.code, 0, added.stderr);
+      // Two requests a second: each chunk of 100 streamers (4 requests of 25) takes about 2 s.
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "check"],
+        env: { ...h.env, KICK_API_RATE: "2", KICK_API_BATCH_SIZE: "25" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out = collectLines(child.stdout);
+      const err = new Response(child.stderr).text();
+      await waitFor("the first chunk", () => out.lines.some((l) => / went /.test(l)), 30_000);
+      child.kill("SIGINT");
+      const status = await child.status;
+      await out.done;
+      const stderr = await err;
+      assert.equal(status.code, 130, stderr);
+      const match = /Interrupted: checked (\d+) of 300 streamer\(s\), recorded (\d+)/.exec(stderr);
+      assert.ok(match, stderr);
+      const checked = Number(match[1]);
+      assert.ok(checked >= 100 && checked < 300, stderr);
+      const list = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout) as {
+        last_checked_at: string | null;
+      }[];
+      assert.equal(list.filter((s) => s.last_checked_at !== null).length, checked);
+    } finally {
+      await h.cleanup();
     }
   },
 });
