@@ -12,6 +12,7 @@ import { Monitor } from "../monitor/monitor.ts";
 import { learnChannelIds } from "../kick/resolve.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";
 import { configureLogging } from "../lib/log.ts";
+import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Transition } from "../domain/types.ts";
 import type { CommandContext } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
@@ -217,7 +218,7 @@ async function startSimulatedKick(
 function describe(t: Transition): string {
   const time = t.occurredAt.toISOString().slice(11, 23);
   const what = t.baseline ? `is ${t.type}` : `went ${t.type.toUpperCase()}`;
-  const title = t.title ? `  "${t.title}"` : "";
+  const title = t.title ? `  "${escapeForTerminal(t.title)}"` : "";
   const source = t.baseline ? "first check" : `via ${t.source}`;
   return `${time}  ${t.slug.padEnd(14)} ${what.padEnd(12)} ${source.padEnd(11)}${title}`;
 }

@@ -101,7 +101,9 @@ export function registerServiceCommands(program: Command, context: () => Command
         `Subscribed channels: ${d.subscribed_channels ?? "?"}`,
         `Last event:          ${d.last_event_at ?? "none yet"}`,
         `Last poll:           ${d.last_poll_at ?? "none yet"}${
-          d.last_poll_error ? ` (last attempt failed: ${d.last_poll_error})` : ""
+          d.last_poll_error
+            ? ` (last attempt failed: ${escapeForTerminal(String(d.last_poll_error))})`
+            : ""
         }`,
         `Journal backlog:     ${d.journal_backlog ?? "?"}`,
         `Database:            ${
