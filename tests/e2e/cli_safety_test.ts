@@ -584,3 +584,62 @@ Deno.test({
     }
   },
 });
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), feeding `input`; returns what the terminal showed. */
+async function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+  input = "",
+): Promise<{ code: number; screen: string }> {
+  const command = [Deno.execPath(), "run", "-A", MAIN, ...args]
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qefc", command, "/dev/null"],
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  // Typed once the prompt can be waiting for it.
+  setTimeout(() => writer.write(new TextEncoder().encode(input)).then(() => writer.close()), 3_000);
+  const output = await child.output();
+  return { code: output.code, screen: new TextDecoder().decode(output.stdout) };
+}
+
+const HAVE_SCRIPT = (() => {
+  try {
+    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "on a terminal: streamers add shows a progress line, streamers remove asks first",
+  ignore: !TEST_DATABASE_URL || !HAVE_SCRIPT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const slugs = Array.from({ length: 30 }, (_, i) => `tty_${i}`);
+    const h = await kickHarness(slugs, { KICK_API_RATE: "20", KICK_API_BATCH_SIZE: "10" });
+    try {
+      const added = await onTerminal(["streamers", "add", ...slugs], h.env);
+      assert.equal(added.code, 0, added.screen);
+      assert.match(added.screen, /streamers add: 10\/30 \(33%\), [\d.]+\/s, about \d+ s left/);
+      assert.ok(added.screen.includes(`\r${ESC}[K`), "the line is redrawn in place");
+
+      const declined = await onTerminal(["streamers", "remove", "tty_0"], h.env, "n\n");
+      assert.match(declined.screen, /Remove tty_0 and delete its history\?/);
+      assert.equal(declined.code, 1, declined.screen);
+      const accepted = await onTerminal(["streamers", "remove", "tty_0"], h.env, "y\n");
+      assert.equal(accepted.code, 0, accepted.screen);
+      assert.match(accepted.screen, /tty_0: removed/);
+      const list = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout);
+      assert.equal(list.length, 29);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
