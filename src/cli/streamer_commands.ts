@@ -5,7 +5,7 @@ import { normaliseSlug } from "../domain/slug.ts";
 import type { KickApi, KickChannel } from "../kick/api.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import { judgeManualChannelId, learnChannelIds, resolveInBatches } from "../kick/resolve.ts";
-import { ExitCode, UsageError, UserFacingError } from "../lib/errors.ts";
+import { describeError, ExitCode, exitCodeOf, UsageError, UserFacingError } from "../lib/errors.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
@@ -275,7 +275,15 @@ async function addInBatches(
           progress.update(done);
         }
       } catch (error) {
-        if (!stop.signal.aborted) throw error;
+        if (stop.signal.aborted) return;
+        if (stored === 0) throw error;
+        // Say what was kept: the batches before the failure are stored, and a rerun adds the rest.
+        throw new UserFacingError(
+          `${describeError(error)} (after ${stored} streamer(s) were stored; ` +
+            `${slugs.length - done} slug(s) not looked up: run the command again to add them)`,
+          exitCodeOf(error),
+          { cause: error },
+        );
       }
     });
   } finally {
@@ -308,7 +316,10 @@ async function addWithChannelId(
   const channel = channels.get(slug);
   if (channel === undefined) return [slug];
   const live = channel.isLive ? await liveChannelIdOf(options.api, channel) : null;
-  const verdict = judgeManualChannelId(given, channel.broadcasterUserId, live);
+  const verdict = judgeManualChannelId(given, {
+    broadcasterUserId: channel.broadcasterUserId,
+    liveChannelId: live,
+  });
   if (verdict.kind === "user-id") {
     throw new UsageError(
       `--channel-id ${given} is ${slug}'s broadcaster user id, not its Pusher channel id (the two ` +

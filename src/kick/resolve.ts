@@ -109,16 +109,22 @@ export type ManualChannelIdVerdict =
   | { kind: "user-id"; given: number };
 
 /**
- * Checks a channel id given by hand against what Kick says (pure). `liveChannelId` is the `channel_id` of
- * `/public/v1/livestreams` for this broadcaster, or null when it is not live (the only time Kick exposes it,
- * §1.5). The user id and the channel id are different numbers (§3.4: xqc is user 676, channel 668); mistaking
+ * Checks a channel id given by hand against what Kick says (pure). `kick.liveChannelId` is the `channel_id`
+ * of `/public/v1/livestreams` for this broadcaster, or null when it is not live (the only time Kick exposes
+ * it, §1.5). The user id and the channel id are different numbers (§3.4: xqc is user 676, channel 668); mistaking
  * one for the other subscribes to someone else's channel, or to nobody.
+ *
+ * @example
+ * ```ts
+ * judgeManualChannelId(676, { broadcasterUserId: 676, liveChannelId: null }); // { kind: "user-id", given: 676 }
+ * judgeManualChannelId(676, { broadcasterUserId: 676, liveChannelId: 668 }); // corrected to 668
+ * ```
  */
 export function judgeManualChannelId(
   given: number,
-  broadcasterUserId: number,
-  liveChannelId: number | null,
+  kick: { broadcasterUserId: number; liveChannelId: number | null },
 ): ManualChannelIdVerdict {
+  const { broadcasterUserId, liveChannelId } = kick;
   if (liveChannelId !== null) {
     return liveChannelId === given
       ? { kind: "accept", channelId: given }

@@ -643,3 +643,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "streamers add: a failure after some batches keeps them and says how many were stored",
+  ignore: !TEST_DATABASE_URL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const slugs = Array.from({ length: 30 }, (_, i) => `part_${i}`);
+    const h = await kickHarness(slugs, { KICK_API_RATE: "10", KICK_API_BATCH_SIZE: "10" });
+    try {
+      const running = h.cli(["streamers", "add", ...slugs]);
+      // The second batch's request answers garbage: the first batch is stored by then.
+      await waitFor(
+        "the first batch request",
+        () => h.kick.requestsTo("channels").length >= 1,
+        30_000,
+      );
+      h.kick.injectFault("channels", { kind: "truncated-json" }, 5);
+      const result = await running;
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /Unexpected response from Kick/);
+      assert.match(result.stderr, /after 10 streamer\(s\) were stored; 20 slug\(s\) not looked up/);
+      const list = JSON.parse((await h.cli(["streamers", "list", "--json"])).stdout);
+      assert.equal(list.length, 10);
+      assert.equal(result.stdout.trim().split("\n").length, 10, "the stored ones were printed");
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
