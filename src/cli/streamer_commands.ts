@@ -294,7 +294,10 @@ async function addInBatches(
     const left = slugs.slice(done);
     throw new UserFacingError(
       `Interrupted: ${stored} streamer(s) stored, ${left.length} of ${slugs.length} slug(s) not ` +
-        `looked up (${abbreviate(left)}); run the command again with them to add them`,
+        `looked up (${abbreviate(left)}); run the command again with them to add them` +
+        (notFound.length === 0
+          ? ""
+          : `. Kick has no channel named ${notFound.map((s) => JSON.stringify(s)).join(", ")}`),
       ExitCode.interrupted,
     );
   }
