@@ -1,28 +1,37 @@
 /** Parsers for command-line values: each rejects bad input with a UsageError (exit 2) naming the argument. */
 import { UsageError } from "../lib/errors.ts";
 
-/** A whole number in [min, max]. */
+/**
+ * A whole number in [min, max]. Every mistake (not a number, a sign, out of range) gets the same message, so
+ * `--limit 0` and `--limit -1` read alike.
+ */
 export function parseIntegerArgument(
   name: string,
   value: string,
   min: number,
   max: number,
 ): number {
-  if (!/^\d+$/.test(value.trim())) {
-    throw new UsageError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
-  }
-  const n = Number(value);
-  if (n < min || n > max) {
-    throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
+  const trimmed = value.trim();
+  const n = Number(trimmed);
+  if (!/^[+-]?\d+$/.test(trimmed) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }
 
-/** An ISO 8601 date or date-time. */
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * An ISO 8601 date or date-time. Impossible dates (2026-02-30, 2026-13-01, 25:00) are refused: JavaScript's
+ * Date would roll them over into the next month or day, so each field is checked against its calendar range.
+ */
 export function parseDateArgument(name: string, value: string): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-  const date = new Date(value);
-  if (!iso.test(value.trim()) || Number.isNaN(date.getTime())) {
+  const match = ISO_DATE.exec(value.trim());
+  const date = new Date(value.trim());
+  if (match === null || Number.isNaN(date.getTime()) || !fieldsInRange(match)) {
     throw new UsageError(
       `${name} must be an ISO 8601 date such as 2026-11-25 or 2026-11-25T18:00:00Z, got ${
         JSON.stringify(value)
@@ -30,6 +39,17 @@ export function parseDateArgument(name: string, value: string): Date {
     );
   }
   return date;
+}
+
+function fieldsInRange(match: RegExpExecArray): boolean {
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (month < 1 || month > 12 || day < 1) return false;
+  // Day 0 of the next month is the last day of this one.
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day > daysInMonth) return false;
+  if (match[4] === undefined) return true;
+  const [hour, minute, second] = [Number(match[4]), Number(match[5]), Number(match[6] ?? 0)];
+  return hour <= 23 && minute <= 59 && second <= 59;
 }
 
 /** Formats a date for JSON output (ISO 8601 UTC) or null. */

@@ -1,6 +1,7 @@
 /** `config show | validate | init`. */
 import type { Command } from "@commander-js/extra-typings";
 import { describeSettings, ENV_TEMPLATE, gatherSettings, validateSettings } from "../config.ts";
+import { credentialProblems, dataDirProblem, KICK_COMMANDS } from "../config_usability.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 
@@ -30,11 +31,24 @@ export function registerConfigCommands(program: Command, context: () => CommandC
     });
 
   config.command("validate")
-    .description("check every variable; exit 78 listing every problem")
-    .action(() => {
+    .description(
+      "check every variable, the Kick credentials and the data directory; exit 78 listing every " +
+        `problem (empty KICK_CLIENT_ID/KICK_CLIENT_SECRET are one: ${KICK_COMMANDS.join(", ")} ` +
+        "need them)",
+    )
+    .option("--json", 'print one JSON document: {"valid": true}, or the error document')
+    .action(async (options) => {
       const settings = gatherSettings({ envFile: context().globals.envFile });
       const result = validateSettings(settings.values);
       if (result.config === null) throw new ConfigError(result.problems);
+      // Well-formed is not yet usable: "valid" must mean the commands will run.
+      const dataDir = await dataDirProblem(result.config.dataDir);
+      const problems = [
+        ...credentialProblems(result.config),
+        ...(dataDir === null ? [] : [dataDir]),
+      ];
+      if (problems.length > 0) throw new ConfigError(problems);
+      if (options.json) return printJson({ valid: true });
       printLines("Configuration is valid.");
     });
 

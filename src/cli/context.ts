@@ -3,6 +3,7 @@
  * helpers for `--json` output (exactly one document on stdout; logs go to stderr).
  */
 import { type Config, loadConfig, type VariableName } from "../config.ts";
+import { ExitCode, type ExitCodeValue, UserFacingError } from "../lib/errors.ts";
 import { addSecret, configureLogging } from "../lib/log.ts";
 
 export interface GlobalOptions {
@@ -52,10 +53,51 @@ function passwordOf(url: string | undefined): string | undefined {
 }
 
 const encoder = new TextEncoder();
+let jsonPrinted = false;
 
 /** Prints one JSON document on stdout. */
 export function printJson(value: unknown): void {
+  jsonPrinted = true;
   Deno.stdout.writeSync(encoder.encode(JSON.stringify(value, null, 2) + "\n"));
+}
+
+/** Whether this process has printed its JSON document (so a failure must not print a second one). */
+export function jsonDocumentPrinted(): boolean {
+  return jsonPrinted;
+}
+
+/**
+ * Ends a command with an exit code after it has printed its whole answer itself (`service status` exits 3 when
+ * no monitor runs): main.ts prints nothing more for it, neither a reason on stderr nor an error document.
+ */
+export class AnsweredExit extends UserFacingError {
+  constructor(message: string, exitCode: ExitCodeValue) {
+    super(message, exitCode);
+    this.name = "AnsweredExit";
+  }
+}
+
+const EXIT_KINDS: Readonly<Record<number, string>> = {
+  [ExitCode.failure]: "failure",
+  [ExitCode.usage]: "usage",
+  [ExitCode.notRunning]: "not_running",
+  [ExitCode.unavailable]: "unavailable",
+  [ExitCode.config]: "config",
+  [ExitCode.interrupted]: "interrupted",
+};
+
+/** The document a command given `--json` prints on stdout when it fails (the reason also goes to stderr). */
+export function errorDocument(
+  message: string,
+  exitCode: number,
+): { error: { message: string; exit_code: number; kind: string } } {
+  return { error: { message, exit_code: exitCode, kind: EXIT_KINDS[exitCode] ?? "failure" } };
+}
+
+/** Whether the command line asks for `--json` (before any `--`). */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 /** Prints human-readable lines on stdout. */

@@ -6,14 +6,16 @@
 import type { Command } from "@commander-js/extra-typings";
 import { validateSettings } from "../config.ts";
 import { FakeWorld } from "../sim/world.ts";
-import { startFakeKick } from "../sim/kick.ts";
-import { startFakePusher } from "../sim/pusher.ts";
+import { type FakeKick, startFakeKick } from "../sim/kick.ts";
+import { type FakePusher, startFakePusher } from "../sim/pusher.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import { learnChannelIds } from "../kick/resolve.ts";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError, UserFacingError } from "../lib/errors.ts";
 import { configureLogging } from "../lib/log.ts";
+import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Transition } from "../domain/types.ts";
 import type { CommandContext } from "./context.ts";
+import { parseIntegerArgument } from "./arguments.ts";
 import { createKickClients, createLegacyLookup, openConfiguredStore } from "./resources.ts";
 
 const DEMO_STREAMERS = ["xqc", "trainwreckstv", "adinross", "amouranth", "roshtein", "westcol"];
@@ -35,13 +37,30 @@ export interface DemoOptions {
   changeEverySeconds?: number;
   /** Seed of the script's randomness, so a run can be replayed. */
   seed?: number;
+  /** The simulated Kick's port (Pusher's is the next one); free ports when omitted. */
+  port?: number;
 }
+
+/** The credentials the demo's simulated Kick accepts: demo values, not secrets, printed for a second shell. */
+export const DEMO_CLIENT_ID = "demo";
+export const DEMO_CLIENT_SECRET = "demo-secret";
 
 export function registerDemoCommand(program: Command, _context: () => CommandContext): void {
   program.command("demo")
-    .description("run the monitor against a simulated Kick on an embedded database, until Ctrl-C")
+    .description(
+      "run the monitor against a simulated Kick on an embedded database, until Ctrl-C; prints the " +
+        "`export` lines that point a second shell's commands (or `service start` on PostgreSQL) at it",
+    )
     .option("--seed <n>", "seed of the scripted changes")
+    .option(
+      "--port <n>",
+      "serve the simulated Kick (OAuth, API, website) on 127.0.0.1:N and its Pusher on N+1, so the " +
+        "printed lines stay the same from run to run (default: any free ports)",
+    )
     .action(async (options) => {
+      const port = options.port === undefined
+        ? undefined
+        : parseIntegerArgument("--port", options.port, 1, 65_534);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       Deno.addSignalListener("SIGINT", onSignal);
@@ -50,6 +69,7 @@ export function registerDemoCommand(program: Command, _context: () => CommandCon
         await runDemo({
           signal: stop.signal,
           seed: options.seed ? Number(options.seed) : undefined,
+          port,
         });
       } finally {
         Deno.removeSignalListener("SIGINT", onSignal);
@@ -66,16 +86,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   for (const slug of DEMO_STREAMERS) world.addStreamer(slug);
   world.goLive("xqc", { title: "react andy", startedAt: new Date(Date.now() - 3_600_000) });
   world.goLive("roshtein", { title: "bonus hunt", category: "Slots & Casino" });
-  const kick = await startFakeKick({ world, clientId: "demo", clientSecret: "demo-secret" });
-  const pusher = await startFakePusher({ world });
-  const dataDir = await Deno.makeTempDir({ prefix: "kick-monitor-demo-" });
-  const settings = validateSettings({
-    KICK_CLIENT_ID: "demo",
-    KICK_CLIENT_SECRET: "demo-secret",
+  const { kick, pusher } = await startSimulatedKick(world, options.port);
+  const pointers = {
     KICK_OAUTH_URL: kick.url,
     KICK_API_URL: kick.url,
     KICK_WEB_URL: kick.url,
     KICK_PUSHER_URL: pusher.url,
+    KICK_CLIENT_ID: DEMO_CLIENT_ID,
+    KICK_CLIENT_SECRET: DEMO_CLIENT_SECRET,
+  };
+  const dataDir = await Deno.makeTempDir({ prefix: "kick-monitor-demo-" });
+  const settings = validateSettings({
+    ...pointers,
     KICK_MONITOR_DATA_DIR: dataDir,
     KICK_MONITOR_POLL_INTERVAL: "5",
     KICK_MONITOR_OFFLINE_GRACE: "0",
@@ -104,6 +126,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     })));
     print(`kick-monitor demo: simulated Kick at ${kick.url}, Pusher at ${pusher.url}`);
     print(`embedded database in ${dataDir}; ${DEMO_STREAMERS.length} streamers; Ctrl-C to stop`);
+    print("");
+    print("To point another shell's commands at this simulated Kick, paste:");
+    print("");
+    for (const [name, value] of Object.entries(pointers)) print(`export ${name}='${value}'`);
+    print("");
+    print(
+      "and give that shell its own database (the demo's is embedded and in use): " +
+        "export DATABASE_URL=postgres://… (then `service start` works too), or " +
+        "export KICK_MONITOR_DATA_DIR=/tmp/kick-demo-2",
+    );
     print("");
     monitor = await Monitor.create({ config, store: opened.store, api, syncIntervalMs: 2_000 });
     monitor.onCommitted((transitions) => transitions.forEach((t) => print(describe(t))));
@@ -143,10 +175,50 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   print("demo stopped; its temporary database was removed.");
 }
 
+/**
+ * Starts the simulated Kick on `port` and its Pusher on `port + 1` (free ports when omitted); a port in use is a
+ * clear error, with nothing left running.
+ */
+async function startSimulatedKick(
+  world: FakeWorld,
+  port: number | undefined,
+): Promise<{ kick: FakeKick; pusher: FakePusher }> {
+  const inUse = (which: number, what: string) =>
+    new UserFacingError(
+      `Port ${which} (the simulated ${what}) is already in use on 127.0.0.1; pick another --port ` +
+        `(the demo uses N for Kick and N+1 for Pusher)`,
+    );
+  let kick: FakeKick;
+  try {
+    kick = await startFakeKick({
+      world,
+      clientId: DEMO_CLIENT_ID,
+      clientSecret: DEMO_CLIENT_SECRET,
+      port,
+    });
+  } catch (error) {
+    if (port !== undefined && error instanceof Deno.errors.AddrInUse) throw inUse(port, "Kick");
+    throw error;
+  }
+  try {
+    const pusher = await startFakePusher({
+      world,
+      port: port === undefined ? undefined : port + 1,
+    });
+    return { kick, pusher };
+  } catch (error) {
+    await kick.close();
+    if (port !== undefined && error instanceof Deno.errors.AddrInUse) {
+      throw inUse(port + 1, "Pusher");
+    }
+    throw error;
+  }
+}
+
 function describe(t: Transition): string {
   const time = t.occurredAt.toISOString().slice(11, 23);
   const what = t.baseline ? `is ${t.type}` : `went ${t.type.toUpperCase()}`;
-  const title = t.title ? `  "${t.title}"` : "";
+  const title = t.title ? `  "${escapeForTerminal(t.title)}"` : "";
   const source = t.baseline ? "first check" : `via ${t.source}`;
   return `${time}  ${t.slug.padEnd(14)} ${what.padEnd(12)} ${source.padEnd(11)}${title}`;
 }

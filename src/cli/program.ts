@@ -46,6 +46,12 @@ export function buildProgram(envFile: string | undefined): Command {
     )
     .version(VERSION)
     .option("--env-file <path>", "read settings from this file instead of ./.env")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 `service status`: no monitor runs,\n" +
+        "69 Kick or the database unreachable, 78 configuration, 130 interrupted (Ctrl-C; work done is kept).\n" +
+        'With --json a failure is also one document on stdout: {"error": {"message", "exit_code", "kind"}}.',
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({

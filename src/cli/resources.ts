@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { type Config, requireKickCredentials } from "../config.ts";
+import { requireUsableDataDir } from "../config_usability.ts";
 import { HttpClient } from "../lib/http.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
 import { KickApi } from "../kick/api.ts";
@@ -28,6 +29,7 @@ export async function openConfiguredStore(
 ): Promise<OpenedStore> {
   let lock: FileLock | null = null;
   if (!config.databaseUrl) {
+    await requireUsableDataDir(config.dataDir);
     await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const lockPath = join(config.dataDir, EMBEDDED_LOCK_FILE);
     lock = await lockFileWithin(lockPath, options.waitForEmbeddedMs ?? 10_000);

@@ -2,17 +2,20 @@
 import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
+import { requireUsableDataDir } from "../config_usability.ts";
 import { Monitor, STATUS_FILE } from "../monitor/monitor.ts";
 import { Pipeline } from "../monitor/pipeline.ts";
 import { PollSource } from "../monitor/sources/poll_source.ts";
 import { startHttpServer } from "../http/server.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
 import { sleep } from "../lib/backoff.ts";
-import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { escapeForTerminal } from "../lib/terminal.ts";
 import { log } from "../lib/log.ts";
 import type { MonitorLock } from "../store/store.ts";
-import { type CommandContext, printJson, printLines } from "./context.ts";
+import { AnsweredExit, type CommandContext, printJson, printLines } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
+import { ProgressLine } from "./progress.ts";
 import {
   createKickClients,
   MONITOR_LOCK_FILE,
@@ -59,7 +62,10 @@ export function registerServiceCommands(program: Command, context: () => Command
     });
 
   service.command("status")
-    .description("is a monitor running, connected, how fresh is its data")
+    .description(
+      "is a monitor running, connected, how fresh is its data; exit 0 when one runs, 3 when none " +
+        "does (LSB), with the report printed either way",
+    )
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const config = context().config();
@@ -77,8 +83,16 @@ export function registerServiceCommands(program: Command, context: () => Command
         pid: pid !== null && pid > 0 ? pid : null,
         ...details,
       };
-      if (options.json) return printJson(report);
-      if (!report.running) return printLines(`Not running (data dir ${config.dataDir}).`);
+      const notRunning = new AnsweredExit("No monitor is running", ExitCode.notRunning);
+      if (options.json) {
+        printJson(report);
+        if (!report.running) throw notRunning;
+        return;
+      }
+      if (!report.running) {
+        printLines(`Not running (data dir ${config.dataDir}).`);
+        throw notRunning;
+      }
       const d = (details ?? {}) as Record<string, unknown>;
       printLines(
         `Running:             yes (pid ${report.pid})`,
@@ -87,21 +101,59 @@ export function registerServiceCommands(program: Command, context: () => Command
         `Subscribed channels: ${d.subscribed_channels ?? "?"}`,
         `Last event:          ${d.last_event_at ?? "none yet"}`,
         `Last poll:           ${d.last_poll_at ?? "none yet"}${
-          d.last_poll_error ? ` (last attempt failed: ${d.last_poll_error})` : ""
+          d.last_poll_error
+            ? ` (last attempt failed: ${escapeForTerminal(String(d.last_poll_error))})`
+            : ""
         }`,
         `Journal backlog:     ${d.journal_backlog ?? "?"}`,
+        `Database:            ${
+          d.database_error
+            ? `OUTAGE: ${
+              escapeForTerminal(String(d.database_error))
+            } (transitions wait in the journal and are written when it is back)`
+            : "ok"
+        }`,
       );
     });
 
   program.command("check")
-    .description("one reconciliation pass against the official API, then exit (cron)")
+    .description(
+      "one reconciliation pass against the official API, then exit (cron); a long list is checked " +
+        "and recorded in chunks, with progress on a terminal, and Ctrl-C keeps what was recorded " +
+        "(exit 130)",
+    )
     .option("--json", "print one JSON document")
     .action(async (options) => {
-      const report = await runCheck(context().config());
-      if (options.json) return printJson(report);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort(new Error("interrupted"));
+      Deno.addSignalListener("SIGINT", onSignal);
+      let report: CheckReport;
+      try {
+        report = await runCheck(context().config(), {
+          signal: stop.signal,
+          // Text output says what changed as each chunk is known; --json answers once, at the end.
+          onTransitions: options.json ? undefined : (transitions) => {
+            if (transitions.length === 0) return;
+            printLines(...transitions.map((t) => `  ${t.slug} went ${t.type} at ${t.occurred_at}`));
+          },
+        });
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+      if (report.interrupted) {
+        throw new UserFacingError(
+          `Interrupted: checked ${report.checked} of ${report.total} streamer(s)${
+            report.monitor_running ? "" : `, recorded ${report.transitions.length} transition(s)`
+          }; the rest were not checked`,
+          ExitCode.interrupted,
+        );
+      }
+      if (options.json) {
+        const { interrupted: _interrupted, total: _total, ...document } = report;
+        return printJson(document);
+      }
       printLines(
         `Checked ${report.checked} streamer(s): ${report.online} online, ${report.offline} offline.`,
-        ...report.transitions.map((t) => `  ${t.slug} went ${t.type} at ${t.occurred_at}`),
         ...report.not_found.map((slug) => `  ${slug}: Kick does not know this channel any more`),
         report.monitor_running
           ? "A monitor is running: it records transitions itself, so this pass wrote nothing."
@@ -116,6 +168,7 @@ const LOCK_CHECK_INTERVAL_MS = 5_000;
 /** The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. */
 async function runService(config: Config): Promise<void> {
   const kick = createKickClients(config);
+  await requireUsableDataDir(config.dataDir);
   await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
   const dirLock = await tryLockFile(lockPath);
@@ -225,58 +278,109 @@ async function openStoreWithRetry(
 /** How long `check` waits before asking again about streamers whose answer contradicted their status. */
 const CHECK_CONFIRM_DELAY_MS = 3_000;
 
+interface CheckTransition {
+  slug: string;
+  type: string;
+  occurred_at: string;
+  baseline: boolean;
+}
+
 interface CheckReport {
   checked: number;
   online: number;
   offline: number;
   not_found: string[];
   monitor_running: boolean;
-  transitions: { slug: string; type: string; occurred_at: string; baseline: boolean }[];
+  transitions: CheckTransition[];
+  /** Streamers to check (not in the JSON document). */
+  total: number;
+  /** Stopped by Ctrl-C before every chunk was checked (not in the JSON document). */
+  interrupted: boolean;
 }
 
-/** One reconciliation pass. When a monitor is running it only reports, so two writers never race. */
-async function runCheck(config: Config): Promise<CheckReport> {
+/** Streamers asked about and recorded together: a few API batches, so a long list shows progress. */
+const CHECK_CHUNK = 100;
+
+/**
+ * One reconciliation pass, in chunks of {@link CHECK_CHUNK} streamers, each recorded before the next is asked
+ * for: an interrupted pass keeps what it learned. When a monitor is running it only reports, so two writers
+ * never race.
+ */
+async function runCheck(
+  config: Config,
+  options: { signal?: AbortSignal; onTransitions?: (transitions: CheckTransition[]) => void } = {},
+): Promise<CheckReport> {
   const kick = createKickClients(config);
   return await withStore(config, async (store) => {
     const streamers = await store.listStreamers();
     const lock = await store.tryAcquireMonitorLock();
     const dirHolder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
     const monitorRunning = lock === null || dirHolder !== null;
+    const report: CheckReport = {
+      checked: 0,
+      online: 0,
+      offline: 0,
+      not_found: [],
+      monitor_running: monitorRunning,
+      transitions: [],
+      total: streamers.length,
+      interrupted: false,
+    };
+    const progress = new ProgressLine("check:", streamers.length);
     try {
       const pipeline = new Pipeline({ offlineGraceMs: 0 });
       pipeline.sync(streamers);
       const poll = new PollSource({ api: kick.api });
-      const result = await poll.reconcile(streamers);
-      const transitions = result.observations.flatMap((o) => pipeline.ingest(o));
-      // A poll answer that contradicts the stored status is believed only when a second answer agrees
-      // (status_machine.ts rules 3 and 4: Kick's API flickers and lags), so those streamers are asked again.
-      const suspects = new Set(pipeline.suspects());
-      if (suspects.size > 0) {
-        await sleep(CHECK_CONFIRM_DELAY_MS);
-        const again = await poll.reconcile(streamers.filter((s) => suspects.has(s.slug)));
-        for (const o of again.observations) transitions.push(...pipeline.ingest(o));
-      }
-      if (!monitorRunning) {
-        await store.applyTransitions(transitions);
-        await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
-        for (const { slug, channelId } of result.discoveredChannelIds) {
-          await store.setStreamerIds(slug, { channelId });
+      progress.update(0);
+      for (let start = 0; start < streamers.length; start += CHECK_CHUNK) {
+        const chunk = streamers.slice(start, start + CHECK_CHUNK);
+        let result;
+        const transitions = [];
+        try {
+          result = await poll.reconcile(chunk, options.signal);
+          transitions.push(...result.observations.flatMap((o) => pipeline.ingest(o)));
+          // A poll answer that contradicts the stored status is believed only when a second answer agrees
+          // (status_machine.ts rules 3 and 4: Kick's API flickers and lags): those streamers are asked again.
+          const suspects = new Set(pipeline.suspects());
+          if (suspects.size > 0) {
+            await sleep(CHECK_CONFIRM_DELAY_MS, options.signal);
+            const again = await poll.reconcile(
+              chunk.filter((s) => suspects.has(s.slug)),
+              options.signal,
+            );
+            for (const o of again.observations) transitions.push(...pipeline.ingest(o));
+          }
+        } catch (error) {
+          if (options.signal?.aborted) {
+            report.interrupted = true;
+            break;
+          }
+          throw error;
         }
-      }
-      return {
-        checked: result.observations.length,
-        online: result.observations.filter((o) => o.status === "online").length,
-        offline: result.observations.filter((o) => o.status === "offline").length,
-        not_found: result.missing,
-        monitor_running: monitorRunning,
-        transitions: transitions.map((t) => ({
+        if (!monitorRunning) {
+          await store.applyTransitions(transitions);
+          await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
+          for (const { slug, channelId } of result.discoveredChannelIds) {
+            await store.setStreamerIds(slug, { channelId });
+          }
+        }
+        const described = transitions.map((t) => ({
           slug: t.slug,
           type: t.type,
           occurred_at: t.occurredAt.toISOString(),
           baseline: t.baseline,
-        })),
-      };
+        }));
+        report.checked += result.observations.length;
+        report.online += result.observations.filter((o) => o.status === "online").length;
+        report.offline += result.observations.filter((o) => o.status === "offline").length;
+        report.not_found.push(...result.missing);
+        report.transitions.push(...described);
+        progress.around(() => options.onTransitions?.(described));
+        progress.update(Math.min(start + chunk.length, streamers.length));
+      }
+      return report;
     } finally {
+      progress.clear();
       await lock?.release();
     }
   });

@@ -3,6 +3,7 @@
  * and how a report is rendered. Also the pure verdicts (token lifetime, clock skew). No I/O: src/doctor/doctor.ts
  * runs the checks and feeds their results in here.
  */
+import { escapeForTerminal } from "../lib/terminal.ts";
 import { ExitCode, type ExitCodeValue } from "../lib/errors.ts";
 
 /** Every check, in the order they run and are shown. */
@@ -167,11 +168,14 @@ export function renderReport(report: DoctorReport): string {
   const titleWidth = Math.max(...report.checks.map((c) => c.title.length));
   const lines: string[] = [];
   for (const check of report.checks) {
+    // Details quote what Kick and the network answered: escaped, like every outside string on a terminal.
     lines.push(
-      `${STATUS_LABELS[check.status].padEnd(8)} ${check.title.padEnd(titleWidth)}  ${check.detail}`,
+      `${STATUS_LABELS[check.status].padEnd(8)} ${check.title.padEnd(titleWidth)}  ${
+        escapeForTerminal(check.detail)
+      }`,
     );
     if (check.fix !== null && check.status !== "skipped") {
-      lines.push(`${" ".repeat(8 + 1 + titleWidth + 2)}fix: ${check.fix}`);
+      lines.push(`${" ".repeat(8 + 1 + titleWidth + 2)}fix: ${escapeForTerminal(check.fix)}`);
     }
   }
   const { ok, warning, failed, skipped } = report.summary;

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { type Config, requireKickCredentials } from "../config.ts";
+import { dataDirProblem } from "../config_usability.ts";
 import { createLegacyLookup, openConfiguredStore, type OpenedStore } from "../cli/resources.ts";
 import { HttpClient } from "../lib/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
@@ -112,30 +113,42 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
 // ---- configuration ----------------------------------------------------------------------------------------------
 
-function checkConfig(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
+async function checkConfig(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
   let config: Config;
   try {
     config = options.loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      return Promise.resolve({
+      return {
         status: "failed",
         kind: "config",
         detail: `Invalid configuration: ${error.problems.join("; ")}`,
         fix: "Correct the variables named here, in .env or the environment " +
           "(`kick-monitor config validate` lists every problem, `config show` where each value comes from)",
-      });
+      };
     }
     throw error;
+  }
+  const dataDir = await dataDirProblem(config.dataDir);
+  if (dataDir !== null) {
+    // Every command that opens the data directory (the daemon always does) would fail with this.
+    return {
+      status: "failed",
+      kind: "config",
+      detail: dataDir,
+      fix:
+        "Set KICK_MONITOR_DATA_DIR to a directory this user can write (`kick-monitor config validate` " +
+        "checks it)",
+    };
   }
   findings.config = config;
   const database = config.databaseUrl
     ? `PostgreSQL at ${maskDatabaseUrl(config.databaseUrl)}`
     : `embedded database in ${config.dataDir}`;
-  return Promise.resolve({
+  return {
     status: "ok",
     detail: `Valid: Kick API at ${config.apiUrl}, ${database}`,
-  });
+  };
 }
 
 // ---- database ---------------------------------------------------------------------------------------------------

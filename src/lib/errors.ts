@@ -8,8 +8,12 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   usage: 2,
+  /** `service status`: no monitor is running (LSB's "program is not running"). */
+  notRunning: 3,
   unavailable: 69,
   config: 78,
+  /** Stopped by Ctrl-C (SIGINT), after keeping what was done (128 + 2, the shell's convention). */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = typeof ExitCode[keyof typeof ExitCode];

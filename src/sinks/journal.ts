@@ -5,7 +5,9 @@
  * their dedupe key).
  *
  * Format: one JSON object per line, `{"seq":N,"transition":{…}}`. A line cut short by a crash is ignored; a
- * corrupted line in the middle is skipped, counted and logged, and the rest is kept.
+ * corrupted line in the middle is skipped, counted and logged, and the rest is kept. The journal holding it is
+ * quarantined once (kept aside as `journal.quarantine-<time>.jsonl`) and replaced by its readable entries, so
+ * the same corruption is not reported again at every start.
  *
  * Memory is bounded however large the file grows during a long database outage: the file is read as a stream,
  * in chunks, never whole; a line longer than {@link MAX_LINE_BYTES} is corrupt and skipped without being kept;
@@ -219,10 +221,16 @@ export class Journal {
       log.warn(
         "journal ended in a partial line (a crash during a write); it was never acknowledged",
       );
-      await this.#dropPartialTail(path, scan.completeBytes);
     }
     if (recovery.corruptLines > 0) {
-      log.error("journal had corrupted lines; they were skipped", { lines: recovery.corruptLines });
+      // Quarantined once: the next start reads a clean journal and has nothing to report again.
+      const quarantine = await this.#quarantine(path);
+      log.error(
+        "journal had corrupted lines; they were skipped, and the journal as it was is kept aside",
+        { lines: recovery.corruptLines, quarantine },
+      );
+    } else if (recovery.truncatedTail) {
+      await this.#dropPartialTail(path, scan.completeBytes);
     }
     return {
       pending: recovery.pending,
@@ -231,6 +239,53 @@ export class Journal {
       corruptLines: recovery.corruptLines,
       truncatedTail: recovery.truncatedTail,
     };
+  }
+
+  /**
+   * Moves the journal as it is aside to `journal.quarantine-<time>.jsonl` (0600) and replaces it with its
+   * readable entries only, so corrupted lines are kept for a post-mortem but skipped (and reported) once. The
+   * quarantine is a hard link to the old file, made before the clean copy replaces it by a rename: a crash at
+   * any point leaves the journal whole, at worst still corrupt (quarantined again at the next start).
+   * Returns the quarantine file's path.
+   */
+  async #quarantine(path: string): Promise<string> {
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const quarantine = join(this.dir, `journal.quarantine-${stamp}.jsonl`);
+    try {
+      await Deno.link(path, quarantine);
+    } catch {
+      await Deno.copyFile(path, quarantine);
+    }
+    await Deno.chmod(quarantine, 0o600);
+    const temporary = `${path}.tmp`;
+    const out = await Deno.open(temporary, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
+    let bytes = 0;
+    try {
+      // The same rule as recovery: a readable entry numbered after the last one kept. Streamed, line by line
+      // (synchronous writes inside the scan), so a long journal is never held in memory.
+      let lastSeq = 0;
+      await scanLines(quarantine, 0, (line) => {
+        const entry = line === null ? null : parseLine(line);
+        if (entry === null || entry.seq <= lastSeq) return true;
+        lastSeq = entry.seq;
+        const encoded = encoder.encode(line + "\n");
+        let written = 0;
+        while (written < encoded.length) written += out.writeSync(encoded.subarray(written));
+        bytes += encoded.length;
+        return true;
+      });
+      await out.syncData();
+    } finally {
+      out.close();
+    }
+    await Deno.rename(temporary, path);
+    this.#bytes = bytes;
+    return quarantine;
   }
 
   async #dropPartialTail(path: string, completeBytes: number): Promise<void> {

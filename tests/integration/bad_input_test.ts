@@ -262,7 +262,7 @@ const cliCases: CliCase[] = [
     name: "a channel id of zero",
     args: ["streamers", "add", "xqc", "--channel-id", "0"],
     code: 2,
-    stderr: /--channel-id must be between 1/,
+    stderr: /--channel-id must be a whole number from 1 to/,
   },
   {
     name: "a channel id for two slugs",
@@ -280,7 +280,43 @@ const cliCases: CliCase[] = [
     name: "events with a limit of zero",
     args: ["events", "list", "--limit", "0"],
     code: 2,
-    stderr: /--limit must be between 1/,
+    stderr: /--limit must be a whole number from 1 to 100000, got "0"/,
+  },
+  {
+    name: "events with a negative limit (the same message as zero)",
+    args: ["events", "list", "--limit", "-1"],
+    code: 2,
+    stderr: /--limit must be a whole number from 1 to 100000, got "-1"/,
+  },
+  {
+    name: "events since an impossible date",
+    args: ["events", "list", "--since", "2026-02-30"],
+    code: 2,
+    stderr: /--since must be an ISO 8601 date/,
+  },
+  {
+    name: "events since an impossible time",
+    args: ["events", "list", "--since", "2026-02-28T24:30:00Z"],
+    code: 2,
+    stderr: /--since must be an ISO 8601 date/,
+  },
+  {
+    name: "events of a streamer nobody monitors",
+    args: ["events", "list", "--streamer", "nobody"],
+    code: 1,
+    stderr: /No streamer named "nobody" is monitored/,
+  },
+  {
+    name: "history of a streamer nobody monitors",
+    args: ["streamers", "history", "nobody"],
+    code: 1,
+    stderr: /No streamer named "nobody" is monitored/,
+  },
+  {
+    name: "removing a streamer without --yes (not a terminal)",
+    args: ["streamers", "remove", "xqc"],
+    code: 2,
+    stderr: /would delete the recorded history of xqc.*--yes/,
   },
   {
     name: "events since a date that is not ISO 8601",
@@ -298,7 +334,7 @@ const cliCases: CliCase[] = [
     name: "history with a huge limit",
     args: ["streamers", "history", "xqc", "--limit", "99999999999999999999"],
     code: 2,
-    stderr: /--limit must be between 1 and 10000/,
+    stderr: /--limit must be a whole number from 1 to 10000,/,
   },
   {
     name: "service stop with a timeout that is not a number",
@@ -410,7 +446,7 @@ Deno.test({
         assert.equal(result.code, 0, result.stderr);
         assert.match(result.stderr, /not asked for/);
         assert.deepEqual((await stored()).streamers.sort(), ["alpha:unknown", "xqc:online"]);
-        const removed = await cli(["streamers", "remove", "alpha"]);
+        const removed = await cli(["streamers", "remove", "alpha", "--yes"]);
         assert.equal(removed.code, 0, removed.stderr);
       });
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Journal, parseJournal } from "../../src/sinks/journal.ts";
 import { DatabaseWriter } from "../../src/sinks/database_writer.ts";
 import type { Transition } from "../../src/domain/types.ts";
+import { configureLogging } from "../../src/lib/log.ts";
 
 function transition(n: number): Transition {
   const at = new Date(Date.UTC(2026, 10, 25, 18, 0, n));
@@ -135,6 +136,52 @@ Deno.test("journal: compaction never races an append (nothing fails, nothing is 
     assert.deepEqual(reopened.recovery.pending.map((e) => e.seq), expected);
     reopened.journal.close();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: corrupted lines are quarantined once, with one warning naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const logged: string[] = [];
+  configureLogging({ write: (line) => logged.push(line), format: "json", level: "info" });
+  try {
+    const { journal } = await Journal.open(dir);
+    await journal.append([transition(1), transition(2)]);
+    journal.close();
+    const path = join(dir, "journal.jsonl");
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    const original = `${lines[0]}\n{not json\n${lines[1]}\n`;
+    await Deno.writeTextFile(path, original);
+
+    const first = await Journal.open(dir);
+    assert.equal(first.recovery.corruptLines, 1);
+    assert.deepEqual(first.recovery.pending.map((e) => e.seq), [1, 2]);
+    await first.journal.append([transition(3)]);
+    first.journal.close();
+    const quarantined = [...Deno.readDirSync(dir)].map((e) => e.name)
+      .filter((name) => name.startsWith("journal.quarantine-"));
+    assert.equal(quarantined.length, 1);
+    assert.match(quarantined[0], /^journal\.quarantine-.*\.jsonl$/);
+    const quarantinePath = join(dir, quarantined[0]);
+    assert.equal(await Deno.readTextFile(quarantinePath), original, "kept as it was");
+    assert.equal((await Deno.stat(quarantinePath)).mode! & 0o777, 0o600);
+    assert.doesNotMatch(await Deno.readTextFile(path), /not json/, "the journal is clean");
+    const warnings = logged.filter((line) => line.includes("corrupted"));
+    assert.equal(warnings.length, 1);
+    assert.ok(warnings[0].includes(quarantined[0]), "the warning names the quarantine file");
+
+    logged.length = 0;
+    const second = await Journal.open(dir);
+    assert.equal(second.recovery.corruptLines, 0, "not reported again");
+    assert.deepEqual(second.recovery.pending.map((e) => e.seq), [1, 2, 3]);
+    second.journal.close();
+    assert.equal(logged.filter((line) => line.includes("corrupted")).length, 0);
+    assert.equal(
+      [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("journal.quarantine-")).length,
+      1,
+    );
+  } finally {
+    configureLogging({ write: (line) => console.error(line) });
     await Deno.remove(dir, { recursive: true });
   }
 });
