@@ -75,7 +75,8 @@ const variableSchemas = {
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   // Ours, beyond interface.md: knobs a demanding user (and the tests) need.
-  KICK_API_RATE: numberIn(0.1, 1000, "requests per second").default(2),
+  // Kick says about one request per second per app (kick-api.md §5 item 8, "100pm from 20pm" read generously).
+  KICK_API_RATE: numberIn(0.1, 1000, "requests per second").default(1),
   KICK_API_BATCH_SIZE: integerIn(1, 50, "slugs per request").default(25),
   KICK_API_TIMEOUT: integerIn(1, 300, "seconds").default(10),
   KICK_MONITOR_CHANNELS_PER_SOCKET: integerIn(1, 10_000, "channels").default(200),
@@ -336,7 +337,7 @@ KICK_CLIENT_SECRET=
 # KICK_PUSHER_URL=${DEFAULT_PUSHER_URL}
 
 # Politeness toward Kick's API, which publishes no rate limits.
-# KICK_API_RATE=2
+# KICK_API_RATE=1
 # KICK_API_BATCH_SIZE=25
 # KICK_API_TIMEOUT=10
 

@@ -18,6 +18,7 @@ import { parseIntegerArgument } from "./arguments.ts";
 import { ProgressLine } from "./progress.ts";
 import {
   createKickClients,
+  createLegacyLookup,
   MONITOR_LOCK_FILE,
   openConfiguredStore,
   type OpenedStore,
@@ -226,7 +227,12 @@ async function runService(config: Config): Promise<void> {
       log.error("another monitor took this database over while it was unreachable; stopping");
       stop.abort();
     };
-    const monitor = await Monitor.create({ config, store: opened.store, api: kick.api });
+    const monitor = await Monitor.create({
+      config,
+      store: opened.store,
+      api: kick.api,
+      legacy: createLegacyLookup(config),
+    });
     const http = config.http
       ? startHttpServer(config.http, {
         health: () => monitor.health(),

@@ -8,7 +8,8 @@
  */
 import { addSecret, log } from "../lib/log.ts";
 import { describeRequest, type HttpClient } from "../lib/http.ts";
-import { KickCredentialsError, KickResponseError } from "./errors.ts";
+import { KickCredentialsError, KickResponseError, KickUnavailableError } from "./errors.ts";
+import { sleep } from "../lib/backoff.ts";
 import { oauthErrorSchema, oauthTokenSchema, parseBody } from "./schemas.ts";
 
 /** Options of {@link AppTokenProvider}. */
@@ -78,6 +79,27 @@ export class AppTokenProvider {
   }
 
   async #mint(): Promise<string> {
+    try {
+      return await this.#mintOnce();
+    } catch (error) {
+      if (!(error instanceof EmptyRefusal)) throw error;
+      // Kick has answered client_credentials with a 400 and an empty body during an outage (#156), and may do
+      // so for bad credentials too: ask once more before saying which it is likely to be.
+      await sleep(EMPTY_REFUSAL_RETRY_MS);
+      try {
+        return await this.#mintOnce();
+      } catch (again) {
+        if (!(again instanceof EmptyRefusal)) throw again;
+        throw new KickUnavailableError(
+          "Kick's OAuth answered 400 with no reason (an outage, or bad credentials); " +
+            "retry later, and check KICK_CLIENT_ID and KICK_CLIENT_SECRET if it persists",
+          { request: describeRequest("POST", this.#tokenUrl), lastStatus: again.status },
+        );
+      }
+    }
+  }
+
+  async #mintOnce(): Promise<string> {
     const name = describeRequest("POST", this.#tokenUrl);
     // The shared mint ignores callers' signals: one caller giving up must not fail the others.
     const response = await this.#http.request(this.#tokenUrl, {
@@ -108,8 +130,8 @@ export class AppTokenProvider {
       return token;
     }
     if (status === 400 || status === 401) {
-      // Kick has answered client_credentials with a 400 and an empty body (#156).
-      if (body.trim() === "") throw new KickCredentialsError(`HTTP ${status} with an empty body`);
+      // Kick has answered client_credentials with a 400 and an empty body (#156): see #mint.
+      if (body.trim() === "") throw new EmptyRefusal(status);
       const error = parseBody(oauthErrorSchema, body);
       if (error.ok) {
         const said = error.value.error_description
@@ -127,6 +149,16 @@ export class AppTokenProvider {
   /** Kick's text should never echo the secret; if it ever does, it must not reach a message. */
   #scrub(text: string): string {
     return text.split(this.#clientSecret).join("***");
+  }
+}
+
+/** How long to wait before asking again after a refusal with no reason. */
+const EMPTY_REFUSAL_RETRY_MS = 1_000;
+
+/** A 400/401 with an empty body: an outage or bad credentials, we cannot tell from one answer. */
+class EmptyRefusal extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status} with an empty body`);
   }
 }
 

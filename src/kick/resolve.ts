@@ -19,10 +19,26 @@ export interface ChannelIdSources {
   manualChannelId?: number;
   signal?: AbortSignal;
   /**
-   * Shared across calls of one resolution: once the legacy website answered with a Cloudflare block, the rest
-   * would be blocked too, so later calls skip it.
+   * Shared across calls of one resolution: once the legacy website failed twice in a row (a Cloudflare block,
+   * a timeout, a 5xx, an odd body: from a server it usually fails for good, §2.2), later calls skip it.
    */
-  legacyState?: { blocked: boolean };
+  legacyState?: LegacyState;
+}
+
+/** How the legacy website has answered so far in one resolution. */
+export interface LegacyState {
+  /** Set once it failed LEGACY_FAILURES_TO_STOP times in a row: not asked again in this resolution. */
+  blocked: boolean;
+  /** Failures in a row (any kind but "not found", which is an answer). */
+  failures: number;
+}
+
+/** Consecutive legacy failures after which a resolution stops asking it (issue 10: any kind, not only 403). */
+export const LEGACY_FAILURES_TO_STOP = 2;
+
+/** A fresh {@link LegacyState}. */
+export function freshLegacyState(): LegacyState {
+  return { blocked: false, failures: 0 };
 }
 
 /** Learns channel ids for `channels`; streamers it cannot learn one for are simply absent from the map. */
@@ -35,7 +51,7 @@ export async function learnChannelIds(
     ids.set(channels[0].slug, { channelId: sources.manualChannelId, chatroomId: null });
     return ids;
   }
-  const legacyState = sources.legacyState ?? { blocked: false };
+  const legacyState = sources.legacyState ?? freshLegacyState();
   for (const channel of channels) {
     if (legacyState.blocked) break;
     sources.signal?.throwIfAborted();
@@ -43,8 +59,11 @@ export async function learnChannelIds(
     if (found.kind === "found") {
       ids.set(channel.slug, { channelId: found.channelId, chatroomId: found.chatroomId });
     }
-    // One Cloudflare block means the rest would be blocked too: don't knock on the door 60 times.
-    if (found.kind === "blocked") legacyState.blocked = true;
+    // Two failures in a row mean the rest would fail too: don't knock on the door 60 times.
+    legacyState.failures = found.kind === "blocked" || found.kind === "failed"
+      ? legacyState.failures + 1
+      : 0;
+    if (legacyState.failures >= LEGACY_FAILURES_TO_STOP) legacyState.blocked = true;
   }
   const missing = channels.filter((c) => !ids.has(c.slug));
   if (missing.length > 0) {
@@ -81,7 +100,7 @@ export async function* resolveInBatches(
   slugs: string[],
   options: { api: KickApi; legacy: LegacyLookup; batchSize: number; signal?: AbortSignal },
 ): AsyncGenerator<ResolvedBatch> {
-  const legacyState = { blocked: false };
+  const legacyState = freshLegacyState();
   const size = Math.max(1, options.batchSize);
   for (let start = 0; start < slugs.length; start += size) {
     options.signal?.throwIfAborted();

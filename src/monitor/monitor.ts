@@ -15,6 +15,8 @@ import { Pipeline } from "./pipeline.ts";
 import { PusherSource } from "./sources/pusher_source.ts";
 import { PollSource } from "./sources/poll_source.ts";
 import { Reconciler } from "./reconciler.ts";
+import { ChannelIdRetry } from "./channel_id_retry.ts";
+import type { LegacyLookup } from "../kick/legacy.ts";
 import type { KickApi } from "../kick/api.ts";
 import type { PusherPoolOptions } from "../pusher/pool.ts";
 import { Journal, type JournalEntry } from "../sinks/journal.ts";
@@ -37,6 +39,10 @@ export interface MonitorOptions {
   config: Config;
   store: Store;
   api: KickApi;
+  /** The website lookup, retried daily for streamers without a channel id (none: never retried). */
+  legacy?: LegacyLookup;
+  /** How often that retry runs (ms; default daily, the first 10 minutes after start). */
+  channelIdRetryIntervalMs?: number;
   /** Overrides for the Pusher pool (timeouts, backoff), for tests and benchmarks. */
   pusher?: Partial<PusherPoolOptions>;
   /** How often the streamer list is re-read from the database (ms). */
@@ -222,6 +228,19 @@ export class Monitor {
     every(this.#options.syncIntervalMs ?? 5_000, () => this.#syncStreamers());
     every(this.#config.pollIntervalSeconds * 1000, () => this.requestReconcile("interval"));
     every(this.#options.statusIntervalMs ?? 2_000, () => this.#writeStatusFile());
+    const legacy = this.#options.legacy;
+    if (legacy !== undefined) {
+      const retry = new ChannelIdRetry({
+        legacy,
+        store: this.#store,
+        streamers: () => this.#streamers,
+        idsChanged: () => this.#subscribeAll(),
+        signal: this.#abort.signal,
+      });
+      const interval = this.#options.channelIdRetryIntervalMs ?? 86_400_000;
+      this.#timers.push(setTimeout(() => retry.round(), Math.min(interval, 600_000)));
+      every(interval, () => retry.round());
+    }
     await this.requestReconcile("start");
     await this.#writeStatusFile();
   }

@@ -70,14 +70,21 @@ Deno.test("wrong credentials: KickCredentialsError, exit 78, Kick's reason, neve
   });
 });
 
-Deno.test("an empty 400 from the OAuth server is a credentials error (#156)", async () => {
+Deno.test("an empty 400 from the OAuth server is asked again; twice is 'an outage, or bad credentials' (#156)", async () => {
   await withRig({}, async (rig) => {
-    rig.fake.injectFault("oauth", { kind: "empty-400" });
+    rig.fake.injectFault("oauth", { kind: "empty-400" }, 2);
     const error = await rejection(rig.tokens.getToken());
-    assert.ok(error instanceof KickCredentialsError);
-    assert.equal(exitCodeOf(error), 78);
-    assert.match(error.message, /HTTP 400 with an empty body/);
+    assert.equal(exitCodeOf(error), 69);
+    assert.match(
+      error.message,
+      /Kick's OAuth answered 400 with no reason \(an outage, or bad credentials\)/,
+    );
+    assert.equal(rig.fake.requestsTo("oauth").length, 2);
     // The failure is not cached: the next call mints.
+    assert.ok(await rig.tokens.getToken());
+    // One empty 400 then a token: the retry mints.
+    rig.tokens.invalidate(await rig.tokens.getToken());
+    rig.fake.injectFault("oauth", { kind: "empty-400" }, 1);
     assert.ok(await rig.tokens.getToken());
   });
 });
