@@ -97,7 +97,7 @@ export function registerServiceCommands(program: Command, context: () => Command
       const d = (details ?? {}) as Record<string, unknown>;
       printLines(
         `Running:             yes (pid ${report.pid})`,
-        `Streamers:           ${d.streamers ?? "?"}`,
+        `Streamers:           ${d.streamers ?? "?"}${coverageLine(d.coverage)}`,
         `Sockets connected:   ${d.sockets_connected ?? "?"} of ${d.sockets_total ?? "?"}`,
         `Subscribed channels: ${d.subscribed_channels ?? "?"}`,
         `Last event:          ${d.last_event_at ?? "none yet"}`,
@@ -161,6 +161,14 @@ export function registerServiceCommands(program: Command, context: () => Command
           : `Recorded ${report.transitions.length} transition(s).`,
       );
     });
+}
+
+/** " (N on Pusher and the poll, M on the poll only)" from the status file's coverage, or nothing. */
+function coverageLine(coverage: unknown): string {
+  if (typeof coverage !== "object" || coverage === null) return "";
+  const { pusher, poll_only: pollOnly } = coverage as { pusher?: unknown; poll_only?: unknown };
+  if (typeof pusher !== "number" || typeof pollOnly !== "number") return "";
+  return ` (${pusher} on Pusher and the poll, ${pollOnly} on the poll only)`;
 }
 
 /** How often the daemon makes sure it still holds the one-monitor-per-database lock. */

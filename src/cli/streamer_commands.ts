@@ -6,6 +6,7 @@ import type { KickApi, KickChannel } from "../kick/api.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import { judgeManualChannelId, learnChannelIds, resolveInBatches } from "../kick/resolve.ts";
 import { describeError, ExitCode, exitCodeOf, UsageError, UserFacingError } from "../lib/errors.ts";
+import { streamerDocument } from "../domain/documents.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
@@ -77,33 +78,31 @@ export function registerStreamerCommands(program: Command, context: () => Comman
     .action(async (options) => {
       const config = context().config();
       const records = await withStore(config, (store) => store.listStreamers());
-      const items = records.map((r) => ({
-        slug: r.slug,
-        broadcaster_user_id: r.broadcasterUserId,
-        channel_id: r.channelId,
-        status: r.status,
-        status_changed_at: isoOrNull(r.statusChangedAt),
-        last_checked_at: isoOrNull(r.lastCheckedAt),
-        session: r.session === null ? null : {
-          started_at: isoOrNull(r.session.startedAt),
-          title: r.session.title,
-          category: r.session.category,
-        },
-      }));
+      const items = records.map(streamerDocument);
       if (options.json) return printJson(items);
       if (items.length === 0) {
         return printLines("No streamers yet. Add one: kick-monitor streamers add SLUG");
       }
       printLines(formatTable(
-        ["STREAMER", "STATUS", "SINCE", "CHANNEL ID", "TITLE"],
+        ["STREAMER", "STATUS", "SINCE", "WATCHED BY", "CHANNEL ID", "TITLE"],
         items.map((i) => [
           escapeForTerminal(i.slug),
           i.status,
           i.status_changed_at ?? "",
+          i.coverage === "pusher" ? "pusher+poll" : "poll only",
           i.channel_id === null ? "-" : String(i.channel_id),
-          escapeForTerminal(i.session?.title ?? ""),
+          escapeForTerminal(i.status_reason ?? i.session?.title ?? ""),
         ]),
       ));
+      const pollOnly = items.filter((i) => i.coverage === "poll_only").length;
+      if (pollOnly > 0) {
+        printLines(
+          "",
+          `${pollOnly} streamer(s) are watched by the poll only (no Pusher channel id; changes are seen ` +
+            "within a poll interval). Kick reveals the id while they are live, or set it with " +
+            "`streamers add SLUG --channel-id N`.",
+        );
+      }
     });
 
   streamers.command("test")

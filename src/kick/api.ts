@@ -198,6 +198,40 @@ export class KickApi {
     return found;
   }
 
+  /**
+   * Some live streams, the most watched first (`GET /public/v1/livestreams?limit=N&sort=viewer_count`, §1.5):
+   * the one official way to learn live channels' Pusher channel ids. For the lag probe and live tests.
+   */
+  async listLivestreams(
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ slug: string; broadcasterUserId: number; channelId: number }[]> {
+    const params: [string, string][] = [
+      ["limit", String(Math.max(1, Math.min(100, limit)))],
+      ["sort", "viewer_count"],
+    ];
+    const body = await this.#get(
+      "/public/v1/livestreams",
+      params,
+      listResponseSchema,
+      signal ?? new AbortController().signal,
+    );
+    const out: { slug: string; broadcasterUserId: number; channelId: number }[] = [];
+    for (const [index, raw] of body.data.entries()) {
+      const parsed = livestreamSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.#reject("/public/v1/livestreams", index, raw, describeIssues(parsed.error));
+        continue;
+      }
+      out.push({
+        slug: parsed.data.slug.toLowerCase(),
+        broadcasterUserId: parsed.data.broadcaster_user_id,
+        channelId: parsed.data.channel_id,
+      });
+    }
+    return out;
+  }
+
   /** Users by id (`GET /public/v1/users?id=…`, §1.6). */
   async getUsers(
     ids: number[],

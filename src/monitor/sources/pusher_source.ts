@@ -53,9 +53,11 @@ export class PusherSource {
           code: info.code,
           reason: info.reason,
         }),
+      // Its channels moved to other sockets (pool.ts); events sent while they moved are lost, so reconcile.
+      onRefused: () => options.onReconnected(),
       onStopped: (socketIndex, info) =>
         log.error(
-          "pusher refused the connection; that socket stops (the poll still covers its streamers)",
+          "pusher closed this socket for good (code 4300 or above); the poll still covers its streamers",
           {
             socket: socketIndex,
             code: info.code,
