@@ -14,7 +14,7 @@ import type { Observation, Transition } from "../domain/types.ts";
 import { Pipeline } from "./pipeline.ts";
 import { PusherSource } from "./sources/pusher_source.ts";
 import { PollSource } from "./sources/poll_source.ts";
-import { Reconciler } from "./reconciler.ts";
+import { CONFIRM_AFTER_MS, Reconciler } from "./reconciler.ts";
 import { ChannelIdRetry } from "./channel_id_retry.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import type { KickApi } from "../kick/api.ts";
@@ -128,6 +128,7 @@ export class Monitor {
       streamers: () => this.#streamers,
       ingest: (observations) => this.#ingest(observations),
       statusOf: (slug) => this.#pipeline.stateOf(slug)?.status,
+      followUps: (now) => this.#pipeline.followUps(now, CONFIRM_AFTER_MS),
       backlog: () => this.backlog,
       renamed: (slug, newSlug) => {
         this.#pipeline.rename(slug, newSlug);

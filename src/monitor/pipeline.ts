@@ -127,6 +127,23 @@ export class Pipeline {
     return out;
   }
 
+  /**
+   * Streamers to ask the API about again before the next regular pass, and from when: a suspected answer
+   * (after `confirmAfterMs`, so the second answer is not the same cached one) or one deferred by a recent push.
+   */
+  followUps(now: number, confirmAfterMs: number): { slug: string; dueAt: number }[] {
+    const out: { slug: string; dueAt: number }[] = [];
+    for (const [slug, state] of this.#states) {
+      const due = [
+        state.suspect === null ? Infinity : Math.max(now, state.suspect.receivedAt.getTime() + confirmAfterMs),
+        state.recheckAfter?.getTime() ?? Infinity,
+      ];
+      const dueAt = Math.min(...due);
+      if (dueAt !== Infinity) out.push({ slug, dueAt });
+    }
+    return out;
+  }
+
   /** How many offlines are waiting for their grace to pass. */
   pendingOfflines(): number {
     let count = 0;

@@ -23,6 +23,11 @@ import type { PollSource, ReconcileResult } from "./sources/poll_source.ts";
 export const MISSING_PASSES = 2;
 /** Passes without success after which a poll-only streamer makes the monitor unhealthy. */
 export const BLIND_PASSES = 3;
+/**
+ * How long after a contradicting answer the API is asked again (status_machine.ts rules 3 and 4): long enough
+ * that the second answer is not the same cached one, short enough to record the change promptly.
+ */
+export const CONFIRM_AFTER_MS = 5_000;
 /** How long bookkeeping reads and writes may wait for the database before they are retried later. */
 const STORE_CALL_TIMEOUT_MS = 15_000;
 
@@ -36,6 +41,8 @@ export interface ReconcilerOptions {
   streamers: () => StreamerRecord[];
   /** Feeds observations to the pipeline; returns the transitions they caused. */
   ingest: (observations: Observation[]) => Transition[];
+  /** Streamers to ask about again before the next regular pass (Pipeline.followUps). */
+  followUps: (now: number) => { slug: string; dueAt: number }[];
   /** The status the pipeline holds for a streamer (absence matters only for a live one). */
   statusOf: (slug: string) => string | undefined;
   /** Transitions not yet committed (a rename waits until there are none). */
@@ -69,6 +76,10 @@ export class Reconciler {
   #lastError: string | null = null;
   #missing = new Map<string, number>();
   #pushOnlineAt = new Map<string, number>();
+  /** Streamers the next pass asks about, when it is a follow-up; null for a full pass. */
+  #only: Set<string> | null = null;
+  #followUpTimer: ReturnType<typeof setTimeout> | null = null;
+  #followUpAt = Infinity;
   #counters;
 
   constructor(options: ReconcilerOptions) {
@@ -117,6 +128,11 @@ export class Reconciler {
 
   /** Runs a pass now, or once more after the one in progress. */
   request(reason: string): Promise<void> {
+    this.#only = null;
+    return this.#run(reason);
+  }
+
+  #run(reason: string): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (this.#running !== null) {
       this.#again = true;
@@ -126,18 +142,45 @@ export class Reconciler {
       try {
         do {
           this.#again = false;
-          await this.#pass(reason);
+          const only = this.#only;
+          this.#only = null;
+          await this.#pass(reason, only);
         } while (this.#again && !this.#stopped);
       } finally {
         this.#running = null;
       }
+      this.#scheduleFollowUp();
     })();
     return this.#running;
+  }
+
+  /**
+   * Asks again, before the next regular pass, about streamers whose last answer contradicted their status
+   * or came too soon after a push (status_machine.ts), once they are due.
+   */
+  #scheduleFollowUp(): void {
+    if (this.#stopped) return;
+    const now = this.#now();
+    const due = this.#options.followUps(now);
+    if (due.length === 0) return;
+    const at = Math.min(...due.map((d) => d.dueAt));
+    if (this.#followUpTimer !== null && this.#followUpAt <= at) return;
+    if (this.#followUpTimer !== null) clearTimeout(this.#followUpTimer);
+    this.#followUpAt = at;
+    this.#followUpTimer = setTimeout(() => {
+      this.#followUpTimer = null;
+      this.#followUpAt = Infinity;
+      const ready = this.#options.followUps(this.#now()).filter((d) => d.dueAt <= this.#now() + 50);
+      if (ready.length === 0) return this.#scheduleFollowUp();
+      if (this.#running === null) this.#only = new Set(ready.map((d) => d.slug));
+      void this.#run("follow-up");
+    }, Math.max(0, at - now) + 20);
   }
 
   /** Stops scheduling passes and waits for the one in progress. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#followUpTimer !== null) clearTimeout(this.#followUpTimer);
     await this.#running?.catch(() => {});
   }
 
@@ -178,8 +221,9 @@ export class Reconciler {
     return this.#lastSuccessAt !== null && this.#lastError === null;
   }
 
-  async #pass(reason: string): Promise<void> {
-    const records = this.#options.streamers();
+  async #pass(reason: string, only: Set<string> | null): Promise<void> {
+    const all = this.#options.streamers();
+    const records = only === null ? all : all.filter((s) => only.has(s.slug));
     if (records.length === 0) return;
     log.debug("reconciling", { reason, streamers: records.length });
     let result: ReconcileResult;

@@ -44,6 +44,12 @@ import type { Evidence, Observation, StreamerStatus, Transition } from "../domai
  */
 export const SESSION_MATCH_MS = { acrossSources: 10_000, sameSource: 1_000 };
 
+/**
+ * The most a poll answer is assumed to lag a push: a contradicting answer within min(poll interval, this) of
+ * a push is the API's cache (issue 10 measured 4 s; `deno task lag-probe` measures it on the real service).
+ */
+export const API_LAG_ALLOWANCE_MS = 10_000;
+
 /** What the machine remembers about one streamer. */
 export interface StreamerState {
   slug: string;
@@ -69,6 +75,11 @@ export interface StreamerState {
   lastOnlineSeenAt: Date | null;
   /** The latest moment an answer said offline (its observedAt), while offline. */
   lastOfflineSeenAt: Date | null;
+  /**
+   * A poll answer contradicted a push too young to doubt: ask again after this moment (the reconciler does),
+   * rather than wait a whole poll interval.
+   */
+  recheckAfter: Date | null;
 }
 
 /** Options of the machine. */
@@ -77,7 +88,8 @@ export interface MachineOptions {
   offlineGraceMs: number;
   /**
    * The reconciliation poll's interval in milliseconds: a poll answer contradicting a push younger than this
-   * is ignored (rules 3 and 4). 0 trusts the poll at once (only for tests that model no lag).
+   * (at most API_LAG_ALLOWANCE_MS) is ignored (rules 3 and 4). 0 or unset: no allowance (tests that model no
+   * lag).
    */
   pollIntervalMs?: number;
 }
@@ -102,6 +114,7 @@ export function initialState(slug: string): StreamerState {
     lastPushAt: null,
     lastOnlineSeenAt: null,
     lastOfflineSeenAt: null,
+    recheckAfter: null,
   };
 }
 
@@ -145,8 +158,12 @@ export function observe(
   options: MachineOptions,
 ): Step {
   if (state.status === "unknown") return baseline(state, observation);
-  if (observation.status === "online") return observeOnline(state, observation, options);
-  return observeOffline(state, observation, options);
+  // A poll answer is the asking again that a deferred one waited for (deferred() sets it anew if shielded).
+  const asked = observation.evidence === "poll" && state.recheckAfter !== null
+    ? { ...state, recheckAfter: null }
+    : state;
+  if (observation.status === "online") return observeOnline(asked, observation, options);
+  return observeOffline(asked, observation, options);
 }
 
 function baseline(state: StreamerState, observation: Observation): Step {
@@ -170,15 +187,24 @@ function baseline(state: StreamerState, observation: Observation): Step {
 }
 
 /** Whether a poll answer is shielded by a recent push (the API's cache has not caught up yet). */
+function shieldMsOf(options: MachineOptions): number {
+  return Math.min(options.pollIntervalMs ?? 0, API_LAG_ALLOWANCE_MS);
+}
+
+/** Whether a poll answer is shielded by a recent push (the API's cache has not caught up yet). */
 function shieldedByPush(state: StreamerState, observation: Observation, options: MachineOptions) {
-  const shieldMs = options.pollIntervalMs ?? 0;
+  const shieldMs = shieldMsOf(options);
   // When the poll asked: an offline answer is dated by its request; an online one carries the stream's start
   // time instead, so its arrival stands in.
-  const askedAt = observation.status === "offline"
-    ? observation.observedAt
-    : observation.receivedAt;
+  const askedAt = observation.status === "offline" ? observation.observedAt : observation.receivedAt;
   return state.lastPushAt !== null && shieldMs > 0 &&
     askedAt.getTime() < state.lastPushAt.getTime() + shieldMs;
+}
+
+/** A shielded answer is not believed, but asked again once the shield has passed. */
+function deferred(state: StreamerState, options: MachineOptions): Step {
+  const recheckAfter = new Date(time(state.lastPushAt) + shieldMsOf(options));
+  return { state: { ...state, recheckAfter }, transitions: [] };
 }
 
 function observeOnline(state: StreamerState, observation: Observation, options: MachineOptions) {
@@ -188,7 +214,7 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
   if (state.status === "online") {
     // The API's cache still showing the session a push just ended is not a confirmation (rule 3's shield).
     if (!push && state.pendingOffline !== null && shieldedByPush(state, observation, options)) {
-      return { state, transitions: [] };
+      return deferred(state, options);
     }
     const sameSession = sameSessionAs(state, observation);
     if (sameSession) {
@@ -218,13 +244,13 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
       observation.observedAt.getTime() > time(state.since)
     : started !== null && !sameStart(state, observation) &&
       started.getTime() >=
-        Math.max(time(state.since), time(state.lastOfflineSeenAt)) - (options.pollIntervalMs ?? 0);
+        Math.max(time(state.since), time(state.lastOfflineSeenAt)) - shieldMsOf(options);
   if (newBroadcast) return goOnline(seen, observation);
   if (push) return { state, transitions: [] }; // A replay of the session we saw end.
 
   // A poll online contradicting our offline without being a new broadcast: the API's cache or a flicker,
   // unless it holds (rule 4).
-  if (shieldedByPush(state, observation, options)) return { state, transitions: [] };
+  if (shieldedByPush(state, observation, options)) return deferred(state, options);
   if (state.suspect === null || state.suspect.status !== "online") {
     return { state: { ...state, suspect: observation }, transitions: [] };
   }
@@ -370,7 +396,7 @@ function observeOffline(state: StreamerState, observation: Observation, options:
     return holdOffline({ ...state, suspect: null, lastPushAt }, offline, options);
   }
   if (state.pendingOffline !== null) return { state, transitions: [] };
-  if (shieldedByPush(state, observation, options)) return { state, transitions: [] };
+  if (shieldedByPush(state, observation, options)) return deferred(state, options);
   if (state.suspect === null || state.suspect.status !== "offline") {
     return { state: { ...state, suspect: observation }, transitions: [] };
   }

@@ -296,11 +296,13 @@ Deno.test({
       assert.deepEqual(Object.keys(rows[0]).sort(), [
         "broadcaster_user_id",
         "channel_id",
+        "coverage",
         "last_checked_at",
         "session",
         "slug",
         "status",
         "status_changed_at",
+        "status_reason",
       ]);
       assert.ok(rows.every((row) => typeof row.broadcaster_user_id === "number"));
     } finally {

@@ -583,3 +583,24 @@ Deno.test("property: a change that lasts three poll intervals (five with flicker
     { numRuns: 2_000 },
   );
 });
+
+Deno.test("pipeline: an answer deferred by a recent push, and a suspected one, are followed up before the next pass", () => {
+  const pipeline = new Pipeline({ offlineGraceMs: 0, pollIntervalMs: 600_000 });
+  pipeline.sync([
+    { slug: "xqc", status: "offline", statusChangedAt: new Date(T0 - 60_000), session: null },
+  ]);
+  pipeline.ingest(toObservation({ at: 0, push: "online", livestream: 1, started: 0 }));
+  // One second later the poll still says offline: the API's cache. Not believed; asked again after the
+  // allowance (10 s), not after the 10-minute interval.
+  assert.deepEqual(pipeline.ingest(toObservation({ at: 1, poll: "offline" })), []);
+  assert.deepEqual(pipeline.followUps(T0 + 1_000, 5_000), [{ slug: "xqc", dueAt: T0 + 10_000 }]);
+  // Asked again after it: now a suspect, confirmed 5 s later.
+  assert.deepEqual(pipeline.ingest(toObservation({ at: 10, poll: "offline" })), []);
+  assert.deepEqual(pipeline.followUps(T0 + 10_000, 5_000), [{ slug: "xqc", dueAt: T0 + 15_000 }]);
+  const recorded = pipeline.ingest(toObservation({ at: 15, poll: "offline" }));
+  assert.deepEqual(recorded.map((t) => [t.type, (t.occurredAt.getTime() - T0) / S]), [[
+    "offline",
+    10,
+  ]]);
+  assert.deepEqual(pipeline.followUps(T0 + 15_000, 5_000), []);
+});
