@@ -5,7 +5,7 @@
 import { CommanderError } from "@commander-js/extra-typings";
 import { buildProgram, extractEnvFile } from "./src/cli/program.ts";
 import { describeError, ExitCode, exitCodeOf } from "./src/lib/errors.ts";
-import { redact } from "./src/lib/log.ts";
+import { redact } from "./src/lib/redact.ts";
 
 /** Runs the CLI with `args` (without the program name) and returns the exit code. */
 export async function runCli(args: string[]): Promise<number> {
