@@ -182,6 +182,7 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
   }
   if (size !== null && size > MAX_ENV_FILE_BYTES) {
     throw new ConfigError([
+      ...oversizedLines(path, size),
       `${JSON.stringify(path)} is ${formatBytes(size)}; a .env file may be at most ${
         formatBytes(MAX_ENV_FILE_BYTES)
       } (is it the right file?)`,
@@ -225,6 +226,37 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
   addSecret(values.KICK_CLIENT_SECRET);
   addSecret(databasePassword(values.DATABASE_URL));
   return { values, origins, envFilePath };
+}
+
+/**
+ * The variables of an oversized .env file whose lines are too long, by name, so the error says which one;
+ * read as bytes and only the names decoded. A file too large to read at all is only named by its size.
+ */
+function oversizedLines(path: string, size: number): string[] {
+  if (size > 256 * 1024 * 1024) return [];
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  const decoder = new TextDecoder();
+  for (let start = 0; start < bytes.length;) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    if (end - start > MAX_VALUE_LENGTH) {
+      const head = decoder.decode(bytes.subarray(start, start + 200));
+      const name = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(head)?.[1] ?? "a line";
+      found.push(
+        `${name} (in ${JSON.stringify(path)}) is ${
+          end - start
+        } bytes long; a value may be at most ${MAX_VALUE_LENGTH} characters`,
+      );
+    }
+    start = end + 1;
+  }
+  return found;
 }
 
 function formatBytes(bytes: number): string {

@@ -1,5 +1,7 @@
 /** `db migrate | health`. */
 import type { Command } from "@commander-js/extra-typings";
+import { join } from "node:path";
+import { UnavailableError } from "../lib/errors.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
 import { withStore } from "./resources.ts";
 
@@ -23,6 +25,14 @@ export function registerDbCommands(program: Command, context: () => CommandConte
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const config = context().config();
+      const pgdata = join(config.dataDir, "pgdata");
+      if (!config.databaseUrl && !(await exists(pgdata))) {
+        // Opening the embedded database would create it: a health check reports, it does not create.
+        throw new UnavailableError(
+          `No embedded database in ${pgdata} yet; run \`kick-monitor db migrate\` to create it, ` +
+            "or set DATABASE_URL to use PostgreSQL",
+        );
+      }
       const health = await withStore(config, (store) => store.health(), { migrate: false });
       const backend = config.databaseUrl ? "postgres" : "embedded";
       const report = {
@@ -44,4 +54,15 @@ export function registerDbCommands(program: Command, context: () => CommandConte
         `Round trip:         ${report.latency_ms} ms`,
       );
     });
+}
+
+/** Whether `path` exists (without creating anything). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
