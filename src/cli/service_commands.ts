@@ -181,6 +181,7 @@ async function runServiceUntil(config: Config, stop: AbortController): Promise<v
       starting.waitingFor = reason;
     });
     if (opened === null) return;
+    starting.waitingFor = "starting the monitor";
     let shardLock = await opened.store.tryAcquireMonitorLock();
     if (shardLock === null) {
       throw new UserFacingError(

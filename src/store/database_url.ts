@@ -44,8 +44,10 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   const at = authority.lastIndexOf("@");
   const userinfo = at >= 0 ? authority.slice(0, at) : "";
   const hosts = at >= 0 ? authority.slice(at + 1) : authority;
+  // No host (the socket form), or only a port: WHATWG URL needs one to parse the rest.
+  const noHost = hosts === "" || hosts.startsWith(":");
   const parseable = `${scheme}://${at >= 0 ? `${userinfo}@` : ""}${
-    hosts === "" || hosts.includes(",") ? "localhost" : hosts
+    hosts.includes(",") ? "localhost" : noHost ? `localhost${hosts}` : hosts
   }${rest}`;
   let parsed: URL;
   try {
@@ -97,12 +99,12 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
       password,
     };
   }
-  const hostname = (hosts === "" ? "localhost" : parsed.hostname).replace(/^\[|\]$/g, "");
+  const hostname = parsed.hostname.replace(/^\[|\]$/g, "");
   return {
-    driverUrl: hosts === "" ? parseable : url,
+    driverUrl: noHost ? parseable : url,
     driverOptions: {},
     endpoint: { transport: "tcp", hostname, port },
-    address: `${parsed.hostname || "localhost"}:${port}`,
+    address: `${parsed.hostname}:${port}`,
     database,
     password,
   };
