@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import { UnavailableError } from "../lib/errors.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
-import { withStore } from "./resources.ts";
+import { embeddedDatabaseExists, withStore } from "./resources.ts";
 
 export function registerDbCommands(program: Command, context: () => CommandContext): void {
   const db = program.command("db").description("database schema and health");
@@ -25,11 +25,10 @@ export function registerDbCommands(program: Command, context: () => CommandConte
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const config = context().config();
-      const pgdata = join(config.dataDir, "pgdata");
-      if (!config.databaseUrl && !(await exists(pgdata))) {
+      if (!config.databaseUrl && !(await embeddedDatabaseExists(config))) {
         // Opening the embedded database would create it: a health check reports, it does not create.
         throw new UnavailableError(
-          `No embedded database in ${pgdata} yet; run \`kick-monitor db migrate\` to create it, ` +
+          `No embedded database in ${join(config.dataDir, "pgdata")} yet; run \`kick-monitor db migrate\` to create it, ` +
             "or set DATABASE_URL to use PostgreSQL",
         );
       }
@@ -56,13 +55,3 @@ export function registerDbCommands(program: Command, context: () => CommandConte
     });
 }
 
-/** Whether `path` exists (without creating anything). */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}

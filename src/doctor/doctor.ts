@@ -4,9 +4,13 @@
  * it asks Kick a handful of questions (one token, one channel lookup, at most one live-streams lookup, one legacy
  * lookup, one Pusher socket).
  */
-import { join } from "node:path";
 import { type Config, requireKickCredentials } from "../config.ts";
-import { createLegacyLookup, openConfiguredStore, type OpenedStore } from "../cli/resources.ts";
+import {
+  createLegacyLookup,
+  embeddedDatabaseExists,
+  openConfiguredStore,
+  type OpenedStore,
+} from "../cli/resources.ts";
 import { HttpClient } from "../lib/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
@@ -143,7 +147,7 @@ function checkConfig(findings: Findings, options: DoctorOptions): Promise<CheckO
 async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
   const config = findings.config!;
   const backend = config.databaseUrl ? "PostgreSQL" : "embedded database";
-  if (!config.databaseUrl && !(await exists(join(config.dataDir, "pgdata")))) {
+  if (!config.databaseUrl && !(await embeddedDatabaseExists(config))) {
     // Opening it would create it: doctor writes nothing.
     return {
       status: "warning",
@@ -219,16 +223,6 @@ async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
     throw error;
   } finally {
     await opened.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -8,55 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CliResult, freePort, spawnCli } from "../helpers/cli.ts";
+import { freePort } from "../helpers/cli.ts";
+import { isolatedCliEnv as isolatedEnv, runCliWithin as runCli } from "../helpers/isolated_cli.ts";
 
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") || undefined;
 const SOCKET_DIR = "/var/run/postgresql";
-
-/** An environment with nothing inherited; Kick's URLs point at a closed local port (never the internet). */
-async function isolatedEnv(extra: Record<string, string> = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "kick-monitor-safety-" });
-  const nowhere = `http://127.0.0.1:${freePort()}`;
-  return {
-    dir,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: dir,
-      DENO_DIR,
-      KICK_MONITOR_DATA_DIR: join(dir, "data"),
-      KICK_CLIENT_ID: "safety-client",
-      KICK_CLIENT_SECRET: "safety-secret-0123456789",
-      KICK_OAUTH_URL: nowhere,
-      KICK_API_URL: nowhere,
-      KICK_WEB_URL: nowhere,
-      KICK_PUSHER_URL: `ws://127.0.0.1:${freePort()}/app/key`,
-      KICK_MONITOR_HTTP: "off",
-      LOG_FORMAT: "json",
-      ...extra,
-    },
-  };
-}
-
-/** Runs the CLI in `cwd`, killed after `limitMs` so that a hang fails the test instead of stalling it. */
-async function runCli(
-  args: string[],
-  env: Record<string, string>,
-  options: { cwd?: string; limitMs?: number } = {},
-): Promise<CliResult> {
-  const run = spawnCli(args, env, { cwd: options.cwd });
-  const timer = setTimeout(() => {
-    try {
-      run.child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, options.limitMs ?? 30_000);
-  try {
-    return await run.output();
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function socketExists(): boolean {
   try {

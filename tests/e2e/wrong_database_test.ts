@@ -5,55 +5,10 @@
  * SIGTERM or SIGINT. Each kind of wrong endpoint is a small server in this process, on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { type CliResult, freePort, spawnCli, waitFor } from "../helpers/cli.ts";
+import { isolatedCliEnv as isolatedEnv, runCliWithin as runCli } from "../helpers/isolated_cli.ts";
 
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
 const PASSWORD = "kms-WRONGDB-5e6f7a8b";
-
-/** An environment with nothing inherited; Kick's URLs point at a closed local port (never the internet). */
-async function isolatedEnv(extra: Record<string, string> = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "kick-monitor-wrongdb-" });
-  const nowhere = `http://127.0.0.1:${freePort()}`;
-  return {
-    dir,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: dir,
-      DENO_DIR,
-      KICK_MONITOR_DATA_DIR: join(dir, "data"),
-      KICK_CLIENT_ID: "wrongdb-client",
-      KICK_CLIENT_SECRET: "wrongdb-secret-0123456789",
-      KICK_OAUTH_URL: nowhere,
-      KICK_API_URL: nowhere,
-      KICK_WEB_URL: nowhere,
-      KICK_PUSHER_URL: `ws://127.0.0.1:${freePort()}/app/key`,
-      KICK_MONITOR_HTTP: "off",
-      LOG_FORMAT: "json",
-      ...extra,
-    },
-  };
-}
-
-/** Runs the CLI, killed after `limitMs` so that a hang fails the test instead of stalling it. */
-async function runCli(
-  args: string[],
-  env: Record<string, string>,
-  limitMs = 30_000,
-): Promise<CliResult> {
-  const run = spawnCli(args, env);
-  const timer = setTimeout(() => {
-    try {
-      run.child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, limitMs);
-  try {
-    return await run.output();
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A wrong endpoint: a TCP server on 127.0.0.1 that does one thing with every connection. */
 interface WrongServer {
@@ -136,6 +91,7 @@ function assertClearFailure(
   { result, elapsedMs }: { result: CliResult; elapsedMs: number },
   port: number,
   expected: RegExp,
+  withinMs: number,
 ): void {
   assert.equal(result.code, 69, result.stderr);
   assert.match(result.stderr, new RegExp(`DATABASE_URL \\(127\\.0\\.0\\.1:${port}\\)`));
@@ -143,90 +99,71 @@ function assertClearFailure(
   assert.ok(!result.stderr.includes(PASSWORD), "the password is not printed");
   assert.ok(!/kick:/.test(result.stderr), "the user is not printed");
   assert.equal(result.stdout, "");
-  assert.ok(elapsedMs < 10_000, `took ${elapsedMs.toFixed(0)} ms`);
+  assert.ok(elapsedMs < withinMs, `took ${elapsedMs.toFixed(0)} ms`);
 }
 
 const SERVER_TEST = { sanitizeResources: false, sanitizeOps: false };
 
-Deno.test({
-  name: "db health: a closed port exits 69 at once, saying nothing listens there",
-  ...SERVER_TEST,
-  async fn() {
-    const port = freePort();
-    assertClearFailure(await dbHealth(port), port, /connection refused, nothing listens there/);
+/** Each kind of wrong endpoint, what `db health` must say about it, and how fast. */
+const WRONG_ENDPOINTS: {
+  kind: string;
+  start: () => WrongServer;
+  says: RegExp;
+  withinMs: number;
+}[] = [
+  {
+    kind: "a closed port",
+    start: () => ({ port: freePort(), close: () => Promise.resolve() }),
+    says: /connection refused, nothing listens there/,
+    withinMs: 5_000,
   },
-});
+  {
+    kind: "a silent listener",
+    start: startSilentListener,
+    says: /accepted the connection but did not answer the PostgreSQL handshake/,
+    withinMs: 10_000,
+  },
+  {
+    kind: "an HTTP server",
+    start: startHttpServer,
+    says: /is not a PostgreSQL server \(it answered like HTTP\)/,
+    withinMs: 5_000,
+  },
+  {
+    kind: "a server that closes at once",
+    start: startClosingServer,
+    says: /closed the connection without answering the PostgreSQL handshake/,
+    withinMs: 5_000,
+  },
+  {
+    kind: "a server that greets first (NATS)",
+    start: startNatsLikeServer,
+    says: /is not a PostgreSQL server \(it answered like NATS\)/,
+    withinMs: 5_000,
+  },
+];
 
-Deno.test({
-  name: "db health: a silent listener exits 69 within 10 s, saying it did not answer the handshake",
-  ...SERVER_TEST,
-  async fn() {
-    const server = startSilentListener();
-    try {
-      assertClearFailure(
-        await dbHealth(server.port),
-        server.port,
-        /accepted the connection but did not answer the PostgreSQL handshake/,
-      );
-    } finally {
-      await server.close();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "db health: an HTTP server exits 69 at once: not a PostgreSQL server, it answered like HTTP",
-  ...SERVER_TEST,
-  async fn() {
-    const server = startHttpServer();
-    try {
-      const outcome = await dbHealth(server.port);
-      assertClearFailure(
-        outcome,
-        server.port,
-        /is not a PostgreSQL server \(it answered like HTTP\)/,
-      );
-      assert.ok(outcome.elapsedMs < 5_000, `took ${outcome.elapsedMs.toFixed(0)} ms`);
-    } finally {
-      await server.close();
-    }
-  },
-});
-
-Deno.test({
-  name: "db health: a server that closes at once exits 69, saying it hung up without answering",
-  ...SERVER_TEST,
-  async fn() {
-    const server = startClosingServer();
-    try {
-      assertClearFailure(
-        await dbHealth(server.port),
-        server.port,
-        /closed the connection without answering the PostgreSQL handshake/,
-      );
-    } finally {
-      await server.close();
-    }
-  },
-});
-
-Deno.test({
-  name: "db health: a server that greets first (NATS) exits 69: it answered like NATS",
-  ...SERVER_TEST,
-  async fn() {
-    const server = startNatsLikeServer();
-    try {
-      assertClearFailure(
-        await dbHealth(server.port),
-        server.port,
-        /is not a PostgreSQL server \(it answered like NATS\)/,
-      );
-    } finally {
-      await server.close();
-    }
-  },
-});
+for (const endpoint of WRONG_ENDPOINTS) {
+  Deno.test({
+    name: `db health: ${endpoint.kind} exits 69 within ${
+      endpoint.withinMs / 1000
+    } s, saying what is there`,
+    ...SERVER_TEST,
+    async fn() {
+      const server = endpoint.start();
+      try {
+        assertClearFailure(
+          await dbHealth(server.port),
+          server.port,
+          endpoint.says,
+          endpoint.withinMs,
+        );
+      } finally {
+        await server.close();
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "doctor: an HTTP server as DATABASE_URL fails the database line quickly, with the reason",
@@ -249,25 +186,63 @@ Deno.test({
   },
 });
 
-/** Polls /healthz until it answers; returns the status and JSON body. */
-async function healthz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+/** Polls /healthz until `ready` accepts its answer; returns the status and JSON body. */
+async function healthz(
+  port: number,
+  ready: (status: number, body: Record<string, unknown>) => boolean,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   let last: { status: number; body: Record<string, unknown> } | null = null;
   await waitFor(
-    "/healthz to answer with a reason",
+    "/healthz to answer",
     async () => {
       try {
         const response = await fetch(`http://127.0.0.1:${port}/healthz`);
         last = { status: response.status, body: await response.json() };
-        return typeof last.body.database === "string" &&
-          last.body.database !== "opening the database";
+        return ready(last.status, last.body);
       } catch {
         return false;
       }
     },
     20_000,
-    100,
+    50,
   );
   return last!;
+}
+
+/**
+ * Runs `service start` against `server` as its database, with /healthz on a free port; `fn` gets the port and
+ * a function that sends a signal and returns the result with how long the daemon took to exit.
+ */
+async function withDaemon(
+  server: WrongServer,
+  fn: (
+    httpPort: number,
+    stop: (signal: Deno.Signal) => Promise<{ result: CliResult; elapsedMs: number }>,
+  ) => Promise<void>,
+): Promise<void> {
+  const httpPort = freePort();
+  const { dir, env } = await isolatedEnv({
+    DATABASE_URL: databaseUrl(server.port),
+    KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
+  });
+  const daemon = spawnCli(["service", "start"], env);
+  try {
+    await fn(httpPort, async (signal) => {
+      const signalled = performance.now();
+      daemon.child.kill(signal);
+      const result = await daemon.output();
+      return { result, elapsedMs: performance.now() - signalled };
+    });
+  } finally {
+    try {
+      daemon.child.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+    await daemon.output().catch(() => {});
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -277,14 +252,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     ...SERVER_TEST,
     async fn() {
       const server = startHttpServer();
-      const httpPort = freePort();
-      const { dir, env } = await isolatedEnv({
-        DATABASE_URL: databaseUrl(server.port),
-        KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
-      });
-      const daemon = spawnCli(["service", "start"], env);
-      try {
-        const { status, body } = await healthz(httpPort);
+      await withDaemon(server, async (httpPort, stop) => {
+        const { status, body } = await healthz(
+          httpPort,
+          (_, body) =>
+            typeof body.database === "string" && body.database !== "opening the database",
+        );
         assert.equal(status, 503);
         assert.equal(body.healthy, false);
         assert.match(String(body.database), /is not a PostgreSQL server \(it answered like HTTP\)/);
@@ -294,22 +267,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
         const text = JSON.stringify(body);
         assert.ok(!text.includes(PASSWORD) && !text.includes("kick:"), text);
 
-        const signalled = performance.now();
-        daemon.child.kill(signal);
-        const result = await daemon.output();
-        const elapsed = performance.now() - signalled;
+        const { result, elapsedMs } = await stop(signal);
         assert.equal(result.code, 0, result.stderr.slice(-2_000));
-        assert.ok(elapsed < 5_000, `stopped ${elapsed.toFixed(0)} ms after ${signal}`);
+        assert.ok(elapsedMs < 5_000, `stopped ${elapsedMs.toFixed(0)} ms after ${signal}`);
         assert.match(result.stderr, /database unreachable; retrying/);
         assert.ok(!result.stderr.includes(PASSWORD));
-      } finally {
-        try {
-          daemon.child.kill("SIGKILL");
-        } catch { /* exited */ }
-        await daemon.output().catch(() => {});
-        await server.close();
-        await Deno.remove(dir, { recursive: true });
-      }
+      });
     },
   });
 }
@@ -319,42 +282,12 @@ Deno.test({
     "service start: a signal in the middle of a connection attempt (a silent listener) stops it at once",
   ...SERVER_TEST,
   async fn() {
-    const server = startSilentListener();
-    const httpPort = freePort();
-    const { dir, env } = await isolatedEnv({
-      DATABASE_URL: databaseUrl(server.port),
-      KICK_MONITOR_HTTP: `127.0.0.1:${httpPort}`,
-    });
-    const daemon = spawnCli(["service", "start"], env);
-    try {
+    await withDaemon(startSilentListener(), async (httpPort, stop) => {
       // Up and waiting on its first attempt, which takes 5 s to give up on a silent listener.
-      await waitFor(
-        "/healthz",
-        async () => {
-          try {
-            const response = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-            await response.body?.cancel();
-            return response.status === 503;
-          } catch {
-            return false;
-          }
-        },
-        20_000,
-        50,
-      );
-      const signalled = performance.now();
-      daemon.child.kill("SIGTERM");
-      const result = await daemon.output();
-      const elapsed = performance.now() - signalled;
+      await healthz(httpPort, (status) => status === 503);
+      const { result, elapsedMs } = await stop("SIGTERM");
       assert.equal(result.code, 0, result.stderr.slice(-2_000));
-      assert.ok(elapsed < 3_000, `stopped ${elapsed.toFixed(0)} ms after SIGTERM`);
-    } finally {
-      try {
-        daemon.child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await daemon.output().catch(() => {});
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+      assert.ok(elapsedMs < 3_000, `stopped ${elapsedMs.toFixed(0)} ms after SIGTERM`);
+    });
   },
 });
