@@ -28,7 +28,9 @@ export function registerDbCommands(program: Command, context: () => CommandConte
       if (!config.databaseUrl && !(await embeddedDatabaseExists(config))) {
         // Opening the embedded database would create it: a health check reports, it does not create.
         throw new UnavailableError(
-          `No embedded database in ${join(config.dataDir, "pgdata")} yet; run \`kick-monitor db migrate\` to create it, ` +
+          `No embedded database in ${
+            join(config.dataDir, "pgdata")
+          } yet; run \`kick-monitor db migrate\` to create it, ` +
             "or set DATABASE_URL to use PostgreSQL",
         );
       }
@@ -54,4 +56,3 @@ export function registerDbCommands(program: Command, context: () => CommandConte
       );
     });
 }
-

@@ -107,6 +107,9 @@ function encodedForms(secret: string): string[] {
 
 // A URL-ish token: a scheme, "://", then anything up to whitespace, a quote or an angle bracket.
 const URL_PATTERN = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s"'<>`]*)/g;
+// "user:password@host" outside a well-formed URL (a mistyped `postgres:/u:p@h/db` in a config error): a
+// word, ":", anything but a space, quote or "/" up to the last "@" before a host name.
+const BARE_USERINFO_PATTERN = /(^|[\s"'=/(])([^\s"'@:/]+):(?!\*\*\*@)[^\s"'/]+@(?=[A-Za-z0-9[])/g;
 
 /**
  * Masks secrets in `text`: URL passwords and secret query parameters structurally, then every registered
@@ -114,6 +117,7 @@ const URL_PATTERN = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s"'<>`]*)/g;
  */
 export function redact(text: string): string {
   let out = text.includes("://") ? text.replace(URL_PATTERN, maskUrlToken) : text;
+  if (out.includes("@")) out = out.replace(BARE_USERINFO_PATTERN, `$1$2:${MASK}@`);
   for (const form of forms) {
     if (out.includes(form)) out = out.split(form).join(MASK);
   }

@@ -6,6 +6,7 @@
  */
 import postgres from "postgres";
 import { PGlite, type Transaction as PgliteTransaction } from "@electric-sql/pglite";
+import { sleep } from "../lib/backoff.ts";
 import { UnavailableError } from "../lib/errors.ts";
 import { addSecret, redact } from "../lib/redact.ts";
 import { type DatabaseTarget, parseDatabaseUrl } from "./database_url.ts";
@@ -121,8 +122,15 @@ export async function openPostgres(
  * server that answers garbage and hangs up). When it is slow or fails at the connection level, the endpoint
  * is probed (endpoint_probe.ts) so the error says what is there instead.
  */
-async function connectWithin(sql: postgres.Sql, target: DatabaseTarget, timeoutMs: number) {
+async function connectWithin(
+  sql: postgres.Sql,
+  target: DatabaseTarget,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs + 1_000;
+  // Cancels this function's own timers when it returns, so none outlives it.
+  const done = new AbortController();
+  const after = (ms: number) => sleep(ms, done.signal).then(() => null, () => null);
   type Outcome = { kind: "connected" } | { kind: "failed"; error: unknown };
   const connecting: Promise<Outcome> = sql.unsafe("SELECT 1").then(
     () => ({ kind: "connected" }),
@@ -139,34 +147,30 @@ async function connectWithin(sql: postgres.Sql, target: DatabaseTarget, timeoutM
     if (reason !== null) throw new UnavailableError(reason, { cause: error });
     throw error;
   };
-
-  const early = await Promise.race([connecting, sleep(PROBE_AFTER_MS).then(() => null)]);
-  if (early?.kind === "connected") return;
-  if (early?.kind === "failed") return await explain(early.error);
-  // Slow: ask the endpoint what it is while the driver keeps trying.
-  const probed = startProbe().then((verdict) => ({ kind: "probed" as const, verdict }));
-  const next = await Promise.race([connecting, probed]);
-  if (next.kind === "connected") return;
-  if (next.kind === "failed") return await explain(next.error);
-  const reason = next.verdict === null ? null : describeVerdict(next.verdict, target.address);
-  if (reason !== null) throw new UnavailableError(reason);
-  // PostgreSQL answers the probe: give the driver the rest of the deadline.
-  const last = await Promise.race([
-    connecting,
-    sleep(Math.max(0, deadline - Date.now())).then(() => null),
-  ]);
-  if (last === null) {
-    throw new UnavailableError(
-      `DATABASE_URL (${target.address}) did not complete a connection within ${
-        Math.round((timeoutMs + 1_000) / 1000)
-      } s`,
-    );
+  try {
+    const early = await Promise.race([connecting, after(PROBE_AFTER_MS)]);
+    if (early?.kind === "connected") return;
+    if (early?.kind === "failed") return await explain(early.error);
+    // Slow: ask the endpoint what it is while the driver keeps trying.
+    const probed = startProbe().then((verdict) => ({ kind: "probed" as const, verdict }));
+    const next = await Promise.race([connecting, probed]);
+    if (next.kind === "connected") return;
+    if (next.kind === "failed") return await explain(next.error);
+    const reason = next.verdict === null ? null : describeVerdict(next.verdict, target.address);
+    if (reason !== null) throw new UnavailableError(reason);
+    // PostgreSQL answers the probe: give the driver the rest of the deadline.
+    const last = await Promise.race([connecting, after(Math.max(0, deadline - Date.now()))]);
+    if (last === null) {
+      throw new UnavailableError(
+        `DATABASE_URL (${target.address}) did not complete a connection within ${
+          Math.round((timeoutMs + 1_000) / 1000)
+        } s`,
+      );
+    }
+    if (last.kind === "failed") return await explain(last.error);
+  } finally {
+    done.abort();
   }
-  if (last.kind === "failed") return await explain(last.error);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** What a PostgresDb's statements run on. */

@@ -99,3 +99,23 @@ Deno.test("redact: text without secrets is returned unchanged", () => {
     assert.equal(redact(text), text);
   }
 });
+
+Deno.test("redact: user:password@host outside a well-formed URL is masked too", () => {
+  clearSecretsForTests();
+  assert.equal(
+    redact('DATABASE_URL="postgres:/kick:sekrit@db/kick": expected a URL'),
+    'DATABASE_URL="postgres:/kick:***@db/kick": expected a URL',
+  );
+  assert.equal(redact("connect kick:p@ss@db:5432"), "connect kick:***@db:5432");
+  // Already masked, or no password: unchanged.
+  for (
+    const text of [
+      "postgres://kick:***@db/kick",
+      "git@github.com:org/repo.git",
+      "user@example.com",
+      "at 12:30 @ noon",
+    ]
+  ) {
+    assert.equal(redact(text), text);
+  }
+});
