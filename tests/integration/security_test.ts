@@ -354,7 +354,14 @@ Deno.test("security: config show and config validate never print DATABASE_URL's 
     assert.equal(invalid.code, 78, invalid.stderr);
     assert.match(invalid.stderr, /DATABASE_URL=/);
     assert.match(invalid.stderr, /kick:\*\*\*@db\.example/);
-    const outputs = [table, json, invalid].flatMap((r) => [
+    // Mistyped so that it is no URL at all: still masked.
+    const mistyped = await runCli(["--env-file", envFile, "config", "validate"], {
+      ...env,
+      DATABASE_URL: `postgres:/kick:${DB_PASSWORD}@db.example/kick`,
+    });
+    assert.equal(mistyped.code, 78, mistyped.stderr);
+    assert.match(mistyped.stderr, /DATABASE_URL=/);
+    const outputs = [table, json, invalid, mistyped].flatMap((r) => [
       { what: "stdout", text: r.stdout },
       { what: "stderr", text: r.stderr },
     ]);
