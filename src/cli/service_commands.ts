@@ -8,7 +8,7 @@ import { PollSource } from "../monitor/sources/poll_source.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
-import { describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { MonitorLock } from "../store/store.ts";
 import { parseDatabaseUrl } from "../store/database_url.ts";
@@ -121,6 +121,12 @@ const LOCK_CHECK_INTERVAL_MS = 5_000;
 async function runService(config: Config): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => {
+    if (stop.signal.aborted) {
+      // A second signal: the operator will not wait for the graceful stop. Nothing journaled is lost (the
+      // journal is fsync'd before the database write; a restart replays it), as after a SIGKILL.
+      log.warn("second signal received; exiting now");
+      Deno.exit(ExitCode.failure);
+    }
     log.info("signal received; stopping");
     stop.abort();
   };
