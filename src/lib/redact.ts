@@ -124,11 +124,6 @@ export function redact(text: string): string {
   return out;
 }
 
-/** `redact` for a value that may be absent. */
-export function redactOptional(text: string | null | undefined): string | null {
-  return text === null || text === undefined ? null : redact(text);
-}
-
 function maskUrlToken(_match: string, scheme: string, rest: string): string {
   // The userinfo ends at the last "@" of the authority (a password with a raw "@" is masked whole). A raw
   // "/" in a password ends the authority early: then the last "@" before the query counts, when what comes
