@@ -13,7 +13,7 @@ import {
   wantsJson,
 } from "./src/cli/context.ts";
 import { describeError, ExitCode, exitCodeOf } from "./src/lib/errors.ts";
-import { redact } from "./src/lib/log.ts";
+import { redact } from "./src/lib/redact.ts";
 import { escapeForTerminal } from "./src/lib/terminal.ts";
 
 /** Runs the CLI with `args` (without the program name) and returns the exit code. */

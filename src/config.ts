@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { parse as parseDotenv } from "dotenv";
 import { ConfigError } from "./lib/errors.ts";
+import { addSecret, MASK, redact } from "./lib/redact.ts";
+import { parseDatabaseUrl } from "./store/database_url.ts";
 
 export const DEFAULT_PUSHER_URL =
   "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679?protocol=7&client=js&version=8.4.0&flash=false";
@@ -27,14 +29,18 @@ const wsUrl = z.string().refine((value) => {
   }
 }, { message: "expected a ws:// or wss:// URL" });
 
-const postgresUrl = z.string().refine((value) => {
+const postgresUrl = z.string().superRefine((value, ctx) => {
   try {
-    const url = new URL(value);
-    return url.protocol === "postgres:" || url.protocol === "postgresql:";
-  } catch {
-    return false;
+    parseDatabaseUrl(value);
+  } catch (error) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${
+        error instanceof Error ? error.message : String(error)
+      } (postgres://user:password@host:5432/db, or postgres://user@/db?host=/var/run/postgresql for a Unix socket)`,
+    });
   }
-}, { message: "expected a postgres:// or postgresql:// URL" });
+});
 
 function integerIn(min: number, max: number, unit: string) {
   return z.string().trim().regex(/^\d+$/, { message: `expected a whole number of ${unit}` })
@@ -154,12 +160,35 @@ export interface LoadedSettings {
   envFilePath: string | null;
 }
 
-/** Merges flag > env > .env, without validating. Throws ConfigError when an explicit --env-file is missing. */
+/** A .env file larger than this is refused rather than read: it cannot be a configuration. */
+export const MAX_ENV_FILE_BYTES = 1024 * 1024;
+/** A value longer than this is refused (the longest real one, a URL, is a few hundred characters). */
+export const MAX_VALUE_LENGTH = 64 * 1024;
+
+/**
+ * Merges flag > env > .env, without validating. Registers the configured secrets for redaction (every output
+ * from now on masks them). Throws ConfigError when an explicit --env-file is missing, when the .env file is
+ * larger than MAX_ENV_FILE_BYTES, or when a value is longer than MAX_VALUE_LENGTH (naming the variable).
+ */
 export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
   const env = options.env ?? Deno.env.toObject();
   const fileValues: Record<string, string> = {};
   let envFilePath: string | null = null;
   const path = options.envFile ?? ".env";
+  let size: number | null = null;
+  try {
+    size = Deno.statSync(path).size;
+  } catch {
+    // Missing: handled by the read below.
+  }
+  if (size !== null && size > MAX_ENV_FILE_BYTES) {
+    throw new ConfigError([
+      ...oversizedLines(path, size),
+      `${JSON.stringify(path)} is ${formatBytes(size)}; a .env file may be at most ${
+        formatBytes(MAX_ENV_FILE_BYTES)
+      } (is it the right file?)`,
+    ]);
+  }
   try {
     const text = Deno.readTextFileSync(path);
     Object.assign(fileValues, parseDotenv(text));
@@ -188,7 +217,62 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
       }
     }
   }
+  const oversized = VARIABLE_NAMES.filter((name) => (values[name]?.length ?? 0) > MAX_VALUE_LENGTH)
+    .map((name) =>
+      `${name} (from ${origins[name]}) is ${
+        values[name]!.length
+      } characters long; at most ${MAX_VALUE_LENGTH} are allowed`
+    );
+  if (oversized.length > 0) throw new ConfigError(oversized);
+  addSecret(values.KICK_CLIENT_SECRET);
+  addSecret(databasePassword(values.DATABASE_URL));
   return { values, origins, envFilePath };
+}
+
+/**
+ * The variables of an oversized .env file whose lines are too long, by name, so the error says which one;
+ * read as bytes and only the names decoded. A file too large to read at all is only named by its size.
+ */
+function oversizedLines(path: string, size: number): string[] {
+  if (size > 256 * 1024 * 1024) return [];
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  const decoder = new TextDecoder();
+  for (let start = 0; start < bytes.length;) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    if (end - start > MAX_VALUE_LENGTH) {
+      const head = decoder.decode(bytes.subarray(start, start + 200));
+      const name = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(head)?.[1] ?? "a line";
+      found.push(
+        `${name} (in ${JSON.stringify(path)}) is ${
+          end - start
+        } bytes long; a value may be at most ${MAX_VALUE_LENGTH} characters`,
+      );
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round(bytes / 1024 / 102.4) / 10} MiB`;
+  return `${Math.round(bytes / 102.4) / 10} KiB`;
+}
+
+/** The password of a DATABASE_URL, or undefined when it has none or does not parse. */
+function databasePassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return parseDatabaseUrl(url).password ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -203,7 +287,7 @@ function warnIfExposed(
   if (Deno.build.os === "windows") return;
   const secrets: string[] = [];
   if (values.KICK_CLIENT_SECRET) secrets.push("KICK_CLIENT_SECRET");
-  if (values.DATABASE_URL && passwordInUrl(values.DATABASE_URL)) secrets.push("DATABASE_URL");
+  if (databasePassword(values.DATABASE_URL)) secrets.push("DATABASE_URL");
   if (secrets.length === 0) return;
   let mode: number | null;
   try {
@@ -216,14 +300,6 @@ function warnIfExposed(
     `${JSON.stringify(path)} holds ${secrets.join(" and ")} but other users can read it ` +
       `(mode ${(mode & 0o777).toString(8).padStart(3, "0")}); run: chmod 600 ${path}`,
   );
-}
-
-function passwordInUrl(url: string): boolean {
-  try {
-    return new URL(url).password !== "";
-  } catch {
-    return false;
-  }
 }
 
 function writeWarning(message: string): void {
@@ -239,7 +315,7 @@ export function validateSettings(
   if (!result.success) {
     for (const issue of result.error.issues) {
       const name = String(issue.path[0]) as VariableName;
-      const shown = SECRET_VARIABLES.has(name) ? "***" : JSON.stringify(values[name]);
+      const shown = SECRET_VARIABLES.has(name) ? MASK : redact(JSON.stringify(values[name]));
       problems.push(`${name}=${shown}: ${issue.message}`);
     }
   }
@@ -274,7 +350,10 @@ export function requireKickCredentials(config: Config): { clientId: string; clie
   return { clientId: config.kickClientId!, clientSecret: config.kickClientSecret! };
 }
 
-/** Settings as shown by `config show`: every variable's effective value and origin, secrets as "***". */
+/**
+ * Settings as shown by `config show`: every variable's effective value and origin, secrets as "***" (the
+ * client secret whole; a password or secret parameter inside a URL, through the one redaction function).
+ */
 export function describeSettings(
   settings: LoadedSettings,
 ): { name: VariableName; value: string | null; origin: ValueOrigin }[] {
@@ -284,7 +363,7 @@ export function describeSettings(
     if (raw !== undefined) {
       return {
         name,
-        value: SECRET_VARIABLES.has(name) ? "***" : raw,
+        value: SECRET_VARIABLES.has(name) ? MASK : redact(raw),
         origin: settings.origins[name]!,
       };
     }

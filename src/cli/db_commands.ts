@@ -1,7 +1,9 @@
 /** `db migrate | health`. */
 import type { Command } from "@commander-js/extra-typings";
+import { join } from "node:path";
+import { UnavailableError } from "../lib/errors.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
-import { withStore } from "./resources.ts";
+import { embeddedDatabaseExists, withStore } from "./resources.ts";
 
 export function registerDbCommands(program: Command, context: () => CommandContext): void {
   const db = program.command("db").description("database schema and health");
@@ -23,6 +25,15 @@ export function registerDbCommands(program: Command, context: () => CommandConte
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const config = context().config();
+      if (!config.databaseUrl && !(await embeddedDatabaseExists(config))) {
+        // Opening the embedded database would create it: a health check reports, it does not create.
+        throw new UnavailableError(
+          `No embedded database in ${
+            join(config.dataDir, "pgdata")
+          } yet; run \`kick-monitor db migrate\` to create it, ` +
+            "or set DATABASE_URL to use PostgreSQL",
+        );
+      }
       const health = await withStore(config, (store) => store.health(), { migrate: false });
       const backend = config.databaseUrl ? "postgres" : "embedded";
       const report = {

@@ -63,6 +63,20 @@ export async function openConfiguredStore(
   }
 }
 
+/**
+ * Whether the embedded database of `config` exists yet, without creating anything: opening it would run
+ * initdb, which a health check or the doctor must not do.
+ */
+export async function embeddedDatabaseExists(config: Config): Promise<boolean> {
+  try {
+    await Deno.stat(join(config.dataDir, "pgdata"));
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /** Runs `fn` with the configured store open, closing it afterwards. */
 export async function withStore<T>(
   config: Config,

@@ -6,13 +6,14 @@ import { requireUsableDataDir } from "../config_usability.ts";
 import { Monitor, STATUS_FILE } from "../monitor/monitor.ts";
 import { Pipeline } from "../monitor/pipeline.ts";
 import { PollSource } from "../monitor/sources/poll_source.ts";
-import { startHttpServer } from "../http/server.ts";
+import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
-import { sleep } from "../lib/backoff.ts";
+import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
 import { log } from "../lib/log.ts";
 import type { MonitorLock } from "../store/store.ts";
+import { parseDatabaseUrl } from "../store/database_url.ts";
 import { AnsweredExit, type CommandContext, printJson, printLines } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
 import { ProgressLine } from "./progress.ts";
@@ -174,8 +175,33 @@ function coverageLine(coverage: unknown): string {
 /** How often the daemon makes sure it still holds the one-monitor-per-database lock. */
 const LOCK_CHECK_INTERVAL_MS = 5_000;
 
-/** The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. */
+/**
+ * The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. Signals are obeyed from the
+ * first moment, also while it waits for the database, and /healthz answers (503, with the reason) meanwhile.
+ */
 async function runService(config: Config): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) {
+      // A second signal: the operator will not wait for the graceful stop. Nothing journaled is lost (the
+      // journal is fsync'd before the database write; a restart replays it), as after a SIGKILL.
+      log.warn("second signal received; exiting now");
+      Deno.exit(ExitCode.failure);
+    }
+    log.info("signal received; stopping");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    await runServiceUntil(config, stop);
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+}
+
+async function runServiceUntil(config: Config, stop: AbortController): Promise<void> {
   const kick = createKickClients(config);
   await requireUsableDataDir(config.dataDir);
   await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -189,18 +215,41 @@ async function runService(config: Config): Promise<void> {
       }`,
     );
   }
-  const stop = new AbortController();
-  const onSignal = () => {
-    log.info("signal received; stopping");
-    stop.abort();
+  const stopped = new Promise<void>((resolve) => {
+    if (stop.signal.aborted) resolve();
+    stop.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const database = describeDatabase(config);
+  // Until the monitor runs, /healthz says what the daemon waits for.
+  const starting: { waitingFor: string; monitor: Monitor | null } = {
+    waitingFor: "opening the database",
+    monitor: null,
   };
-  Deno.addSignalListener("SIGTERM", onSignal);
-  Deno.addSignalListener("SIGINT", onSignal);
   let opened: OpenedStore | null = null;
+  let http: HttpServer | null = null;
   let lockGuard: ReturnType<typeof setInterval> | undefined;
   try {
-    opened = await openStoreWithRetry(config, stop.signal);
+    http = config.http
+      ? startHttpServer(config.http, {
+        health: async () => {
+          if (starting.monitor === null) {
+            return {
+              healthy: false,
+              state: "starting",
+              database: starting.waitingFor,
+              ...database,
+            };
+          }
+          return { ...await starting.monitor.health(), ...database };
+        },
+        metrics: () => starting.monitor?.metrics.render() ?? "",
+      })
+      : null;
+    opened = await openStoreWithRetry(config, stop.signal, (reason) => {
+      starting.waitingFor = reason;
+    });
     if (opened === null) return;
+    starting.waitingFor = "starting the monitor";
     let shardLock = await opened.store.tryAcquireMonitorLock();
     if (shardLock === null) {
       throw new UserFacingError(
@@ -241,20 +290,13 @@ async function runService(config: Config): Promise<void> {
       api: kick.api,
       legacy: createLegacyLookup(config),
     });
-    const http = config.http
-      ? startHttpServer(config.http, {
-        health: () => monitor.health(),
-        metrics: () => monitor.metrics.render(),
-      })
-      : null;
+    starting.monitor = monitor;
     log.info("monitor starting", { pid: Deno.pid, dataDir: config.dataDir });
-    await monitor.start();
-    if (!stop.signal.aborted) {
-      await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
-    }
+    // A signal during the start-up reconciliation stops it (monitor.stop aborts the pass).
+    await Promise.race([monitor.start(), stopped]);
+    await stopped;
     clearInterval(lockGuard);
     await monitor.stop();
-    await http?.close();
     await shardLock?.release();
     log.info("monitor stopped");
     if (tookOver) {
@@ -264,24 +306,54 @@ async function runService(config: Config): Promise<void> {
     }
   } finally {
     clearInterval(lockGuard);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-    Deno.removeSignalListener("SIGINT", onSignal);
+    await http?.close();
     await opened?.close();
     dirLock.release();
   }
 }
 
-/** The daemon waits for its database rather than exiting, so a restart order never matters. */
+/** Which database /healthz reports: its address and name, never its user or password. */
+function describeDatabase(config: Config): Record<string, string> {
+  if (!config.databaseUrl) {
+    return { database_backend: "embedded", database_location: join(config.dataDir, "pgdata") };
+  }
+  try {
+    const target = parseDatabaseUrl(config.databaseUrl);
+    return {
+      database_backend: "postgres",
+      database_location: target.address,
+      database_name: target.database,
+    };
+  } catch {
+    return { database_backend: "postgres" };
+  }
+}
+
+/**
+ * The daemon waits for its database rather than exiting, so a restart order never matters: attempts spaced by
+ * the one backoff (src/lib/backoff.ts), each abandoned at once when a signal arrives. Null when stopped.
+ */
 async function openStoreWithRetry(
   config: Config,
   signal: AbortSignal,
+  onWaiting: (reason: string) => void,
 ): Promise<OpenedStore | null> {
+  const aborted = new Promise<null>((resolve) => {
+    if (signal.aborted) resolve(null);
+    signal.addEventListener("abort", () => resolve(null), { once: true });
+  });
   for (let attempt = 0; !signal.aborted; attempt++) {
+    const opening = openConfiguredStore(config);
     try {
-      return await openConfiguredStore(config);
+      const opened = await Promise.race([opening, aborted]);
+      if (opened !== null) return opened;
+      // Stopped mid-attempt: close whatever the attempt still opens.
+      opening.then((late) => late.close(), () => {});
+      return null;
     } catch (error) {
       if (!(error instanceof UnavailableError)) throw error;
-      const delay = Math.min(30_000, 1_000 * 2 ** attempt);
+      const delay = backoffDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
+      onWaiting(`waiting for the database: ${describeError(error)}`);
       log.warn("database unreachable; retrying", { error: describeError(error), retryInMs: delay });
       await sleep(delay, signal).catch(() => {});
     }

@@ -4,10 +4,14 @@
  * it asks Kick a handful of questions (one token, one channel lookup, at most one live-streams lookup, one legacy
  * lookup, one Pusher socket).
  */
-import { join } from "node:path";
 import { type Config, requireKickCredentials } from "../config.ts";
 import { dataDirProblem } from "../config_usability.ts";
-import { createLegacyLookup, openConfiguredStore, type OpenedStore } from "../cli/resources.ts";
+import {
+  createLegacyLookup,
+  embeddedDatabaseExists,
+  openConfiguredStore,
+  type OpenedStore,
+} from "../cli/resources.ts";
 import { HttpClient } from "../lib/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
@@ -156,7 +160,7 @@ async function checkConfig(findings: Findings, options: DoctorOptions): Promise<
 async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
   const config = findings.config!;
   const backend = config.databaseUrl ? "PostgreSQL" : "embedded database";
-  if (!config.databaseUrl && !(await exists(join(config.dataDir, "pgdata")))) {
+  if (!config.databaseUrl && !(await embeddedDatabaseExists(config))) {
     // Opening it would create it: doctor writes nothing.
     return {
       status: "warning",
@@ -232,16 +236,6 @@ async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
     throw error;
   } finally {
     await opened.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

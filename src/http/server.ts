@@ -2,7 +2,9 @@
  * The daemon's HTTP listener: `/healthz` (200 or 503 with details as JSON) and `/metrics` (Prometheus).
  * It binds where KICK_MONITOR_HTTP says (loopback by default) and serves nothing else.
  */
+import { ConfigError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { redact } from "../lib/redact.ts";
 
 export interface HealthReport {
   healthy: boolean;
@@ -19,11 +21,40 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the listener; `port` 0 picks a free port. */
+/**
+ * Starts the listener; `port` 0 picks a free port. Throws ConfigError (exit 78) naming KICK_MONITOR_HTTP when
+ * the address is taken or cannot be bound.
+ */
 export function startHttpServer(
   listen: { hostname: string; port: number },
   handlers: HttpHandlers,
 ): HttpServer {
+  try {
+    return serve(listen, handlers);
+  } catch (error) {
+    const address = listen.hostname.includes(":")
+      ? `[${listen.hostname}]:${listen.port}`
+      : `${listen.hostname}:${listen.port}`;
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new ConfigError([
+        `KICK_MONITOR_HTTP=${address}: the address is already in use (another process listens there); ` +
+        'pick a free "host:port", or "off" to run without the health and metrics listener',
+      ]);
+    }
+    if (
+      error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new ConfigError([
+        `KICK_MONITOR_HTTP=${address}: cannot listen there (${
+          error instanceof Error ? error.message : String(error)
+        }); pick an address of this machine and a port above 1023, or "off"`,
+      ]);
+    }
+    throw error;
+  }
+}
+
+function serve(listen: { hostname: string; port: number }, handlers: HttpHandlers): HttpServer {
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
@@ -36,7 +67,11 @@ export function startHttpServer(
     }
     if (pathname === "/healthz") {
       const report = await handlers.health();
-      return Response.json(report, { status: report.healthy ? 200 : 503 });
+      // The details carry error messages from drivers and servers: they pass the one redaction function.
+      return new Response(redact(JSON.stringify(report)), {
+        status: report.healthy ? 200 : 503,
+        headers: { "content-type": "application/json" },
+      });
     }
     if (pathname === "/metrics") {
       return new Response(handlers.metrics(), {

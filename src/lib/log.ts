@@ -2,6 +2,7 @@
  * The one logger. Writes to stderr only, so `--json` output on stdout stays a single document.
  * JSON lines when stderr is not a terminal (or LOG_FORMAT=json), a readable line otherwise.
  */
+import { addSecret, redact } from "./redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "pretty";
@@ -11,8 +12,6 @@ const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, e
 export interface LogSettings {
   level: LogLevel;
   format: LogFormat;
-  /** Strings that must never be written (client secret, access tokens); replaced with "***". */
-  secrets: string[];
   /** Where lines go; stderr by default. Tests capture it. */
   write: (line: string) => void;
 }
@@ -25,7 +24,6 @@ function writeStderr(line: string): void {
 const settings: LogSettings = {
   level: "info",
   format: Deno.stderr.isTerminal() ? "pretty" : "json",
-  secrets: [],
   write: writeStderr,
 };
 
@@ -34,19 +32,9 @@ export function configureLogging(changes: Partial<LogSettings>): void {
   Object.assign(settings, changes);
 }
 
-/** Registers a secret (a token minted at run time, say) that must be masked in every log line. */
-export function addSecret(secret: string | undefined): void {
-  if (secret && secret.length >= 4 && !settings.secrets.includes(secret)) {
-    settings.secrets.push(secret);
-  }
-}
-
-/** Replaces every registered secret in `text` with "***". */
-export function redact(text: string): string {
-  let out = text;
-  for (const secret of settings.secrets) out = out.split(secret).join("***");
-  return out;
-}
+// Every line goes through the one redaction function (src/lib/redact.ts); re-exported for the modules that
+// register the secrets they learn (the OAuth client, the database).
+export { addSecret, redact };
 
 export type LogFields = Record<string, unknown>;
 

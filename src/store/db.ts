@@ -6,8 +6,11 @@
  */
 import postgres from "postgres";
 import { PGlite, type Transaction as PgliteTransaction } from "@electric-sql/pglite";
+import { sleep } from "../lib/backoff.ts";
 import { UnavailableError } from "../lib/errors.ts";
-import { addSecret } from "../lib/log.ts";
+import { addSecret, redact } from "../lib/redact.ts";
+import { type DatabaseTarget, parseDatabaseUrl } from "./database_url.ts";
+import { describeVerdict, probeEndpoint, type ProbeVerdict } from "./endpoint_probe.ts";
 import { installPostgresCrashGuard } from "./postgres_crash_guard.ts";
 
 /** Which backend a Db talks to. */
@@ -48,27 +51,40 @@ export interface PostgresOptions {
   connectTimeoutSeconds?: number;
 }
 
+/** How long a first connection may be slow before the endpoint is asked whether it is PostgreSQL at all. */
+const PROBE_AFTER_MS = 250;
+
 /**
- * Connects to a PostgreSQL server and checks it answers. Throws UnavailableError (exit 69) when it cannot be
- * reached or refuses us; the message names the server with the password masked.
+ * Connects to a PostgreSQL server and checks it answers, within the connect timeout (5 s by default) whatever
+ * is at the address. Throws UnavailableError (exit 69) when it cannot be reached, refuses us or is not
+ * PostgreSQL; the message names DATABASE_URL and the server's address, never the user or password.
  */
 export async function openPostgres(
   url: string,
   options: PostgresOptions = {},
 ): Promise<PostgresDb> {
   installPostgresCrashGuard();
-  const masked = maskDatabaseUrl(url);
-  const password = passwordOf(url);
-  addSecret(password ?? undefined);
+  let target: DatabaseTarget;
+  try {
+    target = parseDatabaseUrl(url);
+  } catch (error) {
+    throw new UnavailableError(`Cannot use DATABASE_URL: ${errorMessage(error)}`, { cause: error });
+  }
+  addSecret(target.password);
+  const where = target.endpoint?.transport === "unix"
+    ? `${target.address} (database ${target.database})`
+    : `${target.address}/${target.database}`;
   const connection: Record<string, string> = { application_name: "kick-monitor" };
   if (options.searchPath !== undefined) {
     connection.search_path = quoteIdentifier(options.searchPath);
   }
+  const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 5;
   let sql: postgres.Sql;
   try {
-    sql = postgres(url, {
+    sql = postgres(target.driverUrl, {
+      ...target.driverOptions,
       max: options.maxConnections ?? 10,
-      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      connect_timeout: connectTimeoutSeconds,
       onnotice: () => {},
       connection,
       types: {
@@ -83,21 +99,78 @@ export async function openPostgres(
   } catch (error) {
     // postgres.js throws synchronously on a URL it cannot parse.
     throw new UnavailableError(
-      `Cannot use DATABASE_URL ${masked}: ${scrub(errorMessage(error), password)}`,
+      `Cannot use DATABASE_URL (${where}): ${redact(errorMessage(error))}`,
       { cause: error },
     );
   }
   try {
     // Connects now, so a wrong URL fails here with a clear message rather than at the first real query.
-    await sql.unsafe("SELECT 1");
+    await connectWithin(sql, target, connectTimeoutSeconds * 1000);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
+    if (error instanceof UnavailableError) throw error;
     throw new UnavailableError(
-      `Cannot connect to PostgreSQL at ${masked}: ${scrub(errorMessage(error), password)}`,
+      `Cannot connect to PostgreSQL at ${where}: ${redact(errorMessage(error))}`,
       { cause: error },
     );
   }
-  return new PostgresDb(sql, { kind: "pool", sql }, masked, password);
+  return new PostgresDb(sql, { kind: "pool", sql }, where);
+}
+
+/**
+ * The first round trip, with a deadline postgres.js does not keep on its own (it reconnects forever to a
+ * server that answers garbage and hangs up). When it is slow or fails at the connection level, the endpoint
+ * is probed (endpoint_probe.ts) so the error says what is there instead.
+ */
+async function connectWithin(
+  sql: postgres.Sql,
+  target: DatabaseTarget,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs + 1_000;
+  // Cancels this function's own timers when it returns, so none outlives it.
+  const done = new AbortController();
+  const after = (ms: number) => sleep(ms, done.signal).then(() => null, () => null);
+  type Outcome = { kind: "connected" } | { kind: "failed"; error: unknown };
+  const connecting: Promise<Outcome> = sql.unsafe("SELECT 1").then(
+    () => ({ kind: "connected" }),
+    (error) => ({ kind: "failed", error }),
+  );
+  let probe: Promise<ProbeVerdict | null> | null = null;
+  const startProbe = () =>
+    probe ??= target.endpoint === null
+      ? Promise.resolve(null)
+      : probeEndpoint(target.endpoint, { timeoutMs: Math.max(1_000, timeoutMs) });
+  const explain = async (error: unknown): Promise<never> => {
+    const verdict = isNetworkError(error) ? await startProbe() : null;
+    const reason = verdict === null ? null : describeVerdict(verdict, target.address);
+    if (reason !== null) throw new UnavailableError(reason, { cause: error });
+    throw error;
+  };
+  try {
+    const early = await Promise.race([connecting, after(PROBE_AFTER_MS)]);
+    if (early?.kind === "connected") return;
+    if (early?.kind === "failed") return await explain(early.error);
+    // Slow: ask the endpoint what it is while the driver keeps trying.
+    const probed = startProbe().then((verdict) => ({ kind: "probed" as const, verdict }));
+    const next = await Promise.race([connecting, probed]);
+    if (next.kind === "connected") return;
+    if (next.kind === "failed") return await explain(next.error);
+    const reason = next.verdict === null ? null : describeVerdict(next.verdict, target.address);
+    if (reason !== null) throw new UnavailableError(reason);
+    // PostgreSQL answers the probe: give the driver the rest of the deadline.
+    const last = await Promise.race([connecting, after(Math.max(0, deadline - Date.now()))]);
+    if (last === null) {
+      throw new UnavailableError(
+        `DATABASE_URL (${target.address}) did not complete a connection within ${
+          Math.round((timeoutMs + 1_000) / 1000)
+        } s`,
+      );
+    }
+    if (last.kind === "failed") return await explain(last.error);
+  } finally {
+    done.abort();
+  }
 }
 
 /** What a PostgresDb's statements run on. */
@@ -111,19 +184,13 @@ export class PostgresDb implements Db {
   readonly kind = "postgres" as const;
   readonly #pool: postgres.Sql;
   readonly #target: PostgresTarget;
-  readonly #maskedUrl: string;
-  readonly #password: string | null;
+  /** The server's address and database, for messages (never the user or password). */
+  readonly #where: string;
 
-  constructor(
-    pool: postgres.Sql,
-    target: PostgresTarget,
-    maskedUrl: string,
-    password: string | null,
-  ) {
+  constructor(pool: postgres.Sql, target: PostgresTarget, where: string) {
     this.#pool = pool;
     this.#target = target;
-    this.#maskedUrl = maskedUrl;
-    this.#password = password;
+    this.#where = where;
   }
 
   /** Runs one statement; parameterised statements are prepared once per connection and reused. */
@@ -154,7 +221,7 @@ export class PostgresDb implements Db {
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     const target = this.#target;
     const run = (sql: postgres.TransactionSql): Promise<T> =>
-      fn(new PostgresDb(this.#pool, { kind: "transaction", sql }, this.#maskedUrl, this.#password));
+      fn(new PostgresDb(this.#pool, { kind: "transaction", sql }, this.#where));
     try {
       switch (target.kind) {
         case "pool":
@@ -178,12 +245,7 @@ export class PostgresDb implements Db {
     } catch (error) {
       throw this.#translate(error);
     }
-    const db = new PostgresDb(
-      this.#pool,
-      { kind: "reserved", sql },
-      this.#maskedUrl,
-      this.#password,
-    );
+    const db = new PostgresDb(this.#pool, { kind: "reserved", sql }, this.#where);
     return {
       kind: "postgres",
       query: (text, params) => db.query(text, params),
@@ -206,9 +268,8 @@ export class PostgresDb implements Db {
   /** Connection-level failures become UnavailableError; SQL errors pass through unchanged. */
   #translate(error: unknown): unknown {
     if (error instanceof UnavailableError || !isConnectionError(error)) return error;
-    const reason = scrub(errorMessage(error), this.#password);
     return new UnavailableError(
-      `Lost or refused connection to PostgreSQL at ${this.#maskedUrl}: ${reason}`,
+      `Lost or refused connection to PostgreSQL at ${this.#where}: ${redact(errorMessage(error))}`,
       { cause: error },
     );
   }
@@ -328,38 +389,9 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** The URL with its password replaced by `***`, for messages and logs. */
+/** The URL with its password (and secret parameters) replaced by `***`, for messages and logs. */
 export function maskDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    // Unparseable: show nothing of it rather than risk printing a password.
-    return "(unparseable DATABASE_URL)";
-  }
-}
-
-function passwordOf(url: string): string | null {
-  try {
-    const password = new URL(url).password;
-    return password === "" ? null : password;
-  } catch {
-    return null;
-  }
-}
-
-/** Removes the password (raw and percent-decoded) from a driver message. */
-function scrub(message: string, password: string | null): string {
-  if (password === null) return message;
-  let out = message.split(password).join("***");
-  try {
-    const decoded = decodeURIComponent(password);
-    if (decoded !== "") out = out.split(decoded).join("***");
-  } catch {
-    // A malformed escape: the raw form was already removed.
-  }
-  return out;
+  return redact(url);
 }
 
 function errorMessage(error: unknown): string {
@@ -381,11 +413,19 @@ const CONNECTION_ERROR_CODES = new Set([
   "ENETUNREACH",
   "EAI_AGAIN",
   "EPIPE",
+  // A Unix socket path where no server listens.
+  "ENOENT",
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
 ]);
+
+/** True for a failure of the connection itself (not an answer of the server). */
+function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && CONNECTION_ERROR_CODES.has(code);
+}
 
 /** True for "cannot reach or use the server" (as opposed to an error in a statement). */
 function isConnectionError(error: unknown): boolean {

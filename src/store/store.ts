@@ -245,10 +245,13 @@ export class Store {
     }
     const unique = [...bySlug.values()];
     if (unique.length === 0) return { added: [], existing: [] };
+    // Slug order for the rows the insert adds (its unique-index waits), and the rows already there locked
+    // first in id order: the one lock order of every multi-row statement (see markChecked).
+    const sorted = [...unique].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
     const slugs = unique.map((row) => row.slug);
     return await this.db.transaction(async (tx) => {
       const present = await tx.query<{ slug: string }>(
-        "SELECT slug FROM streamers WHERE slug = ANY($1::text[])",
+        "SELECT slug FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
         [slugs],
       );
       await tx.query(
@@ -264,10 +267,10 @@ export class Store {
              OR excluded.channel_id IS NOT NULL
              OR excluded.chatroom_id IS NOT NULL`,
         [
-          slugs,
-          unique.map((row) => row.broadcasterUserId),
-          unique.map((row) => row.channelId ?? null),
-          unique.map((row) => row.chatroomId ?? null),
+          sorted.map((row) => row.slug),
+          sorted.map((row) => row.broadcasterUserId),
+          sorted.map((row) => row.channelId ?? null),
+          sorted.map((row) => row.chatroomId ?? null),
         ],
       );
       const existingSet = new Set(present.map((row) => row.slug));
@@ -282,8 +285,12 @@ export class Store {
   async removeStreamers(slugs: string[]): Promise<{ removed: string[]; missing: string[] }> {
     const unique = [...new Set(slugs)];
     if (unique.length === 0) return { removed: [], missing: [] };
+    // Rows locked in id order first (FOR UPDATE: a delete's lock), as every multi-row statement does.
     const rows = await this.db.query<{ slug: string }>(
-      "DELETE FROM streamers WHERE slug = ANY($1::text[]) RETURNING slug",
+      `WITH doomed AS (
+         SELECT id FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR UPDATE
+       )
+       DELETE FROM streamers AS s USING doomed WHERE s.id = doomed.id RETURNING s.slug`,
       [unique],
     );
     const removedSet = new Set(rows.map((row) => row.slug));
@@ -344,25 +351,37 @@ export class Store {
 
   /**
    * Records that Kick answered for these streamers at `at` (one statement); a streamer Kick answers for is
-   * available again.
+   * available again. The rows are locked in id order first: a plain `UPDATE … WHERE slug = ANY(…)` locks them
+   * in scan order and deadlocked with the writer, which locks the same rows in id order (issue 11, item 8).
    */
   async markChecked(slugs: string[], at: Date): Promise<void> {
     if (slugs.length === 0) return;
     await this.db.query(
-      `UPDATE streamers
+      `WITH locked AS (
+         SELECT id FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+       )
+       UPDATE streamers AS s
           SET last_checked_at = $2, unavailable_reason = NULL, unavailable_since = NULL
-        WHERE slug = ANY($1::text[])`,
+         FROM locked WHERE s.id = locked.id`,
       [[...new Set(slugs)], at.toISOString()],
     );
   }
 
-  /** Marks streamers Kick no longer returns, with the reason (kept from the first time it was seen). */
+  /**
+   * Marks streamers Kick no longer returns, with the reason (kept from the first time it was seen). Rows are
+   * locked in id order, like every statement that locks several streamers.
+   */
   async markUnavailable(slugs: string[], reason: string, at: Date): Promise<void> {
     if (slugs.length === 0) return;
     await this.db.query(
-      `UPDATE streamers
-          SET unavailable_reason = $2, unavailable_since = coalesce(unavailable_since, $3)
-        WHERE slug = ANY($1::text[]) AND unavailable_reason IS DISTINCT FROM $2`,
+      `WITH locked AS (
+         SELECT id FROM streamers
+          WHERE slug = ANY($1::text[]) AND unavailable_reason IS DISTINCT FROM $2
+          ORDER BY id FOR NO KEY UPDATE
+       )
+       UPDATE streamers AS s
+          SET unavailable_reason = $2, unavailable_since = coalesce(s.unavailable_since, $3)
+         FROM locked WHERE s.id = locked.id`,
       [[...new Set(slugs)], reason, at.toISOString()],
     );
   }

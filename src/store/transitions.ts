@@ -185,7 +185,8 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
 
 /**
  * Locks the streamers' rows for the rest of the transaction (in id order, so concurrent batches cannot
- * deadlock) and reads their state, by slug.
+ * deadlock; every statement that locks several streamers uses this order, see Store.markChecked) and reads
+ * their state, by slug.
  */
 async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StreamerState>> {
   const rows = await db.query<StreamerState & { slug: string }>(
@@ -308,6 +309,11 @@ export async function applyTransitionsOneByOne(
   transitions: Transition[],
 ): Promise<ApplyResult> {
   return await db.transaction(async (tx) => {
+    // Every row locked up front in id order, as the set-based writer does, so the two cannot deadlock.
+    await tx.query(
+      "SELECT id FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+      [[...new Set(transitions.map((t) => t.slug))]],
+    );
     let inserted = 0;
     for (const t of firstOfEachKey(transitions)) {
       if (await applyOne(tx, t)) inserted++;

@@ -271,7 +271,11 @@ Deno.test({
             unreachable.port = String(freePort());
             const failed = await cli(["db", "health"], { DATABASE_URL: unreachable.toString() });
             assert.equal(failed.code, 69, failed.stderr);
-            assert.match(failed.stderr, /\*\*\*/);
+            // Named by its address, never by its user or password.
+            assert.match(
+              failed.stderr,
+              new RegExp(`DATABASE_URL \\(127\\.0\\.0\\.1:${unreachable.port}\\)`),
+            );
             assert.deepEqual(leaks(outputs, ["kms-DBPASS-77aa88bb"]), []);
           },
         );
@@ -291,6 +295,143 @@ Deno.test({
       await recorder.close();
       await pusher.close();
       await kick.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// One redaction function at every boundary (issue 11, item 2).
+
+const DB_PASSWORD = "kms-DBPASS-31c4d5e6";
+
+/** An environment with nothing inherited but what the CLI needs; Kick is a closed local port. */
+async function bareEnv(extra: Record<string, string>) {
+  const dir = await Deno.makeTempDir({ prefix: "kick-monitor-redact-" });
+  const nowhere = `http://127.0.0.1:${freePort()}`;
+  const envFile = join(dir, "empty.env");
+  await Deno.writeTextFile(envFile, "");
+  return {
+    dir,
+    envFile,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? dir,
+      KICK_MONITOR_DATA_DIR: join(dir, "data"),
+      KICK_OAUTH_URL: nowhere,
+      KICK_API_URL: nowhere,
+      KICK_WEB_URL: nowhere,
+      KICK_MONITOR_HTTP: "off",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "debug",
+      ...extra,
+    },
+  };
+}
+
+Deno.test("security: config show and config validate never print DATABASE_URL's password", async () => {
+  const { dir, envFile, env } = await bareEnv({
+    DATABASE_URL: `postgres://kick:${DB_PASSWORD}@db.example:5432/kick?sslmode=require`,
+    KICK_CLIENT_ID: CLIENT_ID,
+    KICK_CLIENT_SECRET: SECRET,
+  });
+  try {
+    const table = await runCli(["--env-file", envFile, "config", "show"], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /postgres:\/\/kick:\*\*\*@db\.example:5432\/kick\?sslmode=require/);
+    const json = await runCli(["--env-file", envFile, "config", "show", "--json"], env);
+    assert.equal(json.code, 0, json.stderr);
+    const shown = JSON.parse(json.stdout);
+    assert.equal(
+      shown.DATABASE_URL.value,
+      "postgres://kick:***@db.example:5432/kick?sslmode=require",
+    );
+    assert.equal(shown.KICK_CLIENT_SECRET.value, "***");
+    // An invalid URL is named in the error, its password masked.
+    const invalid = await runCli(["--env-file", envFile, "config", "validate"], {
+      ...env,
+      DATABASE_URL: `postgres://kick:${DB_PASSWORD}@db.example:port/kick`,
+    });
+    assert.equal(invalid.code, 78, invalid.stderr);
+    assert.match(invalid.stderr, /DATABASE_URL=/);
+    assert.match(invalid.stderr, /kick:\*\*\*@db\.example/);
+    // Mistyped so that it is no URL at all: still masked.
+    const mistyped = await runCli(["--env-file", envFile, "config", "validate"], {
+      ...env,
+      DATABASE_URL: `postgres:/kick:${DB_PASSWORD}@db.example/kick`,
+    });
+    assert.equal(mistyped.code, 78, mistyped.stderr);
+    assert.match(mistyped.stderr, /DATABASE_URL=/);
+    const outputs = [table, json, invalid, mistyped].flatMap((r) => [
+      { what: "stdout", text: r.stdout },
+      { what: "stderr", text: r.stderr },
+    ]);
+    assert.deepEqual(leaks(outputs, [DB_PASSWORD, SECRET]), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("security: a short or common database password does not mangle messages into stars", async () => {
+  for (const password of ["postgres", "x"]) {
+    const port = freePort();
+    const { dir, envFile, env } = await bareEnv({
+      DATABASE_URL: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    });
+    try {
+      const failed = await runCli(["--env-file", envFile, "db", "health"], env);
+      assert.equal(failed.code, 69, failed.stderr);
+      assert.ok(!failed.stderr.includes("***://"), failed.stderr);
+      assert.match(failed.stderr, new RegExp(`DATABASE_URL \\(127\\.0\\.0\\.1:${port}\\)`));
+      const shown = await runCli(["--env-file", envFile, "config", "show", "--json"], env);
+      assert.equal(
+        JSON.parse(shown.stdout).DATABASE_URL.value,
+        `postgres://postgres:***@127.0.0.1:${port}/postgres`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test({
+  name: "security: a secret a server echoes back URL-encoded is masked too",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Characters that URL- and form-encoding change, so the echo is not the raw secret.
+    const secret = "kms/SECRET+9f8e 7d6c&5b4a";
+    // An OAuth server that refuses the credentials and quotes the request body back.
+    const oauth = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+      const body = await request.text();
+      return Response.json({
+        error: "invalid_client",
+        error_description: `bad credentials in ${body}`,
+      }, { status: 401 });
+    });
+    const url = `http://127.0.0.1:${oauth.addr.port}`;
+    const { dir, envFile, env } = await bareEnv({
+      KICK_CLIENT_ID: CLIENT_ID,
+      KICK_CLIENT_SECRET: secret,
+      KICK_OAUTH_URL: url,
+      KICK_API_URL: url,
+    });
+    try {
+      const result = await runCli(["--env-file", envFile, "streamers", "test", "xqc"], env);
+      assert.equal(result.code, 78, result.stderr);
+      assert.match(result.stderr, /bad credentials in/, "the echo reached the message");
+      const encoded = [
+        secret,
+        encodeURIComponent(secret),
+        new URLSearchParams({ s: secret }).toString().slice(2),
+      ];
+      const outputs = [{ what: "stdout", text: result.stdout }, {
+        what: "stderr",
+        text: result.stderr,
+      }];
+      assert.deepEqual(leaks(outputs, encoded), []);
+    } finally {
+      await oauth.shutdown();
       await Deno.remove(dir, { recursive: true });
     }
   },

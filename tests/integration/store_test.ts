@@ -565,7 +565,7 @@ for (const backend of testBackends()) {
   });
 }
 
-Deno.test("an unreachable PostgreSQL fails with UnavailableError, password masked", async () => {
+Deno.test("an unreachable PostgreSQL fails with UnavailableError, naming the address only", async () => {
   const password = "s3cret-Passw0rd";
   const started = performance.now();
   await assert.rejects(
@@ -574,8 +574,8 @@ Deno.test("an unreachable PostgreSQL fails with UnavailableError, password maske
       assert.ok(error instanceof UnavailableError, String(error));
       assert.equal(error.exitCode, 69);
       assert.ok(!error.message.includes(password), error.message);
-      assert.match(error.message, /127\.0\.0\.1:1/);
-      assert.match(error.message, /\*\*\*/);
+      assert.match(error.message, /DATABASE_URL \(127\.0\.0\.1:1\)/);
+      assert.ok(!error.message.includes("kick:"), "the user is not named");
       return true;
     },
   );
