@@ -135,7 +135,9 @@ export class Pipeline {
     const out: { slug: string; dueAt: number }[] = [];
     for (const [slug, state] of this.#states) {
       const due = [
-        state.suspect === null ? Infinity : Math.max(now, state.suspect.receivedAt.getTime() + confirmAfterMs),
+        state.suspect === null
+          ? Infinity
+          : Math.max(now, state.suspect.receivedAt.getTime() + confirmAfterMs),
         state.recheckAfter?.getTime() ?? Infinity,
       ];
       const dueAt = Math.min(...due);

@@ -196,7 +196,9 @@ function shieldedByPush(state: StreamerState, observation: Observation, options:
   const shieldMs = shieldMsOf(options);
   // When the poll asked: an offline answer is dated by its request; an online one carries the stream's start
   // time instead, so its arrival stands in.
-  const askedAt = observation.status === "offline" ? observation.observedAt : observation.receivedAt;
+  const askedAt = observation.status === "offline"
+    ? observation.observedAt
+    : observation.receivedAt;
   return state.lastPushAt !== null && shieldMs > 0 &&
     askedAt.getTime() < state.lastPushAt.getTime() + shieldMs;
 }
