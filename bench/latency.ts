@@ -8,7 +8,7 @@
  * (`performance.timeOrigin + performance.now()`). Offline grace is 0.
  */
 import { validateSettings } from "../src/config.ts";
-import { createKickClients, openConfiguredStore } from "../src/cli/resources.ts";
+import { createKickClients, openConfiguredStore } from "../src/resources.ts";
 import { Monitor } from "../src/monitor/monitor.ts";
 import { configureLogging } from "../src/lib/log.ts";
 import type { Transition } from "../src/domain/types.ts";

@@ -4,7 +4,7 @@
  * channel requests at 10/s is a 40 s floor; the target is to finish within 5% of it without provoking a 429.
  */
 import { validateSettings } from "../src/config.ts";
-import { createKickClients } from "../src/cli/resources.ts";
+import { createKickClients } from "../src/resources.ts";
 import { PollSource } from "../src/monitor/sources/poll_source.ts";
 import { startFakeKick } from "../src/sim/kick.ts";
 import { FakeWorld } from "../src/sim/world.ts";

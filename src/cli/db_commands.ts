@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import { UnavailableError } from "../lib/errors.ts";
 import { type CommandContext, printJson, printLines } from "./context.ts";
-import { embeddedDatabaseExists, withStore } from "./resources.ts";
+import { embeddedDatabaseExists, withStore } from "../resources.ts";
 
 export function registerDbCommands(program: Command, context: () => CommandContext): void {
   const db = program.command("db").description("database schema and health");

@@ -16,7 +16,7 @@ import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Transition } from "../domain/types.ts";
 import type { CommandContext } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
-import { createKickClients, createLegacyLookup, openConfiguredStore } from "./resources.ts";
+import { createKickClients, createLegacyLookup, openConfiguredStore } from "../resources.ts";
 
 const DEMO_STREAMERS = ["xqc", "trainwreckstv", "adinross", "amouranth", "roshtein", "westcol"];
 const CATEGORIES = [

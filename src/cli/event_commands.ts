@@ -5,7 +5,7 @@ import { escapeForTerminal } from "../lib/terminal.ts";
 import { isoOrNull, parseDateArgument, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 import { requireMonitored } from "./streamer_commands.ts";
-import { withStore } from "./resources.ts";
+import { withStore } from "../resources.ts";
 
 export function registerEventCommands(program: Command, context: () => CommandContext): void {
   const events = program.command("events").description("the event log of recorded transitions");

@@ -24,7 +24,7 @@ import {
   openConfiguredStore,
   type OpenedStore,
   withStore,
-} from "./resources.ts";
+} from "../resources.ts";
 
 export function registerServiceCommands(program: Command, context: () => CommandContext): void {
   const service = program.command("service").description(

@@ -12,7 +12,7 @@ import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 import { ProgressLine } from "./progress.ts";
-import { createKickClients, createLegacyLookup, withStore } from "./resources.ts";
+import { createKickClients, createLegacyLookup, withStore } from "../resources.ts";
 
 export function registerStreamerCommands(program: Command, context: () => CommandContext): void {
   const streamers = program.command("streamers").description("manage the monitored streamers");

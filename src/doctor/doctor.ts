@@ -11,7 +11,7 @@ import {
   embeddedDatabaseExists,
   openConfiguredStore,
   type OpenedStore,
-} from "../cli/resources.ts";
+} from "../resources.ts";
 import { HttpClient } from "../lib/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";

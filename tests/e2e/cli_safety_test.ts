@@ -13,7 +13,7 @@ import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
 import { type CliResult, freePort, runCli, waitFor } from "../helpers/cli.ts";
 import { tryLockFile } from "../../src/lib/file_lock.ts";
 import { STATUS_FILE } from "../../src/monitor/monitor.ts";
-import { MONITOR_LOCK_FILE } from "../../src/cli/resources.ts";
+import { MONITOR_LOCK_FILE } from "../../src/resources.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const SECRET = "safety-test-secret-7c2e";

@@ -152,7 +152,7 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const { loadConfig } = await import("../../src/config.ts");
-  const { createKickClients } = await import("../../src/cli/resources.ts");
+  const { createKickClients } = await import("../../src/resources.ts");
   const config = loadConfig({});
   const { api } = createKickClients(config);
   const live = await api.listLivestreams(count);

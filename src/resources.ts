@@ -4,15 +4,15 @@
  * in the data directory.
  */
 import { join } from "node:path";
-import { type Config, requireKickCredentials } from "../config.ts";
-import { requireUsableDataDir } from "../config_usability.ts";
-import { HttpClient } from "../lib/http.ts";
-import { AppTokenProvider } from "../kick/oauth.ts";
-import { KickApi } from "../kick/api.ts";
-import { LegacyLookup } from "../kick/legacy.ts";
-import { openStore, type Store } from "../store/store.ts";
-import { type FileLock, lockFileWithin, lockHolder } from "../lib/file_lock.ts";
-import { UserFacingError } from "../lib/errors.ts";
+import { type Config, requireKickCredentials } from "./config.ts";
+import { requireUsableDataDir } from "./config_usability.ts";
+import { HttpClient } from "./lib/http.ts";
+import { AppTokenProvider } from "./kick/oauth.ts";
+import { KickApi } from "./kick/api.ts";
+import { LegacyLookup } from "./kick/legacy.ts";
+import { openStore, type Store } from "./store/store.ts";
+import { type FileLock, lockFileWithin, lockHolder } from "./lib/file_lock.ts";
+import { UserFacingError } from "./lib/errors.ts";
 
 export const MONITOR_LOCK_FILE = "monitor.lock";
 const EMBEDDED_LOCK_FILE = "pgdata.lock";
