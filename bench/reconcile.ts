@@ -5,7 +5,7 @@
  */
 import { validateSettings } from "../src/config.ts";
 import { createKickClients } from "../src/resources.ts";
-import { PollSource } from "../src/monitor/sources/poll_source.ts";
+import { PollSource } from "../src/monitor/sources/poll_pass.ts";
 import { startFakeKick } from "../src/sim/kick.ts";
 import { FakeWorld } from "../src/sim/world.ts";
 import { type Figure, round } from "./lib.ts";

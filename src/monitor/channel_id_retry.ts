@@ -3,7 +3,7 @@
  * way to learn one while a streamer is offline (kick-api.md §1.4, #396), and Cloudflare blocks it from most
  * servers (§2.2): `streamers add` tries it once, and this tries again once a day, stopping a round after two
  * failures in a row so a blocked server is not knocked on for every streamer. (A live streamer's id comes
- * from `/public/v1/livestreams` in every poll pass; see poll_source.ts.)
+ * from `/public/v1/livestreams` in every poll pass; see sources/poll_pass.ts.)
  */
 import type { LegacyLookup } from "../kick/legacy.ts";
 import { LEGACY_FAILURES_TO_STOP } from "../kick/resolve.ts";

@@ -1,25 +1,23 @@
 /**
- * The monitor: wires sources → pipeline → sinks and keeps them running.
+ * The monitor: wiring only. It builds the registered sources and sinks (contracts.ts, sources/mod.ts,
+ * sinks/mod.ts) around the pipeline and the durable write path, and keeps them running:
  *
- *   PusherSource ─┐
- *                 ├─ observations → Pipeline (status machines) → transitions → Journal (fsync) → DatabaseWriter
- *   PollSource ───┘
+ *   sources ─ emit(Observations) ─▶ Pipeline ─ Transitions ─▶ PreJournal buffer ─▶ Journal (fsync)
+ *                                                                                    │
+ *            DatabaseWriter (one transaction per batch; sinks' inTransaction) ◀──────┘
+ *                      └─▶ sinks' committed (metrics, listeners)
  *
- * Reconciliation runs at start, after every Pusher reconnect and every poll interval. The monitored streamer
- * list is re-read from the database periodically, so `streamers add/remove` take effect while it runs.
+ * The monitored streamer list is re-read from the database when its fingerprint changes, so
+ * `streamers add/remove` take effect while it runs; every source hears of the change.
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Observation, Transition } from "../domain/types.ts";
 import { Pipeline } from "./pipeline.ts";
-import { PusherSource } from "./sources/pusher_source.ts";
-import { PollSource } from "./sources/poll_source.ts";
-import { CONFIRM_AFTER_MS, Reconciler } from "./reconciler.ts";
-import { ChannelIdRetry } from "./channel_id_retry.ts";
-import type { LegacyLookup } from "../kick/legacy.ts";
 import type { KickApi } from "../kick/api.ts";
+import type { LegacyLookup } from "../kick/legacy.ts";
 import type { PusherPoolOptions } from "../pusher/pool.ts";
-import { Journal, type JournalEntry } from "../sinks/journal.ts";
+import { Journal } from "../sinks/journal.ts";
 import { DatabaseWriter } from "../sinks/database_writer.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import type { Store, StreamerRecord } from "../store/store.ts";
@@ -27,30 +25,43 @@ import { Registry } from "../http/metrics.ts";
 import type { HealthReport } from "../http/server.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import type { Sink, SinkFactory, Source, SourceContext, SourceFactory } from "./contracts.ts";
+import { SOURCES } from "./sources/mod.ts";
+import { SINKS } from "../sinks/mod.ts";
+import { PreJournal } from "./pre_journal.ts";
+import { coverageOf } from "../domain/documents.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
 /** How long other bookkeeping reads and writes may wait for the database before they are retried later. */
 const STORE_CALL_TIMEOUT_MS = 15_000;
 
+/** The status file in the data directory that `service status` reads. */
 export const STATUS_FILE = "monitor-status.json";
 
+/** Options of {@link Monitor.create}. */
 export interface MonitorOptions {
   config: Config;
   store: Store;
   api: KickApi;
   /** The website lookup, retried daily for streamers without a channel id (none: never retried). */
   legacy?: LegacyLookup;
-  /** How often that retry runs (ms; default daily, the first 10 minutes after start). */
+  /** The sources to run (default: the registry, sources/mod.ts). */
+  sources?: readonly SourceFactory[];
+  /** The sinks to feed (default: the registry, sinks/mod.ts). */
+  sinks?: readonly SinkFactory[];
+  /** How often the website lookup is retried (ms; default daily, the first 10 minutes after start). */
   channelIdRetryIntervalMs?: number;
   /** Overrides for the Pusher pool (timeouts, backoff), for tests and benchmarks. */
   pusher?: Partial<PusherPoolOptions>;
-  /** How often the streamer list is re-read from the database (ms). */
+  /** How often the streamer list's fingerprint is checked (ms). */
   syncIntervalMs?: number;
   /** How often pending offlines are checked against the grace (ms). */
   tickIntervalMs?: number;
   /** How often the status file is written (ms). */
   statusIntervalMs?: number;
+  /** Most transitions held in front of the journal while it cannot be written (e.g. a full disk). */
+  maxUnjournaled?: number;
   now?: () => number;
 }
 
@@ -70,21 +81,24 @@ export interface MonitorStatus {
   database_error: string | null;
   /** Streamers by how they are watched: `pusher` (a channel id to subscribe) or `poll_only`. */
   coverage: { pusher: number; poll_only: number };
+  /** Each source's health, by name. */
+  sources: Record<string, { ok: boolean; working: boolean; detail: string }>;
 }
 
+/** The running monitor. */
 export class Monitor {
   readonly metrics = new Registry();
   #config: Config;
   #store: Store;
   #pipeline: Pipeline;
-  #pusher: PusherSource;
-  #reconciler: Reconciler;
+  #sources: Source[] = [];
+  #sinks: Sink[] = [];
   #journal: Journal;
   #writer: DatabaseWriter;
+  #preJournal: PreJournal;
   #now: () => number;
   #options: MonitorOptions;
   #streamers: StreamerRecord[] = [];
-  #knownSlugs = new Set<string>();
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping = false;
   /** The store's streamer list version when the list was last read. */
@@ -92,10 +106,8 @@ export class Monitor {
   #startedAt = new Date();
   #lastEventAt: Date | null = null;
   #abort = new AbortController();
-  #buffer: Transition[] = [];
-  #appending: Promise<void> | null = null;
   #committedListeners = new Set<(transitions: Transition[]) => void>();
-  #counters;
+  #dbErrors;
 
   private constructor(options: MonitorOptions, journal: Journal) {
     this.#options = options;
@@ -103,91 +115,51 @@ export class Monitor {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
-    const pollIntervalMs = options.config.pollIntervalSeconds * 1000;
     this.#pipeline = new Pipeline({
       offlineGraceMs: options.config.offlineGraceSeconds * 1000,
-      pollIntervalMs,
-    });
-    this.#pusher = new PusherSource({
-      url: options.config.pusherUrl,
-      channelsPerSocket: options.config.channelsPerSocket,
-      emit: (observation) => this.#ingest([observation]),
-      onReconnected: () => this.requestReconcile("pusher reconnected"),
-      pool: options.pusher,
+      pollIntervalMs: options.config.pollIntervalSeconds * 1000,
     });
     const m = this.metrics;
-    this.#reconciler = new Reconciler({
-      poll: new PollSource({
-        api: options.api,
-        now: this.#now,
-        batchSize: options.config.apiBatchSize,
-      }),
+    this.#dbErrors = m.counter("kick_monitor_db_write_errors_total", "Failed database writes (retried)");
+    const sinkContext = {
+      config: options.config,
       store: options.store,
       metrics: m,
-      pollIntervalMs,
-      streamers: () => this.#streamers,
-      ingest: (observations) => this.#ingest(observations),
-      statusOf: (slug) => this.#pipeline.stateOf(slug)?.status,
-      followUps: (now) => this.#pipeline.followUps(now, CONFIRM_AFTER_MS),
-      backlog: () => this.backlog,
-      renamed: (slug, newSlug) => {
-        this.#pipeline.rename(slug, newSlug);
-        // The list version changed: the next sync re-reads the streamers under their new slugs.
-        this.#streamerListVersion = null;
-        void this.#syncStreamers();
-      },
-      idsChanged: () => this.#subscribeAll(),
       signal: this.#abort.signal,
-      now: this.#now,
-    });
-    const latency = m.histogram(
-      "kick_monitor_event_to_commit_seconds",
-      "Time from receiving an event to its transition being committed in the database",
-      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    );
-    this.#counters = {
-      events: m.counter("kick_monitor_events_total", "Recorded transitions by type and source"),
-      dbErrors: m.counter("kick_monitor_db_write_errors_total", "Failed database writes (retried)"),
-      latency,
+      now: () => this.#now(),
     };
-    const stats = () => this.#pusher.stats();
-    m.gauge(
-      "kick_monitor_sockets_connected",
-      "Pusher sockets connected",
-      () => stats().socketsConnected,
+    for (const factory of options.sinks ?? SINKS) {
+      const sink = factory.create(sinkContext);
+      if (sink !== null) this.#sinks.push(sink);
+    }
+    const hooks = this.#sinks.flatMap((sink) =>
+      sink.inTransaction === undefined ? [] : [sink.inTransaction.bind(sink)]
     );
-    m.gauge(
-      "kick_monitor_sockets_total",
-      "Pusher sockets open or reconnecting",
-      () => stats().socketsTotal,
-    );
-    m.gauge(
-      "kick_monitor_reconnects_total",
-      "Pusher reconnections",
-      () => stats().reconnects,
-      "counter",
-    );
-    m.gauge(
-      "kick_monitor_subscribed_channels",
-      "Pusher channels with a confirmed subscription",
-      () => stats().channelsSubscribed,
-    );
-    m.gauge(
-      "kick_monitor_malformed_frames_total",
-      "Pusher frames or event payloads dropped as malformed",
-      () => stats().malformedFrames + stats().malformedEvents,
-      "counter",
-    );
+    this.#writer = new DatabaseWriter({
+      store: options.store,
+      cursor: journal,
+      inTransaction: hooks,
+      onCommitted: (entries, committedAt) =>
+        this.#onCommitted(entries.map((e) => e.transition), committedAt),
+      onError: () => this.#dbErrors.inc(),
+    });
+    this.#preJournal = new PreJournal({
+      journal,
+      writer: this.#writer,
+      max: options.maxUnjournaled,
+      // A transition that could not be journaled is forgotten by the pipeline too, so the next poll finds the
+      // change again instead of the machine believing it recorded.
+      dropped: (transitions) => this.#pipeline.forget(transitions.map((t) => t.slug)),
+      metrics: m,
+    });
+    for (const factory of options.sources ?? SOURCES) {
+      const source = factory.create(this.#sourceContext());
+      if (source !== null) this.#sources.push(source);
+    }
     m.gauge("kick_monitor_journal_backlog", "Transitions not yet committed", () => this.backlog);
     m.gauge("kick_monitor_streamers", "Monitored streamers, by how they are watched", () => {
       const { pusher, poll_only } = this.#coverage();
       return [[{ coverage: "pusher" }, pusher], [{ coverage: "poll_only" }, poll_only]];
-    });
-    this.#writer = new DatabaseWriter({
-      store: options.store,
-      cursor: journal,
-      onCommitted: (entries, committedAt) => this.#onCommitted(entries, committedAt),
-      onError: () => this.#counters.dbErrors.inc(),
     });
   }
 
@@ -205,9 +177,14 @@ export class Monitor {
     return monitor;
   }
 
-  /** Transitions journaled but not yet in the database. */
+  /** Transitions journaled (or waiting for the journal) but not yet in the database. */
   get backlog(): number {
-    return this.#writer.backlog + this.#buffer.length;
+    return this.#writer.backlog + this.#preJournal.size;
+  }
+
+  /** The names of the running sources, in start order. */
+  get sourceNames(): string[] {
+    return this.#sources.map((s) => s.name);
   }
 
   /** Calls `listener` with transitions once the database has committed them (the demo prints them). */
@@ -216,33 +193,19 @@ export class Monitor {
     return () => this.#committedListeners.delete(listener);
   }
 
-  /** Starts the writer and sources; reconciles once before returning. */
+  /** Starts the writer, sinks and sources; the sources' first reconciliation is done when it returns. */
   async start(): Promise<void> {
     this.#writer.start();
+    for (const sink of this.#sinks) await sink.start?.();
     await this.#syncStreamers();
-    this.#pusher.start();
     const every = (ms: number, fn: () => unknown) => this.#timers.push(setInterval(fn, ms));
     every(
       this.#options.tickIntervalMs ?? 250,
-      () => this.#record(this.#pipeline.tick(this.#now())),
+      () => this.#preJournal.add(this.#pipeline.tick(this.#now())),
     );
     every(this.#options.syncIntervalMs ?? 5_000, () => this.#syncStreamers());
-    every(this.#config.pollIntervalSeconds * 1000, () => this.requestReconcile("interval"));
     every(this.#options.statusIntervalMs ?? 2_000, () => this.#writeStatusFile());
-    const legacy = this.#options.legacy;
-    if (legacy !== undefined) {
-      const retry = new ChannelIdRetry({
-        legacy,
-        store: this.#store,
-        streamers: () => this.#streamers,
-        idsChanged: () => this.#subscribeAll(),
-        signal: this.#abort.signal,
-      });
-      const interval = this.#options.channelIdRetryIntervalMs ?? 86_400_000;
-      this.#timers.push(setTimeout(() => retry.round(), Math.min(interval, 600_000)));
-      every(interval, () => retry.round());
-    }
-    await this.requestReconcile("start");
+    await Promise.all(this.#sources.map((source) => source.start()));
     await this.#writeStatusFile();
   }
 
@@ -252,57 +215,59 @@ export class Monitor {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#abort.abort(new Error("monitor stopping"));
-    await this.#pusher.stop();
-    await this.#reconciler.stop();
-    await this.#appending;
+    await Promise.all(this.#sources.map((source) => source.stop()));
+    await this.#preJournal.stop();
     await this.#writer.stop();
+    for (const sink of this.#sinks) await sink.stop?.();
     this.#journal.close();
     await Deno.remove(join(this.#config.dataDir, STATUS_FILE)).catch(() => {});
     if (this.#writer.backlog > 0) {
       log.warn(
         "stopped with transitions the database has not committed; they are kept in the journal",
-        {
-          count: this.#writer.backlog,
-        },
+        { count: this.#writer.backlog },
       );
     }
   }
 
-  /** Runs a reconciliation pass now, or once more after the one in progress. */
-  requestReconcile(reason: string): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    return this.#reconciler.request(reason);
+  /** Asks every reconciling source for a pass; resolves when they are done. */
+  async requestReconcile(reason: string): Promise<void> {
+    if (this.#stopping) return;
+    await Promise.all(this.#sources.map((source) => source.reconcile?.(reason)));
   }
 
   /** Current figures, as written to the status file. */
   status(): MonitorStatus {
-    const stats = this.#pusher.stats();
-    const poll = this.#reconciler.health();
+    const sources: MonitorStatus["sources"] = {};
+    let figures: Record<string, unknown> = {};
+    for (const source of this.#sources) {
+      const health = source.health();
+      sources[source.name] = { ok: health.ok, working: health.working, detail: health.detail };
+      figures = { ...figures, ...health.figures };
+    }
+    const number = (key: string) => typeof figures[key] === "number" ? figures[key] as number : 0;
+    const text = (key: string) => typeof figures[key] === "string" ? figures[key] as string : null;
     return {
       pid: Deno.pid,
       started_at: this.#startedAt.toISOString(),
       updated_at: new Date(this.#now()).toISOString(),
       streamers: this.#streamers.length,
-      sockets_connected: stats.socketsConnected,
-      sockets_total: stats.socketsTotal,
-      subscribed_channels: stats.channelsSubscribed,
+      sockets_connected: number("sockets_connected"),
+      sockets_total: number("sockets_total"),
+      subscribed_channels: number("subscribed_channels"),
       last_event_at: this.#lastEventAt?.toISOString() ?? null,
-      last_poll_at: poll.last_poll_at,
-      last_poll_error: poll.last_poll_error,
+      last_poll_at: text("last_poll_at"),
+      last_poll_error: text("last_poll_error"),
       journal_backlog: this.backlog,
       database_error: this.#writer.lastError,
       coverage: this.#coverage(),
+      sources,
     };
   }
 
-  #coverage(): { pusher: number; poll_only: number } {
-    const pusher = this.#streamers.filter((s) => s.channelId !== null).length;
-    return { pusher, poll_only: this.#streamers.length - pusher };
-  }
-
   /**
-   * Healthy when the database takes writes, at least one source works, and no poll-only streamer has gone
-   * unwatched for several poll intervals (see Reconciler.health).
+   * Healthy when the database takes writes, at least one source works (or nobody is monitored yet), and no
+   * source fails in a way that leaves streamers unwatched (e.g. a poll-only streamer with no successful poll
+   * for several intervals).
    */
   async health(): Promise<HealthReport> {
     const status = this.status();
@@ -312,18 +277,55 @@ export class Monitor {
     } catch (error) {
       database = describeError(error);
     }
-    const wantSockets = this.#streamers.some((s) => s.channelId !== null);
-    const pusherOk = !wantSockets || status.sockets_connected > 0;
-    const poll = this.#reconciler.health();
-    const healthy = database === "ok" && status.database_error === null &&
-      (pusherOk || this.#reconciler.working) && poll.ok;
+    const healths = this.#sources.map((source) => ({ name: source.name, ...source.health() }));
+    const working = this.#streamers.length === 0 || healths.some((h) => h.working);
+    const failing = healths.filter((h) => !h.ok);
+    const sinkProblems = this.#sinks.flatMap((sink) => {
+      const health = sink.health?.();
+      return health === undefined || health.ok ? [] : [`${sink.name}: ${health.detail}`];
+    });
+    const healthy = database === "ok" && status.database_error === null && working &&
+      failing.length === 0 && sinkProblems.length === 0;
+    const details = Object.fromEntries(healths.map((h) => [h.name, h.detail]));
     return {
       healthy,
       database,
-      pusher: pusherOk ? "ok" : "no socket connected",
-      poll: poll.detail,
+      ...details,
+      ...(sinkProblems.length > 0 ? { sinks: sinkProblems } : {}),
       ...status,
     };
+  }
+
+  #sourceContext(): SourceContext {
+    return {
+      config: this.#config,
+      store: this.#store,
+      api: this.#options.api,
+      legacy: this.#options.legacy,
+      metrics: this.metrics,
+      signal: this.#abort.signal,
+      now: () => this.#now(),
+      emit: (observations) => this.#ingest(observations),
+      reconcile: (reason) => void this.requestReconcile(reason),
+      streamers: () => this.#streamers,
+      pipeline: {
+        statusOf: (slug) => this.#pipeline.stateOf(slug)?.status,
+        followUps: (now, confirmAfterMs) => this.#pipeline.followUps(now, confirmAfterMs),
+        rename: (slug, newSlug) => this.#pipeline.rename(slug, newSlug),
+      },
+      backlog: () => this.backlog,
+      streamersChanged: () => {
+        this.#streamerListVersion = null;
+        void this.#syncStreamers();
+      },
+      pusherPool: this.#options.pusher,
+      channelIdRetryIntervalMs: this.#options.channelIdRetryIntervalMs,
+    };
+  }
+
+  #coverage(): { pusher: number; poll_only: number } {
+    const pusher = this.#streamers.filter((s) => coverageOf(s) === "pusher").length;
+    return { pusher, poll_only: this.#streamers.length - pusher };
   }
 
   async #syncStreamers(): Promise<void> {
@@ -350,76 +352,30 @@ export class Monitor {
     // Streamers whose transitions are still on their way to the database keep their in-memory state.
     this.#streamers = records;
     this.#pipeline.sync(records);
-    this.#subscribeAll();
-    const added = records.filter((r) => !this.#knownSlugs.has(r.slug));
-    this.#knownSlugs = new Set(records.map((r) => r.slug));
-    if (added.length > 0 && this.#timers.length > 0) void this.requestReconcile("streamers added");
-  }
-
-  #subscribeAll(): void {
-    this.#pusher.setStreamers(
-      this.#streamers.flatMap((
-        s,
-      ) => (s.channelId === null ? [] : [{ slug: s.slug, channelId: s.channelId }])),
-    );
+    for (const source of this.#sources) source.streamersChanged(records);
   }
 
   #ingest(observations: Observation[]): Transition[] {
+    if (this.#stopping) return [];
     const transitions: Transition[] = [];
     for (const observation of observations) {
-      if (observation.evidence === "push") {
-        this.#lastEventAt = observation.receivedAt;
-        this.#reconciler.notePush(observation);
-      }
+      if (observation.evidence === "push") this.#lastEventAt = observation.receivedAt;
+      for (const source of this.#sources) source.observed?.(observation);
       for (const t of this.#pipeline.ingest(observation)) transitions.push(t);
     }
-    this.#record(transitions);
+    this.#preJournal.add(transitions);
     return transitions;
   }
 
-  /** Hands transitions to the journal; appends are grouped so one fsync covers a burst. */
-  #record(transitions: Transition[]): void {
-    if (transitions.length === 0) return;
-    for (const t of transitions) {
-      this.#buffer.push(t);
-      this.#counters.events.inc({ type: t.type, source: t.baseline ? "baseline" : t.source });
-      log.info(t.baseline ? "status" : "transition", {
-        slug: t.slug,
-        type: t.type,
-        source: t.source,
-        occurred_at: t.occurredAt.toISOString(),
-      });
-    }
-    this.#appending ??= this.#drainBuffer();
-  }
-
-  async #drainBuffer(): Promise<void> {
-    try {
-      while (this.#buffer.length > 0) {
-        const batch = this.#buffer;
-        this.#buffer = [];
-        let entries: JournalEntry[];
-        try {
-          entries = await this.#journal.append(batch);
-        } catch (error) {
-          // Without the journal nothing is durable: put the batch back and try again shortly.
-          log.error("journal write failed; retrying", { error });
-          this.#buffer = batch.concat(this.#buffer);
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          continue;
-        }
-        this.#writer.enqueue(entries);
-      }
-    } finally {
-      this.#appending = null;
-    }
-  }
-
-  #onCommitted(entries: JournalEntry[], committedAt: number): void {
-    const transitions = entries.map((e) => e.transition);
-    for (const t of transitions) {
-      if (!t.baseline) {
-        this.#counters.latency.observe((committedAt - t.receivedAt.getTime()) / 1000);
+  #onCommitted(transitions: Transition[], committedAt: number): void {
+    for (const sink of this.#sinks) {
+      try {
+        sink.committed?.(transitions, committedAt);
+      } catch (error) {
+        log.warn("a sink failed on committed transitions", {
+          sink: sink.name,
+          error: describeError(error),
+        });
       }
     }
     for (const listener of this.#committedListeners) listener(transitions);

@@ -32,6 +32,8 @@ export class Pipeline {
   /** The last journaled but uncommitted transition of each streamer not yet seeded (see `resumeFrom`). */
   #journaled = new Map<string, Transition>();
   #options: MachineOptions;
+  /** The records of the last `sync`, to seed a forgotten streamer from. */
+  #records = new Map<string, SeedRecord>();
   readonly counters: PipelineCounters = { observations: 0, transitions: 0, ignored: 0 };
 
   constructor(options: MachineOptions) {
@@ -49,6 +51,7 @@ export class Pipeline {
 
   /** Sets the monitored streamers; keeps state for those already known, seeds new ones, drops removed ones. */
   sync(records: SeedRecord[]): void {
+    this.#records = new Map(records.map((record) => [record.slug, record]));
     const seen = new Set<string>();
     for (const record of records) {
       seen.add(record.slug);
@@ -105,6 +108,15 @@ export class Pipeline {
     }
     this.counters.transitions += out.length;
     return out;
+  }
+
+  /**
+   * Forgets what the machine believes of these streamers (their transitions could not be journaled): the
+   * next `sync` seeds them from the store again, and the next poll finds what changed.
+   */
+  forget(slugs: string[]): void {
+    for (const slug of slugs) this.#states.delete(slug);
+    this.sync([...this.#records.values()]);
   }
 
   /** Moves a streamer's state to its new slug (Kick renamed the channel; the store followed). */

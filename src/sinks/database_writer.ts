@@ -14,10 +14,14 @@ import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Transition } from "../domain/types.ts";
 import { withTimeout } from "../lib/timeout.ts";
+import type { ApplyOptions } from "../store/transitions.ts";
 
-/** The part of the store this sink needs. */
+/** The part of the store this writer needs. */
 export interface TransitionStore {
-  applyTransitions(transitions: Transition[]): Promise<{ inserted: number; skipped: number }>;
+  applyTransitions(
+    transitions: Transition[],
+    options?: ApplyOptions,
+  ): Promise<{ inserted: number; skipped: number }>;
 }
 
 /** Where committed progress is recorded (the journal), and where entries beyond the memory window are re-read. */
@@ -48,6 +52,8 @@ export interface DatabaseWriterOptions {
    * of the abandoned attempt is harmless).
    */
   writeTimeoutMs?: number;
+  /** Run inside each batch's transaction with its new events (durable sinks, see contracts.ts). */
+  inTransaction?: ApplyOptions["inTransaction"];
   /** Called after each committed batch, e.g. for the event-to-commit latency histogram. */
   onCommitted?: (entries: JournalEntry[], committedAt: number) => void;
   /** Called with each failure (the writer keeps going). */
@@ -61,7 +67,7 @@ export class DatabaseWriter {
   /** True while entries past `#queuedSeq` exist only in the journal (the window was full). */
   #spilled = false;
   #options:
-    & Required<Omit<DatabaseWriterOptions, "onCommitted" | "onError">>
+    & Required<Omit<DatabaseWriterOptions, "onCommitted" | "onError" | "inTransaction">>
     & DatabaseWriterOptions;
   #running: Promise<void> | null = null;
   /** The latest commit-cursor write; they run in order, each after the one before. */
@@ -241,7 +247,9 @@ export class DatabaseWriter {
   async #writeBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.#options.maxBatch);
     await withTimeout(
-      this.#options.store.applyTransitions(batch.map((entry) => entry.transition)),
+      this.#options.store.applyTransitions(batch.map((entry) => entry.transition), {
+        inTransaction: this.#options.inTransaction,
+      }),
       this.#options.writeTimeoutMs,
       `writing ${batch.length} transitions`,
     );

@@ -16,9 +16,14 @@ import {
   quoteIdentifier,
 } from "./db.ts";
 import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
-import { type ApplyResult, applyTransitions, applyTransitionsOneByOne } from "./transitions.ts";
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  applyTransitions,
+  applyTransitionsOneByOne,
+} from "./transitions.ts";
 
-export type { ApplyResult } from "./transitions.ts";
+export type { ApplyOptions, ApplyResult, InsertedEvent } from "./transitions.ts";
 export type { MigrationStatus } from "./migrate.ts";
 
 /** Options of `openStore`. */
@@ -406,8 +411,8 @@ export class Store {
    * changes nothing, and transitions of unknown streamers are skipped. Set-based: a fixed number of
    * statements per batch (see transitions.ts).
    */
-  async applyTransitions(transitions: Transition[]): Promise<ApplyResult> {
-    return await applyTransitions(this.db, transitions);
+  async applyTransitions(transitions: Transition[], options?: ApplyOptions): Promise<ApplyResult> {
+    return await applyTransitions(this.db, transitions, options);
   }
 
   /** The same as `applyTransitions`, one transition at a time: the benchmark's baseline only. */

@@ -149,8 +149,30 @@ function closeSession(plan: BatchPlan, state: Simulated, at: Date): void {
   state.open = null;
 }
 
+/** One newly inserted status event, as a hook inside the writer's transaction sees it. */
+export interface InsertedEvent {
+  /** `status_events.id`. */
+  eventId: number;
+  streamerId: number;
+  transition: Transition;
+}
+
+/** Options of {@link applyTransitions}. */
+export interface ApplyOptions {
+  /**
+   * Run inside the batch's transaction after its events are inserted, with the events that were new (a
+   * replayed transition is not passed again): what they write commits with the events or not at all (durable
+   * sinks, e.g. a notification outbox). A throw rolls the whole batch back.
+   */
+  inTransaction?: ((tx: Db, events: InsertedEvent[]) => Promise<void>)[];
+}
+
 /** The set-based writer; runs in one transaction. See the module comment. */
-export async function applyTransitions(db: Db, transitions: Transition[]): Promise<ApplyResult> {
+export async function applyTransitions(
+  db: Db,
+  transitions: Transition[],
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const batch = firstOfEachKey(transitions);
   if (batch.length === 0) return { inserted: 0, skipped: transitions.length };
   return await db.transaction(async (tx) => {
@@ -161,14 +183,20 @@ export async function applyTransitions(db: Db, transitions: Transition[]): Promi
       insertEvents(tx, batch.filter((t) => !t.baseline)),
     ]);
     const steps: PlanStep[] = [];
+    const inserted: InsertedEvent[] = [];
     for (const transition of batch) {
       const state = streamers.get(transition.slug);
       if (state === undefined) continue;
-      steps.push({ streamerId: state.id, transition, newEvent: newKeys.has(transition.dedupeKey) });
+      const eventId = newKeys.get(transition.dedupeKey);
+      steps.push({ streamerId: state.id, transition, newEvent: eventId !== undefined });
+      if (eventId !== undefined) inserted.push({ eventId, streamerId: state.id, transition });
     }
     const byId = new Map([...streamers.values()].map((state) => [state.id, state]));
     const plan = planBatch(steps, byId);
     await writePlan(tx, plan);
+    if (inserted.length > 0) {
+      for (const hook of options.inTransaction ?? []) await hook(tx, inserted);
+    }
     return { inserted: plan.applied, skipped: transitions.length - plan.applied };
   });
 }
@@ -221,17 +249,17 @@ const INSERT_EVENTS = `
     JOIN streamers s ON s.slug = e.slug
    ORDER BY e.ord
       ON CONFLICT (dedupe_key) DO NOTHING
-  RETURNING dedupe_key`;
+  RETURNING dedupe_key, id`;
 
-// The new keys come back as one JSON array in one row: cheaper to decode than a row per event.
+// The new keys and ids come back as one JSON array in one row: cheaper to decode than a row per event.
 const INSERT_EVENTS_KEYS = `
   WITH inserted AS (${INSERT_EVENTS})
-  SELECT coalesce(json_agg(dedupe_key), '[]'::json) AS keys FROM inserted`;
+  SELECT coalesce(json_agg(json_build_array(dedupe_key, id)), '[]'::json) AS keys FROM inserted`;
 
-/** Inserts the events of known streamers in one statement; returns the dedupe keys that were new. */
-async function insertEvents(db: Db, ts: Transition[]): Promise<Set<string>> {
-  if (ts.length === 0) return new Set();
-  const [row] = await db.query<{ keys: string[] | string }>(INSERT_EVENTS_KEYS, [
+/** Inserts the events of known streamers in one statement; returns the new events' ids by dedupe key. */
+async function insertEvents(db: Db, ts: Transition[]): Promise<Map<string, number>> {
+  if (ts.length === 0) return new Map();
+  const [row] = await db.query<{ keys: [string, number][] | string }>(INSERT_EVENTS_KEYS, [
     ts.map((t) => t.slug),
     ts.map((t) => t.type),
     ts.map((t) => t.occurredAt.getTime()),
@@ -243,7 +271,8 @@ async function insertEvents(db: Db, ts: Transition[]): Promise<Set<string>> {
     `[${ts.map((t) => rawJson(t.raw) ?? "null").join(",")}]`,
     ts.map((t) => t.dedupeKey),
   ]);
-  return new Set(typeof row.keys === "string" ? JSON.parse(row.keys) as string[] : row.keys);
+  const pairs = typeof row.keys === "string" ? JSON.parse(row.keys) as [string, number][] : row.keys;
+  return new Map(pairs.map(([key, id]) => [key, Number(id)]));
 }
 
 const CLOSE_SESSIONS = `

@@ -1,7 +1,7 @@
 /** Bugs the soak found, pinned down without a daemon. */
 import assert from "node:assert/strict";
 import { Pipeline } from "../../src/monitor/pipeline.ts";
-import { PollSource } from "../../src/monitor/sources/poll_source.ts";
+import { PollSource } from "../../src/monitor/sources/poll_pass.ts";
 import type { KickApi } from "../../src/kick/api.ts";
 import type { Observation, Transition } from "../../src/domain/types.ts";
 

@@ -6,6 +6,8 @@ import type { Observation } from "../../domain/types.ts";
 import { PusherPool, type PusherPoolOptions, type PusherPoolStats } from "../../pusher/pool.ts";
 import { kickChannelNames, parseKickLiveEvent } from "../../kick/pusher_events.ts";
 import { log } from "../../lib/log.ts";
+import type { Source, SourceContext, SourceFactory } from "../contracts.ts";
+import { ChannelIdRetry } from "../channel_id_retry.ts";
 
 export interface MonitoredChannel {
   slug: string;
@@ -127,3 +129,88 @@ export class PusherSource {
     });
   }
 }
+
+/**
+ * The Pusher source as the monitor runs it (contracts.ts): subscribes the streamers with a channel id, asks
+ * for a reconciliation after every reconnect, exports its socket figures, and once a day retries the website
+ * lookup for streamers without a channel id (channel_id_retry.ts). Off with `KICK_PUSHER_URL=off`.
+ */
+export const pusherSource: SourceFactory = {
+  name: "pusher",
+  create(context: SourceContext): Source | null {
+    const url = context.config.pusherUrl;
+    if (url === null || url === "off") return null;
+    const pusher = new PusherSource({
+      url,
+      channelsPerSocket: context.config.channelsPerSocket,
+      emit: (observation) => void context.emit([observation]),
+      onReconnected: () => context.reconcile("pusher reconnected"),
+      pool: context.pusherPool,
+    });
+    const stats = () => pusher.stats();
+    const m = context.metrics;
+    m.gauge("kick_monitor_sockets_connected", "Pusher sockets connected", () =>
+      stats().socketsConnected);
+    m.gauge("kick_monitor_sockets_total", "Pusher sockets open or reconnecting", () =>
+      stats().socketsTotal);
+    m.gauge("kick_monitor_reconnects_total", "Pusher reconnections", () =>
+      stats().reconnects, "counter");
+    m.gauge(
+      "kick_monitor_subscribed_channels",
+      "Pusher channels with a confirmed subscription",
+      () => stats().channelsSubscribed,
+    );
+    m.gauge(
+      "kick_monitor_malformed_frames_total",
+      "Pusher frames or event payloads dropped as malformed",
+      () => stats().malformedFrames + stats().malformedEvents,
+      "counter",
+    );
+    let wanted = 0;
+    const retry = context.legacy === undefined ? null : new ChannelIdRetry({
+      legacy: context.legacy,
+      store: context.store,
+      streamers: () => context.streamers(),
+      idsChanged: () => context.streamersChanged(),
+      signal: context.signal,
+    });
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    return {
+      name: "pusher",
+      start() {
+        pusher.start();
+        if (retry !== null) {
+          const interval = context.channelIdRetryIntervalMs ?? 86_400_000;
+          timers.push(setTimeout(() => retry.round(), Math.min(interval, 600_000)));
+          timers.push(setInterval(() => retry.round(), interval));
+        }
+        return Promise.resolve();
+      },
+      async stop() {
+        for (const timer of timers) clearInterval(timer);
+        await pusher.stop();
+      },
+      streamersChanged(streamers) {
+        const channels = streamers.flatMap((s) =>
+          s.channelId === null ? [] : [{ slug: s.slug, channelId: s.channelId }]
+        );
+        wanted = channels.length;
+        pusher.setStreamers(channels);
+      },
+      health() {
+        const s = stats();
+        const working = wanted === 0 || s.socketsConnected > 0;
+        return {
+          ok: true,
+          working: wanted > 0 && s.socketsConnected > 0,
+          detail: working ? "ok" : "no socket connected",
+          figures: {
+            sockets_connected: s.socketsConnected,
+            sockets_total: s.socketsTotal,
+            subscribed_channels: s.channelsSubscribed,
+          },
+        };
+      },
+    };
+  },
+};

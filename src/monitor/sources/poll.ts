@@ -11,13 +11,14 @@
  * It also keeps the poll's health (a poll-only streamer is blind when no pass succeeds) and the API-vs-push
  * lag histogram that sizes the status machine's rules on the real service (kick-api.md §1.4, #321).
  */
-import type { Observation, Transition } from "../domain/types.ts";
-import type { Registry } from "../http/metrics.ts";
-import { describeError } from "../lib/errors.ts";
-import { log } from "../lib/log.ts";
-import { withTimeout } from "../lib/timeout.ts";
-import type { Store, StreamerRecord } from "../store/store.ts";
-import type { PollSource, ReconcileResult } from "./sources/poll_source.ts";
+import type { Observation, Transition } from "../../domain/types.ts";
+import type { Registry } from "../../http/metrics.ts";
+import { describeError } from "../../lib/errors.ts";
+import { log } from "../../lib/log.ts";
+import { withTimeout } from "../../lib/timeout.ts";
+import type { Store, StreamerRecord } from "../../store/store.ts";
+import { PollSource, type ReconcileResult } from "./poll_pass.ts";
+import type { Source, SourceContext, SourceFactory } from "../contracts.ts";
 
 /** Consecutive passes a channel must be missing from Kick's answers before it is shown `unknown`. */
 export const MISSING_PASSES = 2;
@@ -397,3 +398,72 @@ export class Reconciler {
     }
   }
 }
+
+/**
+ * The poll source as the monitor runs it (contracts.ts): a pass at start, at every interval
+ * (KICK_MONITOR_POLL_INTERVAL), when another source asks (a Pusher reconnect), and follow-ups for answers
+ * that contradicted what was known. Its observations are `poll` evidence.
+ */
+export const pollSource: SourceFactory = {
+  name: "poll",
+  create(context: SourceContext): Source {
+    const pollIntervalMs = context.config.pollIntervalSeconds * 1000;
+    let streamers: StreamerRecord[] = [];
+    const reconciler = new Reconciler({
+      poll: new PollSource({
+        api: context.api,
+        now: () => context.now(),
+        batchSize: context.config.apiBatchSize,
+      }),
+      store: context.store,
+      metrics: context.metrics,
+      pollIntervalMs,
+      streamers: () => streamers,
+      ingest: (observations) => context.emit(observations),
+      followUps: (now) => context.pipeline.followUps(now, CONFIRM_AFTER_MS),
+      statusOf: (slug) => context.pipeline.statusOf(slug),
+      backlog: () => context.backlog(),
+      renamed: (slug, newSlug) => {
+        context.pipeline.rename(slug, newSlug);
+        context.streamersChanged();
+      },
+      idsChanged: () => context.streamersChanged(),
+      signal: context.signal,
+      now: () => context.now(),
+    });
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let known = new Set<string>();
+    let started = false;
+    return {
+      name: "poll",
+      async start() {
+        timer = setInterval(() => reconciler.request("interval"), pollIntervalMs);
+        started = true;
+        await reconciler.request("start");
+      },
+      async stop() {
+        clearInterval(timer);
+        await reconciler.stop();
+      },
+      streamersChanged(records) {
+        streamers = [...records];
+        const added = records.some((r) => !known.has(r.slug));
+        known = new Set(records.map((r) => r.slug));
+        if (added && started) void reconciler.request("streamers added");
+      },
+      reconcile: (reason) => reconciler.request(reason),
+      observed(observation) {
+        if (observation.evidence === "push") reconciler.notePush(observation);
+      },
+      health() {
+        const poll = reconciler.health();
+        return {
+          ok: poll.ok,
+          working: reconciler.working,
+          detail: poll.detail,
+          figures: { last_poll_at: poll.last_poll_at, last_poll_error: poll.last_poll_error },
+        };
+      },
+    };
+  },
+};

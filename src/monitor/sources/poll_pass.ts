@@ -87,6 +87,7 @@ export class PollSource {
       unreadable: [],
     };
     const batches = this.#batches(streamers);
+    let firstError: unknown = null;
     // One batch at a time, each timed on its own: a poll answer is only known to be true from the moment its
     // request was sent, and that is its time (found by the soak: timing the whole pass dated offlines back to
     // the pass's start, which retries during a 429 storm put seconds before the stream really ended).
@@ -113,13 +114,13 @@ export class PollSource {
         }
       } catch (error) {
         if (signal?.aborted) throw error;
+        firstError ??= error;
         result.failed.push(...batch.streamers.map((s) => s.slug));
         result.errors.push(describeError(error));
       }
     }
-    if (batches.length > 0 && result.failed.length === streamers.length) {
-      throw new Error(result.errors[0] ?? "every batch failed");
-    }
+    // Every batch failed: the first failure says why (a credentials error keeps its exit code, 78).
+    if (batches.length > 0 && result.failed.length === streamers.length) throw firstError;
     const receivedAt = new Date(this.#now());
     const observations: Observation[] = [];
     const needChannelId: PolledStreamer[] = [];

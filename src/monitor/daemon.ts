@@ -1,0 +1,235 @@
+/**
+ * The daemon (`service start`): runs the monitor until SIGTERM/SIGINT, then stops sources, flushes and exits
+ * 0. One monitor per data directory (a file lock) and per database (the store's monitor lock, taken back after
+ * an outage). Signals are obeyed from the first moment, also while it waits for the database, and /healthz
+ * answers (503, with the reason) meanwhile.
+ */
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { requireUsableDataDir } from "../config_usability.ts";
+import { type HttpServer, startHttpServer } from "../http/server.ts";
+import { backoffDelay, sleep } from "../lib/backoff.ts";
+import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
+import { log } from "../lib/log.ts";
+import {
+  createKickClients,
+  createLegacyLookup,
+  MONITOR_LOCK_FILE,
+  openConfiguredStore,
+  type OpenedStore,
+} from "../resources.ts";
+import { parseDatabaseUrl } from "../store/database_url.ts";
+import type { MonitorLock } from "../store/store.ts";
+import type { SinkFactory, SourceFactory } from "./contracts.ts";
+import { Monitor } from "./monitor.ts";
+
+/** Options of {@link runDaemon}. */
+export interface DaemonOptions {
+  /** The sources to run (default: the registry). */
+  sources?: readonly SourceFactory[];
+  /** The sinks to feed (default: the registry). */
+  sinks?: readonly SinkFactory[];
+  /** Called once the monitor is built (tests reach it through this). */
+  onStarted?: (monitor: Monitor) => void;
+  /** Stops the daemon like a SIGTERM (for running it in-process). */
+  signal?: AbortSignal;
+}
+
+/** How often the daemon makes sure it still holds the one-monitor-per-database lock. */
+const LOCK_CHECK_INTERVAL_MS = 5_000;
+
+/**
+ * The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. Signals are obeyed from the
+ * first moment, also while it waits for the database, and /healthz answers (503, with the reason) meanwhile.
+ */
+export async function runDaemon(config: Config, options: DaemonOptions = {}): Promise<void> {
+  const stop = new AbortController();
+  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  const onSignal = () => {
+    if (stop.signal.aborted) {
+      // A second signal: the operator will not wait for the graceful stop. Nothing journaled is lost (the
+      // journal is fsync'd before the database write; a restart replays it), as after a SIGKILL.
+      log.warn("second signal received; exiting now");
+      Deno.exit(ExitCode.failure);
+    }
+    log.info("signal received; stopping");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    await runUntil(config, stop, options);
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+}
+
+async function runUntil(
+  config: Config,
+  stop: AbortController,
+  options: DaemonOptions,
+): Promise<void> {
+  const kick = createKickClients(config);
+  await requireUsableDataDir(config.dataDir);
+  await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lockPath = join(config.dataDir, MONITOR_LOCK_FILE);
+  const dirLock = await tryLockFile(lockPath);
+  if (dirLock === null) {
+    const pid = await lockHolder(lockPath);
+    throw new UserFacingError(
+      `A monitor is already running on data directory ${config.dataDir}${
+        pid ? ` (pid ${pid})` : ""
+      }`,
+    );
+  }
+  const stopped = new Promise<void>((resolve) => {
+    if (stop.signal.aborted) resolve();
+    stop.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const database = describeDatabase(config);
+  // Until the monitor runs, /healthz says what the daemon waits for.
+  const starting: { waitingFor: string; monitor: Monitor | null } = {
+    waitingFor: "opening the database",
+    monitor: null,
+  };
+  let opened: OpenedStore | null = null;
+  let http: HttpServer | null = null;
+  let lockGuard: ReturnType<typeof setInterval> | undefined;
+  try {
+    http = config.http
+      ? startHttpServer(config.http, {
+        health: async () => {
+          if (starting.monitor === null) {
+            return {
+              healthy: false,
+              state: "starting",
+              database: starting.waitingFor,
+              ...database,
+            };
+          }
+          return { ...await starting.monitor.health(), ...database };
+        },
+        metrics: () => starting.monitor?.metrics.render() ?? "",
+      })
+      : null;
+    opened = await openStoreWithRetry(config, stop.signal, (reason) => {
+      starting.waitingFor = reason;
+    });
+    if (opened === null) return;
+    starting.waitingFor = "starting the monitor";
+    let shardLock = await opened.store.tryAcquireMonitorLock();
+    if (shardLock === null) {
+      throw new UserFacingError(
+        "Another monitor is already running against this database; run one monitor per database",
+      );
+    }
+    const store = opened.store;
+    let tookOver = false;
+    // The database lock lives on one connection; an outage drops it silently. Take it back when the database
+    // returns, or stop if another monitor took it meanwhile (two monitors would race on one history).
+    let checking = false;
+    lockGuard = setInterval(async () => {
+      if (checking || stop.signal.aborted || shardLock === null) return;
+      checking = true;
+      try {
+        await guardLock(shardLock);
+      } finally {
+        checking = false;
+      }
+    }, LOCK_CHECK_INTERVAL_MS);
+    const guardLock = async (lock: MonitorLock) => {
+      if ((await lock.check()) !== "lost") return;
+      await lock.release();
+      const again = await store.tryAcquireMonitorLock().catch(() => undefined);
+      if (again === undefined) return; // unreachable again; the next round retries
+      shardLock = again;
+      if (again !== null) {
+        log.warn("the database dropped the monitor lock with its connection; took it back");
+        return;
+      }
+      tookOver = true;
+      log.error("another monitor took this database over while it was unreachable; stopping");
+      stop.abort();
+    };
+    const monitor = await Monitor.create({
+      config,
+      store: opened.store,
+      api: kick.api,
+      legacy: createLegacyLookup(config),
+      sources: options.sources,
+      sinks: options.sinks,
+    });
+    options.onStarted?.(monitor);
+    starting.monitor = monitor;
+    log.info("monitor starting", { pid: Deno.pid, dataDir: config.dataDir });
+    // A signal during the start-up reconciliation stops it (monitor.stop aborts the pass).
+    await Promise.race([monitor.start(), stopped]);
+    await stopped;
+    clearInterval(lockGuard);
+    await monitor.stop();
+    await shardLock?.release();
+    log.info("monitor stopped");
+    if (tookOver) {
+      throw new UserFacingError(
+        "Another monitor took this database over while it was unreachable; this one stopped",
+      );
+    }
+  } finally {
+    clearInterval(lockGuard);
+    await http?.close();
+    await opened?.close();
+    dirLock.release();
+  }
+}
+
+/** Which database /healthz reports: its address and name, never its user or password. */
+function describeDatabase(config: Config): Record<string, string> {
+  if (!config.databaseUrl) {
+    return { database_backend: "embedded", database_location: join(config.dataDir, "pgdata") };
+  }
+  try {
+    const target = parseDatabaseUrl(config.databaseUrl);
+    return {
+      database_backend: "postgres",
+      database_location: target.address,
+      database_name: target.database,
+    };
+  } catch {
+    return { database_backend: "postgres" };
+  }
+}
+
+/**
+ * The daemon waits for its database rather than exiting, so a restart order never matters: attempts spaced by
+ * the one backoff (src/lib/backoff.ts), each abandoned at once when a signal arrives. Null when stopped.
+ */
+async function openStoreWithRetry(
+  config: Config,
+  signal: AbortSignal,
+  onWaiting: (reason: string) => void,
+): Promise<OpenedStore | null> {
+  const aborted = new Promise<null>((resolve) => {
+    if (signal.aborted) resolve(null);
+    signal.addEventListener("abort", () => resolve(null), { once: true });
+  });
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    const opening = openConfiguredStore(config);
+    try {
+      const opened = await Promise.race([opening, aborted]);
+      if (opened !== null) return opened;
+      // Stopped mid-attempt: close whatever the attempt still opens.
+      opening.then((late) => late.close(), () => {});
+      return null;
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+      const delay = backoffDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
+      onWaiting(`waiting for the database: ${describeError(error)}`);
+      log.warn("database unreachable; retrying", { error: describeError(error), retryInMs: delay });
+      await sleep(delay, signal).catch(() => {});
+    }
+  }
+  return null;
+}
+

@@ -1,0 +1,10 @@
+/**
+ * The sinks the daemon feeds with committed transitions (contracts.ts). A new sink is one file exporting a
+ * SinkFactory, plus one line here.
+ */
+import type { SinkFactory } from "../monitor/contracts.ts";
+import { metricsSink } from "./metrics_sink.ts";
+
+export const SINKS: readonly SinkFactory[] = [
+  metricsSink,
+];

@@ -1,0 +1,95 @@
+/**
+ * The buffer in front of the journal (src/monitor/pre_journal.ts): bounded while the journal cannot be written,
+ * and `stop()` finishes whatever the journal's state (issue 12, item 5: it used to retry every 500 ms forever).
+ */
+import assert from "node:assert/strict";
+import type { Transition } from "../../src/domain/types.ts";
+import type { JournalEntry } from "../../src/sinks/journal.ts";
+import { PreJournal } from "../../src/monitor/pre_journal.ts";
+import { Registry } from "../../src/http/metrics.ts";
+import { configureLogging } from "../../src/lib/log.ts";
+
+configureLogging({ write: () => {} });
+
+function transition(slug: string, i: number): Transition {
+  const at = new Date(Date.UTC(2026, 11, 3, 12, 0, i));
+  return {
+    dedupeKey: `${slug}:${i}`,
+    slug,
+    type: i % 2 === 0 ? "online" : "offline",
+    occurredAt: at,
+    receivedAt: at,
+    source: "pusher",
+    livestreamId: null,
+    title: null,
+    category: null,
+    baseline: false,
+    raw: null,
+  };
+}
+
+/** A journal whose disk is full until `heal()`. */
+function fullDisk() {
+  let full = true;
+  let seq = 0;
+  const appended: Transition[] = [];
+  return {
+    appended,
+    heal: () => full = false,
+    append(transitions: Transition[]): Promise<JournalEntry[]> {
+      if (full) return Promise.reject(new Error("No space left on device (os error 28)"));
+      appended.push(...transitions);
+      return Promise.resolve(transitions.map((transition) => ({ seq: ++seq, transition })));
+    },
+  };
+}
+
+Deno.test("pre-journal: bounded while the journal fails; the overflow is dropped, counted and handed back", async () => {
+  const journal = fullDisk();
+  const enqueued: JournalEntry[] = [];
+  const dropped: Transition[] = [];
+  const metrics = new Registry();
+  const buffer = new PreJournal({
+    journal,
+    writer: { enqueue: (entries) => enqueued.push(...entries) },
+    dropped: (transitions) => dropped.push(...transitions),
+    metrics,
+    max: 100,
+    retry: { baseMs: 5, capMs: 10 },
+  });
+  for (let i = 0; i < 250; i++) buffer.add([transition(`s${i % 7}`, i)]);
+  assert.ok(buffer.size <= 100, `held ${buffer.size}`);
+  assert.equal(dropped.length, 150);
+  assert.match(metrics.render(), /kick_monitor_transitions_dropped_total 150/);
+  journal.heal();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(buffer.size, 0);
+  assert.equal(
+    enqueued.length,
+    100,
+    "what was kept is journaled, in order, once the disk has room",
+  );
+  assert.deepEqual(
+    enqueued.map((e) => e.transition.dedupeKey),
+    journal.appended.map((t) => t.dedupeKey),
+  );
+  await buffer.stop();
+});
+
+Deno.test("pre-journal: stop() finishes on a full disk, saying what could not be journaled", async () => {
+  const journal = fullDisk();
+  const dropped: Transition[] = [];
+  const buffer = new PreJournal({
+    journal,
+    writer: { enqueue: () => {} },
+    dropped: (transitions) => dropped.push(...transitions),
+    retry: { baseMs: 60_000, capMs: 60_000 },
+  });
+  buffer.add([transition("a", 1), transition("b", 2)]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const started = Date.now();
+  await buffer.stop();
+  assert.ok(Date.now() - started < 1_000, "stop did not wait for the retry");
+  assert.deepEqual(dropped.map((t) => t.slug), ["a", "b"]);
+  assert.equal(buffer.size, 0);
+});
