@@ -430,7 +430,7 @@ class FakePusherServer implements FakePusher {
   }
 
   #onWorldChange(change: WorldChange): void {
-    if (!this.#publishing) return;
+    if (!this.#publishing || change.kind === "renamed") return;
     const id = change.streamer.channelId;
     const names = this.#publishOn.map((form) => form === "dot" ? `channel.${id}` : `channel_${id}`);
     if (change.kind === "live") {
@@ -446,7 +446,10 @@ class FakePusherServer implements FakePusher {
       for (const name of names) this.publish(name, "App\\Events\\StreamerIsLive", data);
     } else {
       // `livestream.channel.id` on stop, unlike `livestream.channel_id` on start (kick-api.md §3.5).
-      const data = { livestream: { id: change.livestream.id, channel: { id, is_banned: false } } };
+      // A ban ends the broadcast with `is_banned: true` (§3.5).
+      const data = {
+        livestream: { id: change.livestream.id, channel: { id, is_banned: change.banned } },
+      };
       for (const name of names) this.publish(name, "App\\Events\\StopStreamBroadcast", data);
     }
   }

@@ -24,7 +24,7 @@ import { openStore } from "../../src/store/store.ts";
 import { freePort } from "../helpers/cli.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
 import { type BlindWindow, compareHistories, type Comparison } from "./compare.ts";
-import { SeededRandom } from "./random.ts";
+import { SeededRandom } from "../../src/sim/random.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
