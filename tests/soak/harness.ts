@@ -700,6 +700,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       dir,
       ok: passed,
     };
+  } catch (error) {
+    // The run could not finish (e.g. the daemon never recorded its baseline): say where its logs are.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}; daemon logs kept in ${dir}`, { cause: error });
   } finally {
     finished = true;
     stopSampling.abort();

@@ -121,7 +121,13 @@ if (import.meta.main) {
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };
   console.log(`soak starting at ${new Date().toISOString()} with seed ${seed}`);
-  const report = await runSoak(options);
+  let report;
+  try {
+    report = await runSoak(options);
+  } catch (error) {
+    console.log(`FAIL: the soak could not run: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
   for (const line of formatReport(report)) console.log(line);
   Deno.exit(report.ok ? 0 : 1);
 }
