@@ -145,7 +145,10 @@ export interface FakeKick {
   clearFaults(): void;
   /** Makes every token issued so far invalid (the next API call answers 401). */
   expireTokens(): void;
-  /** Replaces the habits (a test may switch them on and off while it runs). */
+  /**
+   * Replaces the habits (a test may switch them on and off while it runs). The random draws continue unless
+   * `seed` changes.
+   */
   setHabits(habits: FakeKickHabits): void;
   /**
    * Gives the next `times` channel items about `slug` this quirk, whatever the habits' rates: "flicker", "drift",
@@ -214,6 +217,7 @@ class FakeKickServer implements FakeKick {
   >();
   #habits: FakeKickHabits = {};
   #random = new SeededRandom(0);
+  #seed: number | null = null;
   #ownerUserId: number | null = null;
   #driftUserIds = new Set<number>();
   readonly #byUserId = new Map<number, FakeStreamer>();
@@ -259,7 +263,12 @@ class FakeKickServer implements FakeKick {
 
   setHabits(habits: FakeKickHabits): void {
     this.#habits = { ...habits };
-    this.#random = new SeededRandom(habits.seed ?? Math.floor(Math.random() * 2 ** 31));
+    // A new seed starts a new stream of draws; the same seed (or none) continues the current one, so a test
+    // that moves its drifting channels does not replay the same flickers and mixes.
+    if (this.#seed === null || (habits.seed !== undefined && habits.seed !== this.#seed)) {
+      this.#seed = habits.seed ?? Math.floor(Math.random() * 2 ** 31);
+      this.#random = new SeededRandom(this.#seed);
+    }
     this.#ownerUserId = habits.ownerSlug === undefined
       ? null
       : this.#world.get(habits.ownerSlug).broadcasterUserId;

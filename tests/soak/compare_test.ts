@@ -1,6 +1,7 @@
 /** The soak's verdict (compare.ts) on hand-made histories. */
 import assert from "node:assert/strict";
 import { compareHistories, type RecordedEvent, soakTolerance, type TruthEntry } from "./compare.ts";
+import { isPollOnly } from "./harness.ts";
 
 const T0 = Date.parse("2026-11-26T00:00:00Z");
 const tolerance = { exactMs: 4_000, pollLateMs: 4_000, pollEarlyMs: 4_000 };
@@ -163,4 +164,14 @@ Deno.test("compare: the poll's tolerance is a poll interval + one full pass + th
     }).pollLateMs,
     3_000 + 100 + 1_000,
   );
+});
+
+Deno.test("soak: --poll-only PCT makes exactly that share of the streamers poll-only, spread out", () => {
+  const pick = (percent: number, count: number) =>
+    Array.from({ length: count }, (_, i) => i).filter((i) => isPollOnly(i, percent));
+  assert.equal(pick(25, 200).length, 50);
+  assert.deepEqual(pick(25, 8), [3, 7]);
+  assert.equal(pick(0, 200).length, 0);
+  assert.equal(pick(100, 200).length, 200);
+  assert.equal(pick(10, 45).length, 4);
 });

@@ -148,7 +148,7 @@ const DRIFT_SHARE = 0.05;
 /** With `drift`, the chance that any other item drifts in an answer. */
 const DRIFT_RATE = 0.02;
 
-/** Streamer `index` of `count` is poll-only: `percent` of them, spread evenly. */
+/** Whether streamer `index` is poll-only: `percent` of the streamers are, spread evenly. */
 export function isPollOnly(index: number, percent: number): boolean {
   return Math.floor((index + 1) * percent / 100) > Math.floor(index * percent / 100);
 }

@@ -30,6 +30,7 @@ const USAGE = `Usage: deno task soak [options]
   --poll-only PCT    that share of streamers (0-100) is added without a channel id, its Pusher channel silent:
                      only the poll sees them
   --api-lag S        Kick's official API lags the truth by up to S seconds, varying per channel and answer
+                     (below --poll, successive answers about a channel never go back in time)
   --drift            odd-but-harmless fields on some items, changing over time; one owner's channel
   --flicker          now and then one answer about a streamer shows the opposite state
   --keep             keep the daemon logs even when the run passes
