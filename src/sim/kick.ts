@@ -623,10 +623,8 @@ class FakeKickServer implements FakeKick {
     }
     const categoryId = params.get("category_id");
     const language = params.get("language");
-    const candidates =
-      (ids.length > 0 ? this.#streamersById(ids) : [...this.#world.streamers.values()]).filter((
-        streamer,
-      ) => !streamer.banned);
+    const asked = ids.length > 0 ? this.#streamersById(ids) : [...this.#world.streamers.values()];
+    const candidates = asked.filter((streamer) => !streamer.banned);
     // The list lags like the channels do (§1.5): a stream shows up, and leaves, some seconds late.
     const live: { streamer: FakeStreamer; stream: FakeLivestream }[] = [];
     for (const streamer of candidates) {

@@ -209,12 +209,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     apiBatchSize,
     apiLagSeconds,
   });
-  // The poll sees each streamer every poll interval, or every pass when a pass takes longer; behind the lag.
-  const observableMs = 2 * Math.max(tolerance.pollIntervalMs, tolerance.passMs) +
-    tolerance.apiLagMs + (graceSeconds + 1) * 1000;
+  // The poll sees each streamer every poll interval, or every pass when a pass takes longer; behind the lag. A
+  // state must meet two polls (one answer alone may be a flicker, and is not trusted); with flickers, three.
+  const pollEveryMs = Math.max(tolerance.pollIntervalMs, tolerance.passMs);
+  const observableMs = (options.flicker ? 3 : 2) * pollEveryMs + tolerance.apiLagMs +
+    (graceSeconds + 1) * 1000;
   if (options.holdMs !== undefined && minHold < observableMs) {
     throw new Error(
-      `A state must hold at least 2 poll intervals (or passes) + the API lag + the grace + 1 s ` +
+      `A state must hold at least 2 poll intervals or passes (3 with flickers) + the API lag + the grace + 1 s ` +
         `(${observableMs} ms) to be observable; the shortest hold is ${minHold} ms`,
     );
   }
