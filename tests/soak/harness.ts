@@ -12,8 +12,9 @@
  * - the daemon killed with SIGKILL and restarted at once. Transitions from just before the kill (the offline
  *   grace) until the restarted daemon has reconciled are only seen by that reconciliation, with its time: they
  *   must be recorded, but their time is checked against that window (a "blind window").
- * A fault that blinds one source is injected only while the other sees every streamer, and a SIGKILL only while
- * both do (see `allowed`): with both blind, a flip and back would be legitimately unobservable.
+ * A fault that blinds one source is injected only while the other sees every streamer (an API fault also waits
+ * until a full poll pass has caught up on what Pusher missed while it was down), and a SIGKILL only while both
+ * do (see `allowed`): with both blind, a flip and back would be legitimately unobservable.
  *
  * The real Kick's habits (issue 10), each behind its flag and off by default, so a run without them replays as
  * before:
@@ -142,6 +143,9 @@ const FAULT_KINDS: readonly FaultKind[] = [
   "db-outage",
   "sigkill",
 ];
+
+/** How long the final SIGTERM may take before the soak kills the daemon and fails. */
+const STOP_TIMEOUT_MS = 60_000;
 
 /** Drifting channels at a time, with `drift`: this share of the streamers. */
 const DRIFT_SHARE = 0.05;
@@ -319,6 +323,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const background: Promise<void>[] = [];
   let pongsWithheld = false;
   let pusherFaultAt = 0;
+  let pusherHealthySince = 0;
   let apiFaultAt = 0;
 
   /** Both channels of every streamer Pusher can see are subscribed (poll-only ones may be too, muted). */
@@ -331,7 +336,26 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   /** Pusher sees every streamer again: no pong fault on, every channel subscribed since the last fault. */
   function pusherHealthy(): boolean {
-    return !pongsWithheld && Date.now() - pusherFaultAt > 500 && pushChannelsSubscribed();
+    const healthy = !pongsWithheld && Date.now() - pusherFaultAt > 500 && pushChannelsSubscribed();
+    if (healthy && pusherHealthySince <= pusherFaultAt) pusherHealthySince = Date.now();
+    return healthy;
+  }
+
+  /**
+   * Pusher is healthy and the poll has made a full pass since: what Pusher missed while it was down is recorded.
+   * Until then the poll is the only source of those changes, so it must not be blinded (found by a run at
+   * `--api-rate 1`, where a 429 storm right after a Pusher reconnect hid a 14 s state from both).
+   */
+  function pusherCaughtUp(): boolean {
+    if (!pusherHealthy()) return false;
+    let answered = 0;
+    for (let i = kick.requests.length - 1; i >= 0; i--) {
+      const request = kick.requests[i];
+      if (request.time <= pusherHealthySince) return false;
+      if (request.route === "channels" && request.status === 200) answered++;
+      if (answered >= tolerance.passRequests) return true;
+    }
+    return false;
   }
 
   /** The poll works again: a channels request answered 200 after the last API fault. */
@@ -353,7 +377,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // A lie of the API for one answer, or odd fields: both sources still see everything.
     if (kind === "flicker" || kind === "drift") return true;
     if (PUSHER_FAULTS.has(kind)) return apiHealthy();
-    if (API_FAULTS.has(kind)) return pusherHealthy();
+    if (API_FAULTS.has(kind)) return pusherCaughtUp();
     if (kind === "db-outage") return !dbCut;
     return !dbCut && pusherHealthy() && apiHealthy();
   }
@@ -377,7 +401,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       child,
       pid: child.pid,
       exited: child.status.then(async (status) => {
-        await piped;
+        // The log is complete once the pipe drains; never let a stuck pipe hold the soak.
+        await Promise.race([piped, sleep(5_000)]);
         return status;
       }),
       expectedExit: false,
@@ -647,15 +672,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // ---- settle: the last states held long enough to be polled, and everything written -------------------------
     await sleep((2 * pollSeconds + graceSeconds) * 1000 + 3_000);
+    say("waiting for an empty journal backlog");
     await waitUntil("an empty journal backlog", async () => (await sample()) === 0, 120_000);
     await sleep(1_000);
 
     // ---- stop gracefully ---------------------------------------------------------------------------------------
+    say("stopping the daemon (SIGTERM)");
     finished = true;
     const last = daemon!;
     last.expectedExit = true;
     last.child.kill("SIGTERM");
-    finalExitCode = (await last.exited).code;
+    const stoppedIn = await Promise.race([last.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+    if (stoppedIn === null) {
+      // A daemon that ignores SIGTERM fails the soak (no exit code), and must not hang it.
+      say(`the daemon did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it`);
+      last.child.kill("SIGKILL");
+      await last.exited;
+    } else {
+      finalExitCode = stoppedIn.code;
+    }
     daemon = null;
 
     // ---- compare -----------------------------------------------------------------------------------------------
