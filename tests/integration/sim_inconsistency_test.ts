@@ -137,6 +137,19 @@ Deno.test("sim: stateAt answers the remembered past, exactly", async () => {
   assert.equal(world.stateAt(streamer, 0).live, null, "before it existed: its oldest state");
 });
 
+Deno.test("sim: the world forgets beyond memoryMs, keeping the state at the edge of its memory", async () => {
+  const world = new FakeWorld({ memoryMs: 60 });
+  const streamer = world.addStreamer("alpha");
+  const first = world.goLive("alpha");
+  await delay(100);
+  world.goOffline("alpha");
+  const second = world.goLive("alpha");
+  // The first broadcast began before the memory's edge, but it is what the channel showed at the edge.
+  assert.equal(world.stateAt(streamer, Date.now() - 30).live?.id, first.id);
+  assert.equal(world.stateAt(streamer, 0).live?.id, first.id, "older: the oldest state kept");
+  assert.equal(world.stateAt(streamer, Date.now()).live?.id, second.id);
+});
+
 Deno.test("sim: a varying lag stays within lagMs + lagJitterMs", async () => {
   await withFake(
     (world) => world.addStreamer("alpha"),
