@@ -4,11 +4,25 @@
  * kick-api.md (§1.2 OAuth, §1.3 envelope and errors, §1.4 channels, §1.5 livestreams, §1.6 users,
  * §1.7 public key, §2.1 legacy channel). Tests and benchmarks inject faults per route, and can turn on a
  * server-side rate limit.
+ *
+ * By default the fake is perfectly consistent. {@link FakeKickHabits} switch on, per test, the real API's habits
+ * (kick-api.md §1.4 known bugs, §1.5): answers that lag the truth, one-answer flickers, odd-but-harmless fields,
+ * rarely a broken item, and owner-only fields on the app owner's channel only (src/sim/habits.ts bends the items).
  */
 import { TokenBucket } from "../lib/http.ts";
 import { sleep } from "../lib/backoff.ts";
 import { KICK_WEBHOOK_PUBLIC_KEY_PEM } from "../kick/public_key.ts";
-import type { FakeLivestream, FakeStreamer, FakeWorld } from "./world.ts";
+import type { FakeChannelState, FakeLivestream, FakeStreamer, FakeWorld } from "./world.ts";
+import { SeededRandom } from "./random.ts";
+import {
+  breakChannelItem,
+  driftChannelItem,
+  driftLivestreamItem,
+  type FakeKickQuirk,
+  markOwnerOnlyFields,
+} from "./habits.ts";
+
+export type { FakeKickQuirk };
 
 /** The routes the fake serves. */
 export type FakeKickRoute =
@@ -41,6 +55,48 @@ export type FakeKickFault =
   /** Channels only: add an item that was not asked for (§1.4 bug #321); a made-up one unless `slug`. */
   | { kind: "stray-channel"; slug?: string };
 
+/**
+ * Habits of the real official API, each off unless set (kick-api.md §1.4 "Known bugs", §1.5). They apply to
+ * `/public/v1/channels` and `/public/v1/livestreams`; OAuth, users and the legacy API stay exact.
+ */
+export interface FakeKickHabits {
+  /** The API answers the world as it was this many milliseconds ago (per channel, from its remembered past). */
+  lagMs?: number;
+  /**
+   * On top of `lagMs`, a lag drawn per channel per answer from [0, lagJitterMs]: the API lags "by up to" this.
+   * While `lagMs + lagJitterMs` is below the client's poll interval, successive answers never go back in time.
+   */
+  lagJitterMs?: number;
+  /**
+   * Chance, per channel item per answer, of one answer of the opposite state: a live channel reported
+   * `is_live: false`, or an offline one reported live with its last broadcast's start time.
+   */
+  flickerRate?: number;
+  /** Chance, per item per answer, of odd-but-harmless fields (`category: {}`, `viewer_count: "12"`, …). */
+  driftRate?: number;
+  /** Channels (slugs when set) whose every item carries odd fields, a different mix in each answer. */
+  driftSlugs?: string[];
+  /**
+   * Chance, per channel item per answer, of a genuinely broken item (no `stream`, or no `stream.is_live`): a
+   * client must take it as no observation of that channel.
+   */
+  brokenRate?: number;
+  /**
+   * The app owner's channel (a slug when set): only it carries `active_subscribers_count`,
+   * `canceled_subscribers_count`, `stream.key` and `stream.url` (§1.4); every other item lacks them. Unset, every
+   * item carries them zeroed, as before.
+   */
+  ownerSlug?: string;
+  /** Seed of the habits' random draws (lag, flicker, drift, broken); random when unset. */
+  seed?: number;
+}
+
+/** A habit shown in one answer about one channel, as {@link FakeKickRequest.quirks} records it. */
+export interface FakeKickQuirkNote {
+  slug: string;
+  quirk: FakeKickQuirk;
+}
+
 /** One request as the fake saw it. */
 export interface FakeKickRequest {
   method: string;
@@ -52,6 +108,11 @@ export interface FakeKickRequest {
   time: number;
   /** Status answered; null while the answer is pending; 0 when the connection was dropped. */
   status: number | null;
+  /**
+   * Channels this answer showed a habit for: "lag" when the lagged state differed from the truth, and every
+   * flicker, drift and broken item. Absent when there was none.
+   */
+  quirks?: FakeKickQuirkNote[];
 }
 
 /** Options of {@link startFakeKick}. */
@@ -65,6 +126,8 @@ export interface FakeKickOptions {
   port?: number;
   /** Server-side limit over all routes: above it, 429 without Retry-After (counted in `stats.throttled`). */
   rateLimitPerSecond?: number;
+  /** The real API's habits; none by default (a perfectly consistent Kick). */
+  habits?: FakeKickHabits;
 }
 
 /** A running fake Kick. */
@@ -82,6 +145,16 @@ export interface FakeKick {
   clearFaults(): void;
   /** Makes every token issued so far invalid (the next API call answers 401). */
   expireTokens(): void;
+  /**
+   * Replaces the habits (a test may switch them on and off while it runs). The random draws continue unless
+   * `seed` changes.
+   */
+  setHabits(habits: FakeKickHabits): void;
+  /**
+   * Gives the next `times` channel items about `slug` this quirk, whatever the habits' rates: "flicker", "drift",
+   * "missing-stream" or "missing-is-live" ("lag" comes from {@link FakeKickHabits.lagMs} only).
+   */
+  injectQuirk(slug: string, quirk: Exclude<FakeKickQuirk, "lag">, times?: number): void;
   /** Stops the server; pending slow answers are cut short. */
   close(): Promise<void>;
 }
@@ -137,14 +210,21 @@ class FakeKickServer implements FakeKick {
   readonly #limiter: TokenBucket | null;
   readonly #tokens = new Map<string, number>();
   readonly #faults = new Map<FakeKickFaultRoute, { fault: FakeKickFault; remaining: number }[]>();
-  /** Last broadcast of each streamer, so an offline channel still shows its last title and category. */
-  readonly #lastLivestream = new Map<string, FakeLivestream>();
+  /** Injected quirks by broadcaster user id (which survives a rename). */
+  readonly #quirks = new Map<
+    number,
+    { quirk: Exclude<FakeKickQuirk, "lag">; remaining: number }[]
+  >();
+  #habits: FakeKickHabits = {};
+  #random = new SeededRandom(0);
+  #seed: number | null = null;
+  #ownerUserId: number | null = null;
+  #driftUserIds = new Set<number>();
   readonly #byUserId = new Map<number, FakeStreamer>();
   #indexedSize = -1;
   readonly #dropped = new WeakSet<Response>();
   readonly #closing = new AbortController();
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #stopWatching: () => void;
   #closed: Promise<void> | null = null;
 
   constructor(options: FakeKickOptions) {
@@ -155,11 +235,7 @@ class FakeKickServer implements FakeKick {
     this.#limiter = options.rateLimitPerSecond
       ? new TokenBucket({ ratePerSecond: options.rateLimitPerSecond })
       : null;
-    this.#stopWatching = this.#world.onChange((change) => {
-      if (change.kind === "offline") {
-        this.#lastLivestream.set(change.streamer.slug, change.livestream);
-      }
-    });
+    this.setHabits(options.habits ?? {});
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
       (request) => this.#handle(request),
@@ -185,10 +261,32 @@ class FakeKickServer implements FakeKick {
     this.#tokens.clear();
   }
 
+  setHabits(habits: FakeKickHabits): void {
+    this.#habits = { ...habits };
+    // A new seed starts a new stream of draws; the same seed (or none) continues the current one, so a test
+    // that moves its drifting channels does not replay the same flickers and mixes.
+    if (this.#seed === null || (habits.seed !== undefined && habits.seed !== this.#seed)) {
+      this.#seed = habits.seed ?? Math.floor(Math.random() * 2 ** 31);
+      this.#random = new SeededRandom(this.#seed);
+    }
+    this.#ownerUserId = habits.ownerSlug === undefined
+      ? null
+      : this.#world.get(habits.ownerSlug).broadcasterUserId;
+    this.#driftUserIds = new Set(
+      (habits.driftSlugs ?? []).map((slug) => this.#world.get(slug).broadcasterUserId),
+    );
+  }
+
+  injectQuirk(slug: string, quirk: Exclude<FakeKickQuirk, "lag">, times = 1): void {
+    const userId = this.#world.get(slug).broadcasterUserId;
+    const queue = this.#quirks.get(userId) ?? [];
+    queue.push({ quirk, remaining: times });
+    this.#quirks.set(userId, queue);
+  }
+
   close(): Promise<void> {
     if (this.#closed === null) {
       this.#closing.abort();
-      this.#stopWatching();
       this.#closed = this.#server.shutdown();
     }
     return this.#closed;
@@ -208,12 +306,17 @@ class FakeKickServer implements FakeKick {
     };
     this.requests.push(entry);
     this.stats.requests++;
-    const response = await this.#answer(request, url, route);
+    const response = await this.#answer(request, url, route, entry);
     entry.status = this.#dropped.has(response) ? 0 : response.status;
     return response;
   }
 
-  async #answer(request: Request, url: URL, route: FakeKickRoute | null): Promise<Response> {
+  async #answer(
+    request: Request,
+    url: URL,
+    route: FakeKickRoute | null,
+    entry: FakeKickRequest,
+  ): Promise<Response> {
     if (this.#limiter !== null && !this.#limiter.tryTake()) {
       this.stats.throttled++;
       return toResponse(errorAnswer(route, 429));
@@ -250,7 +353,9 @@ class FakeKickServer implements FakeKick {
           break;
       }
     }
-    const answer = await this.#serve(request, url, route, fault);
+    const answer = await this.#serve(request, url, route, fault, (note) => {
+      (entry.quirks ??= []).push(note);
+    });
     if (fault?.kind === "wrong-types" && answer.status === 200) bendTypes(route, answer);
     if (fault?.kind === "truncated-json" && !answer.raw) {
       const text = JSON.stringify(answer.body);
@@ -279,6 +384,7 @@ class FakeKickServer implements FakeKick {
     url: URL,
     route: FakeKickRoute,
     fault: FakeKickFault | null,
+    note: (quirk: FakeKickQuirkNote) => void,
   ): Promise<Answer> | Answer {
     switch (route) {
       case "oauth":
@@ -293,9 +399,9 @@ class FakeKickServer implements FakeKick {
     if (!this.#authorized(request)) return errorAnswer(route, 401);
     switch (route) {
       case "channels":
-        return this.#channels(url.searchParams, fault);
+        return this.#channels(url.searchParams, fault, note);
       case "livestreams":
-        return this.#livestreams(url.searchParams);
+        return this.#livestreams(url.searchParams, note);
       case "users":
         return this.#users(url.searchParams);
     }
@@ -356,7 +462,11 @@ class FakeKickServer implements FakeKick {
 
   // ---- Official API (§1.4–§1.6) ----
 
-  #channels(params: URLSearchParams, fault: FakeKickFault | null): Answer {
+  #channels(
+    params: URLSearchParams,
+    fault: FakeKickFault | null,
+    note: (quirk: FakeKickQuirkNote) => void,
+  ): Answer {
     const problem = unknownParameter(params, ["slug", "broadcaster_user_id"]);
     if (problem !== null) return badRequest(problem);
     const slugs = params.getAll("slug");
@@ -382,15 +492,77 @@ class FakeKickServer implements FakeKick {
       if (parsed === null) return badRequest("broadcaster_user_id must be integers");
       found = this.#streamersById(parsed);
     }
+    // A banned channel is simply absent, like an unknown one (§1.3).
+    found = found.filter((streamer) => !streamer.banned);
     // No parameters means "the token owner's channel"; an app token has no owner (§1.4).
-    const data = found.map((streamer) => this.#channelItem(streamer));
+    const data = found.map((streamer) => this.#habitualChannelItem(streamer, note));
     if (fault?.kind === "stray-channel") data.push(this.#strayChannel(fault.slug));
     return ok(data);
   }
 
-  #channelItem(streamer: FakeStreamer): Record<string, unknown> {
-    const live = streamer.live;
-    const shown = live ?? this.#lastLivestream.get(streamer.slug) ?? null;
+  /** The channel item as the real API would show it: lagged, flickering, drifting or broken per the habits. */
+  #habitualChannelItem(
+    streamer: FakeStreamer,
+    note: (quirk: FakeKickQuirkNote) => void,
+  ): Record<string, unknown> {
+    const slug = streamer.slug;
+    let view = this.#lagged(streamer);
+    if (view.live?.id !== streamer.live?.id) note({ slug, quirk: "lag" });
+    const injected = this.#takeQuirk(streamer.broadcasterUserId);
+    if (injected === "flicker" || this.#chance(this.#habits.flickerRate)) {
+      const flipped = flicker(view);
+      if (flipped !== null) {
+        view = flipped;
+        note({ slug, quirk: "flicker" });
+      }
+    }
+    const item = this.#channelItem(streamer, view);
+    if (this.#ownerUserId !== null) {
+      markOwnerOnlyFields(item, streamer.broadcasterUserId === this.#ownerUserId);
+    }
+    if (
+      injected === "drift" || this.#driftUserIds.has(streamer.broadcasterUserId) ||
+      this.#chance(this.#habits.driftRate)
+    ) {
+      driftChannelItem(item, this.#random);
+      note({ slug, quirk: "drift" });
+    }
+    if (injected === "missing-stream" || injected === "missing-is-live") {
+      breakChannelItem(item, injected);
+      note({ slug, quirk: injected });
+    } else if (this.#chance(this.#habits.brokenRate)) {
+      const broken = this.#random.pick(["missing-stream", "missing-is-live"] as const);
+      breakChannelItem(item, broken);
+      note({ slug, quirk: broken });
+    }
+    return item;
+  }
+
+  /** The streamer as the API sees it now: the world some lag ago (the present without a lag habit). */
+  #lagged(streamer: FakeStreamer): FakeChannelState {
+    const base = this.#habits.lagMs ?? 0;
+    const jitter = this.#habits.lagJitterMs ?? 0;
+    const lag = base + (jitter > 0 ? this.#random.next() * jitter : 0);
+    if (lag <= 0) return { live: streamer.live, lastLivestream: streamer.lastLivestream };
+    return this.#world.stateAt(streamer, Date.now() - lag);
+  }
+
+  #chance(rate: number | undefined): boolean {
+    return rate !== undefined && rate > 0 && this.#random.next() < rate;
+  }
+
+  #takeQuirk(userId: number): Exclude<FakeKickQuirk, "lag"> | null {
+    const queue = this.#quirks.get(userId);
+    if (queue === undefined || queue.length === 0) return null;
+    const head = queue[0];
+    head.remaining--;
+    if (head.remaining <= 0) queue.shift();
+    return head.quirk;
+  }
+
+  #channelItem(streamer: FakeStreamer, view: FakeChannelState): Record<string, unknown> {
+    const live = view.live;
+    const shown = live ?? view.lastLivestream;
     return {
       active_subscribers_count: 0,
       banner_picture: "https://kick.com/img/default-banner-pictures/default2.jpeg",
@@ -417,18 +589,21 @@ class FakeKickServer implements FakeKick {
 
   #strayChannel(slug: string | undefined): Record<string, unknown> {
     const streamer = slug === undefined ? undefined : this.#world.streamers.get(slug);
-    if (streamer !== undefined) return this.#channelItem(streamer);
-    return this.#channelItem({
+    if (streamer !== undefined) return this.#channelItem(streamer, streamer);
+    const made: FakeStreamer = {
       slug: slug ?? `stray-${this.stats.requests}`,
       broadcasterUserId: 900_000_000 + this.stats.requests,
       channelId: 0,
       chatroomId: 0,
       description: "not asked for",
       live: null,
-    });
+      lastLivestream: null,
+      banned: false,
+    };
+    return this.#channelItem(made, made);
   }
 
-  #livestreams(params: URLSearchParams): Answer {
+  #livestreams(params: URLSearchParams, note: (quirk: FakeKickQuirkNote) => void): Answer {
     const problem = unknownParameter(params, [
       "broadcaster_user_id",
       "category_id",
@@ -448,23 +623,29 @@ class FakeKickServer implements FakeKick {
     }
     const categoryId = params.get("category_id");
     const language = params.get("language");
-    const candidates = ids.length > 0
-      ? this.#streamersById(ids)
-      : [...this.#world.streamers.values()];
-    const live = candidates.filter((streamer) =>
-      streamer.live !== null &&
-      (categoryId === null || String(streamer.live.category.id) === categoryId) &&
-      (language === null || streamer.live.language === language)
-    );
+    const asked = ids.length > 0 ? this.#streamersById(ids) : [...this.#world.streamers.values()];
+    const candidates = asked.filter((streamer) => !streamer.banned);
+    // The list lags like the channels do (§1.5): a stream shows up, and leaves, some seconds late.
+    const live: { streamer: FakeStreamer; stream: FakeLivestream }[] = [];
+    for (const streamer of candidates) {
+      const stream = this.#lagged(streamer).live;
+      if (stream?.id !== streamer.live?.id) note({ slug: streamer.slug, quirk: "lag" });
+      if (
+        stream !== null &&
+        (categoryId === null || String(stream.category.id) === categoryId) &&
+        (language === null || stream.language === language)
+      ) {
+        live.push({ streamer, stream });
+      }
+    }
     live.sort((a, b) =>
       sort === "viewer_count"
-        ? b.live!.viewers - a.live!.viewers
-        : b.live!.startedAt.getTime() - a.live!.startedAt.getTime()
+        ? b.stream.viewers - a.stream.viewers
+        : b.stream.startedAt.getTime() - a.stream.startedAt.getTime()
     );
     return ok(
-      live.slice(0, limit).map((streamer) => {
-        const stream = streamer.live!;
-        return {
+      live.slice(0, limit).map(({ streamer, stream }) => {
+        const item: Record<string, unknown> = {
           broadcaster_user_id: streamer.broadcasterUserId,
           category: categoryOf(stream),
           channel_id: streamer.channelId,
@@ -478,6 +659,13 @@ class FakeKickServer implements FakeKick {
           thumbnail: thumbnailOf(streamer, stream),
           viewer_count: stream.viewers,
         };
+        if (
+          this.#driftUserIds.has(streamer.broadcasterUserId) || this.#chance(this.#habits.driftRate)
+        ) {
+          driftLivestreamItem(item, this.#random);
+          note({ slug: streamer.slug, quirk: "drift" });
+        }
+        return item;
       }),
     );
   }
@@ -534,14 +722,14 @@ class FakeKickServer implements FakeKick {
   #legacyChannel(slug: string): Answer {
     const streamer = this.#world.streamers.get(slug.toLowerCase());
     if (streamer === undefined) return { status: 404, body: { message: LEGACY_NOT_FOUND } };
-    const live = streamer.live;
+    const live = streamer.banned ? null : streamer.live;
     return {
       status: 200,
       body: {
         id: streamer.channelId,
         user_id: streamer.broadcasterUserId,
         slug: streamer.slug,
-        is_banned: false,
+        is_banned: streamer.banned,
         playback_url: `https://fa723fc1b171.us-west-2.playback.live-video.net/api/video/v1/` +
           `us-west-2.196233775518.channel.${streamer.slug}.m3u8`,
         vod_enabled: true,
@@ -701,7 +889,12 @@ function bendTypes(route: FakeKickRoute, answer: Answer): void {
       return;
     case "channels":
       if (items === null || items.length === 0) body.data = "not a list";
-      else for (const item of items) (item.stream as Record<string, unknown>).is_live = "true";
+      else {
+        for (const item of items) {
+          const stream = item.stream as Record<string, unknown> | undefined;
+          if (stream !== undefined) stream.is_live = "true";
+        }
+      }
       return;
     case "livestreams":
       if (items === null || items.length === 0) body.data = "not a list";
@@ -718,6 +911,16 @@ function bendTypes(route: FakeKickRoute, answer: Answer): void {
       body.chatroom = { id: "unknown" };
       return;
   }
+}
+
+/**
+ * One answer of the opposite state: a live channel as offline (still showing this broadcast's title), or an
+ * offline one as live with its last broadcast's start time. Null for a channel that never streamed.
+ */
+function flicker(view: FakeChannelState): FakeChannelState | null {
+  if (view.live !== null) return { live: null, lastLivestream: view.live };
+  if (view.lastLivestream === null) return null;
+  return { live: view.lastLivestream, lastLivestream: view.lastLivestream };
 }
 
 function unknownParameter(params: URLSearchParams, allowed: string[]): string | null {

@@ -63,6 +63,11 @@ export interface FakePusher {
   withholdHandshake(on: boolean): void;
   /** While off, world changes are not published (a missed event during an outage). */
   setPublishing(on: boolean): void;
+  /**
+   * While on, this channel's world changes are never published: a channel whose deliveries Pusher loses
+   * (kick-api.md §0.5), so only the official API sees it. The soak's `--poll-only` streamers use it.
+   */
+  mute(channelId: number, on?: boolean): void;
   /** While on, new TCP connections are closed at once, before any WebSocket handshake. */
   refuseConnections(on: boolean): void;
   /**
@@ -124,6 +129,7 @@ class FakePusherServer implements FakePusher {
   #withholdPongs = false;
   #withholdHandshake = false;
   #publishing = true;
+  #muted = new Set<number>();
   #refusing = false;
   #refuseHandshakes: { code: number; reason: string } | null = null;
   #closed = false;
@@ -196,6 +202,11 @@ class FakePusherServer implements FakePusher {
 
   setPublishing(on: boolean): void {
     this.#publishing = on;
+  }
+
+  mute(channelId: number, on = true): void {
+    if (on) this.#muted.add(channelId);
+    else this.#muted.delete(channelId);
   }
 
   refuseConnections(on: boolean): void {
@@ -440,8 +451,9 @@ class FakePusherServer implements FakePusher {
   }
 
   #onWorldChange(change: WorldChange): void {
-    if (!this.#publishing) return;
+    if (!this.#publishing || change.kind === "renamed") return;
     const id = change.streamer.channelId;
+    if (this.#muted.has(id)) return;
     const names = this.#publishOn.map((form) => form === "dot" ? `channel.${id}` : `channel_${id}`);
     if (change.kind === "live") {
       const data = {
@@ -456,7 +468,10 @@ class FakePusherServer implements FakePusher {
       for (const name of names) this.publish(name, "App\\Events\\StreamerIsLive", data);
     } else {
       // `livestream.channel.id` on stop, unlike `livestream.channel_id` on start (kick-api.md §3.5).
-      const data = { livestream: { id: change.livestream.id, channel: { id, is_banned: false } } };
+      // A ban ends the broadcast with `is_banned: true` (§3.5).
+      const data = {
+        livestream: { id: change.livestream.id, channel: { id, is_banned: change.banned } },
+      };
       for (const name of names) this.publish(name, "App\\Events\\StopStreamBroadcast", data);
     }
   }

@@ -12,19 +12,38 @@
  * - the daemon killed with SIGKILL and restarted at once. Transitions from just before the kill (the offline
  *   grace) until the restarted daemon has reconciled are only seen by that reconciliation, with its time: they
  *   must be recorded, but their time is checked against that window (a "blind window").
- * A fault that blinds one source is injected only while the other sees every streamer, and a SIGKILL only while
- * both do (see `allowed`): with both blind, a flip and back would be legitimately unobservable.
+ * A fault that blinds one source is injected only while the other sees every streamer (an API fault also waits
+ * until a full poll pass has caught up on what Pusher missed while it was down), and a SIGKILL only while both
+ * do (see `allowed`): with both blind, a flip and back would be legitimately unobservable.
+ *
+ * The real Kick's habits (issue 10), each behind its flag and off by default, so a run without them replays as
+ * before:
+ * - `pollOnlyPercent`: that share of streamers is added without a channel id and their Pusher channel never
+ *   delivers (FakePusher.mute), so only the poll sees them. Their flips wait while the API is failing (the poll is
+ *   their only source), and an API fault opens a blind window for them alone;
+ * - `apiLagSeconds`: the official API answers the world as it was up to that many seconds ago, varying per
+ *   channel and answer (FakeKickHabits.lagJitterMs);
+ * - `drift`: odd-but-harmless fields on some items (a few channels always, any item now and then), a "drift" fault
+ *   moving them to other channels; one streamer is the app owner, with the owner-only fields;
+ * - `flicker`: a "flicker" fault makes the next answer about 1–5 streamers show the opposite state, once.
+ * The verdict's tolerance is computed from the settings (compare.ts soakTolerance) and printed with the report.
  */
 import { join } from "node:path";
 import postgres from "postgres";
 import { FakeWorld } from "../../src/sim/world.ts";
-import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
+import { type FakeKick, type FakeKickHabits, startFakeKick } from "../../src/sim/kick.ts";
 import { type FakePusher, startFakePusher } from "../../src/sim/pusher.ts";
 import { openStore } from "../../src/store/store.ts";
 import { freePort } from "../helpers/cli.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
-import { type BlindWindow, compareHistories, type Comparison } from "./compare.ts";
-import { SeededRandom } from "./random.ts";
+import {
+  type BlindWindow,
+  compareHistories,
+  type Comparison,
+  type SoakTolerance,
+  soakTolerance,
+} from "./compare.ts";
+import { SeededRandom } from "../../src/sim/random.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -47,6 +66,21 @@ export interface SoakOptions {
   dbOutageMs?: [number, number];
   /** How long pongs are withheld. */
   pongOutageMs?: [number, number];
+  /**
+   * Share of streamers (0–100) added without a channel id, whose Pusher channel never delivers: only the poll
+   * sees them.
+   */
+  pollOnlyPercent?: number;
+  /** The official API lags the truth by up to this many seconds, varying per channel and answer. */
+  apiLagSeconds?: number;
+  /** Odd-but-harmless fields on some items, changing over time ("drift" faults); an owner's channel. */
+  drift?: boolean;
+  /** Occasional one-answer flips of the official API ("flicker" faults). */
+  flicker?: boolean;
+  /** The daemon's KICK_API_RATE (default 50 requests per second). */
+  apiRatePerSecond?: number;
+  /** The daemon's KICK_API_BATCH_SIZE (default 50, Kick's maximum). */
+  apiBatchSize?: number;
   /** Keep the temporary directory (daemon logs, journal) even when the soak passes. */
   keepFiles?: boolean;
   /** Progress lines. */
@@ -57,6 +91,10 @@ export interface SoakReport {
   seed: number;
   durationMs: number;
   streamers: number;
+  /** The Kick habits the run had on. */
+  conditions: { pollOnly: number; apiLagSeconds: number; drift: boolean; flicker: boolean };
+  /** What the verdict allowed, and how it was computed. */
+  tolerance: SoakTolerance;
   comparison: Comparison;
   /** Faults injected, by kind. */
   faults: Record<string, number>;
@@ -80,7 +118,9 @@ type FaultKind =
   | "api-5xx"
   | "token-expiry"
   | "db-outage"
-  | "sigkill";
+  | "sigkill"
+  | "flicker"
+  | "drift";
 
 /** Faults that blind the Pusher source for a while. */
 const PUSHER_FAULTS: ReadonlySet<FaultKind> = new Set([
@@ -103,6 +143,19 @@ const FAULT_KINDS: readonly FaultKind[] = [
   "db-outage",
   "sigkill",
 ];
+
+/** How long the final SIGTERM may take before the soak kills the daemon and fails. */
+const STOP_TIMEOUT_MS = 60_000;
+
+/** Drifting channels at a time, with `drift`: this share of the streamers. */
+const DRIFT_SHARE = 0.05;
+/** With `drift`, the chance that any other item drifts in an answer. */
+const DRIFT_RATE = 0.02;
+
+/** Whether streamer `index` is poll-only: `percent` of the streamers are, spread evenly. */
+export function isPollOnly(index: number, percent: number): boolean {
+  return Math.floor((index + 1) * percent / 100) > Math.floor(index * percent / 100);
+}
 
 interface Daemon {
   child: Deno.ChildProcess;
@@ -145,16 +198,36 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const pollSeconds = options.pollIntervalSeconds ?? 3;
   const graceSeconds = options.offlineGraceSeconds ?? 1;
   const profile = profileFor(options.durationMs);
-  const [minHold, maxHold] = options.holdMs ?? profile.holdMs;
+  let [minHold, maxHold] = options.holdMs ?? profile.holdMs;
   const faultGap = options.faultGapMs ?? profile.faultGapMs;
   const dbOutage = options.dbOutageMs ?? profile.dbOutageMs;
   const pongOutage = options.pongOutageMs ?? profile.pongOutageMs;
-  const observableMs = (2 * pollSeconds + graceSeconds + 1) * 1000;
-  if (minHold < observableMs) {
+  const pollOnlyPercent = options.pollOnlyPercent ?? 0;
+  const apiLagSeconds = options.apiLagSeconds ?? 0;
+  const apiRate = options.apiRatePerSecond ?? 50;
+  const apiBatchSize = options.apiBatchSize ?? 50;
+  const tolerance = soakTolerance({
+    streamers: streamerCount,
+    pollIntervalSeconds: pollSeconds,
+    apiRatePerSecond: apiRate,
+    apiBatchSize,
+    apiLagSeconds,
+  });
+  // The poll sees each streamer every poll interval, or every pass when a pass takes longer; behind the lag. A
+  // state must meet two polls (one answer alone may be a flicker, and is not trusted); with flickers, three.
+  const pollEveryMs = Math.max(tolerance.pollIntervalMs, tolerance.passMs);
+  const observableMs = (options.flicker ? 3 : 2) * pollEveryMs + tolerance.apiLagMs +
+    (graceSeconds + 1) * 1000;
+  if (options.holdMs !== undefined && minHold < observableMs) {
     throw new Error(
-      `A state must hold at least 2 poll intervals + the grace + 1 s (${observableMs} ms) to be ` +
-        `observable; the shortest hold is ${minHold} ms`,
+      `A state must hold at least 2 poll intervals or passes (3 with flickers) + the API lag + the grace + 1 s ` +
+        `(${observableMs} ms) to be observable; the shortest hold is ${minHold} ms`,
     );
+  }
+  if (minHold < observableMs) {
+    // The profile's holds are too short for these settings: keep the range's width above the minimum.
+    maxHold = observableMs + (maxHold - minHold);
+    minHold = observableMs;
   }
   // Two streams from the seed, so the flips and the faults do not depend on how their loops interleave.
   const random = new SeededRandom(options.seed);
@@ -181,13 +254,43 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     (_, i) => `soak${String(i).padStart(4, "0")}`,
   );
   for (const slug of slugs) world.addStreamer(slug);
+  const pollOnly = new Set(slugs.filter((_, i) => isPollOnly(i, pollOnlyPercent)));
+  const pushed = slugs.filter((slug) => !pollOnly.has(slug));
+  // The habits draw from their own seeded stream, and so does drift's choice of channels: the flips and the
+  // faults replay as without them.
+  const habitRandom = new SeededRandom(options.seed ^ 0x4ab1_7500);
+  const driftSlugs = () => {
+    const picked = slugs.filter(() => habitRandom.next() < DRIFT_SHARE);
+    return picked.length > 0 ? picked : [habitRandom.pick(slugs)];
+  };
+  const habits: FakeKickHabits = {
+    seed: options.seed ^ 0x4ab1_75ed,
+    lagJitterMs: tolerance.apiLagMs,
+    ...(options.drift
+      ? { driftRate: DRIFT_RATE, driftSlugs: driftSlugs(), ownerSlug: slugs[0] }
+      : {}),
+  };
   const kick: FakeKick = await startFakeKick({
     world,
     clientId: "soak-client",
     clientSecret: SECRET,
+    habits,
   });
   // A short activity timeout so quiet sockets ping, and withheld pongs can be noticed.
   const pusher: FakePusher = await startFakePusher({ world, activityTimeout: 10 });
+  for (const slug of pollOnly) pusher.mute(world.get(slug).channelId);
+  const conditions = {
+    pollOnly: pollOnly.size,
+    apiLagSeconds,
+    drift: options.drift ?? false,
+    flicker: options.flicker ?? false,
+  };
+  // Each habit with a moment of its own is a fault kind of its flag; without the flags the rounds are as before.
+  const faultKinds: FaultKind[] = [
+    ...FAULT_KINDS,
+    ...(conditions.flicker ? ["flicker" as const] : []),
+    ...(conditions.drift ? ["drift" as const] : []),
+  ];
   const dir = await Deno.makeTempDir({ prefix: "kick-monitor-soak-" });
   const dataDir = join(dir, "data");
   const httpPort = freePort();
@@ -202,6 +305,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }, {
     KICK_MONITOR_POLL_INTERVAL: String(pollSeconds),
     KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
+    KICK_API_RATE: String(apiRate),
+    KICK_API_BATCH_SIZE: String(apiBatchSize),
   });
 
   const faults: Record<string, number> = {};
@@ -218,12 +323,39 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const background: Promise<void>[] = [];
   let pongsWithheld = false;
   let pusherFaultAt = 0;
+  let pusherHealthySince = 0;
   let apiFaultAt = 0;
+
+  /** Both channels of every streamer Pusher can see are subscribed (poll-only ones may be too, muted). */
+  function pushChannelsSubscribed(): boolean {
+    return pushed.every((slug) => {
+      const id = world.get(slug).channelId;
+      return pusher.subscribers(`channel.${id}`) > 0 && pusher.subscribers(`channel_${id}`) > 0;
+    });
+  }
 
   /** Pusher sees every streamer again: no pong fault on, every channel subscribed since the last fault. */
   function pusherHealthy(): boolean {
-    return !pongsWithheld && Date.now() - pusherFaultAt > 500 &&
-      pusher.totalSubscriptions() === 2 * streamerCount;
+    const healthy = !pongsWithheld && Date.now() - pusherFaultAt > 500 && pushChannelsSubscribed();
+    if (healthy && pusherHealthySince <= pusherFaultAt) pusherHealthySince = Date.now();
+    return healthy;
+  }
+
+  /**
+   * Pusher is healthy and the poll has made a full pass since: what Pusher missed while it was down is recorded.
+   * Until then the poll is the only source of those changes, so it must not be blinded (found by a run at
+   * `--api-rate 1`, where a 429 storm right after a Pusher reconnect hid a 14 s state from both).
+   */
+  function pusherCaughtUp(): boolean {
+    if (!pusherHealthy()) return false;
+    let answered = 0;
+    for (let i = kick.requests.length - 1; i >= 0; i--) {
+      const request = kick.requests[i];
+      if (request.time <= pusherHealthySince) return false;
+      if (request.route === "channels" && request.status === 200) answered++;
+      if (answered >= tolerance.passRequests) return true;
+    }
+    return false;
   }
 
   /** The poll works again: a channels request answered 200 after the last API fault. */
@@ -242,8 +374,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
    */
   function allowed(kind: FaultKind): boolean {
     if (restarting) return false;
+    // A lie of the API for one answer, or odd fields: both sources still see everything.
+    if (kind === "flicker" || kind === "drift") return true;
     if (PUSHER_FAULTS.has(kind)) return apiHealthy();
-    if (API_FAULTS.has(kind)) return pusherHealthy();
+    if (API_FAULTS.has(kind)) return pusherCaughtUp();
     if (kind === "db-outage") return !dbCut;
     return !dbCut && pusherHealthy() && apiHealthy();
   }
@@ -267,7 +401,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       child,
       pid: child.pid,
       exited: child.status.then(async (status) => {
-        await piped;
+        // The log is complete once the pipe drains; never let a stuck pipe hold the soak.
+        await Promise.race([piped, sleep(5_000)]);
         return status;
       }),
       expectedExit: false,
@@ -296,7 +431,29 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await sleep(200);
     }
     blindWindows.push({ from: downAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
+    // What only the poll sees may have been due for detection by a poll the kill prevented.
+    if (pollOnly.size > 0) {
+      blindWindows.push({
+        from: downAt - tolerance.pollLateMs,
+        until: Date.now() + 1_000,
+        slugs: pollOnly,
+      });
+    }
     restarting = false;
+  }
+
+  /**
+   * An API fault blinds the poll-only streamers (their flips wait meanwhile): a change due for detection around
+   * it is seen by the first pass after the API answers again, with that pass's time.
+   */
+  async function blindPollOnlyUntilApiAnswers(faultAt: number): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && !finished && !apiHealthy()) await sleep(250);
+    blindWindows.push({
+      from: faultAt - tolerance.pollLateMs,
+      until: Date.now() + tolerance.pollLateMs,
+      slugs: pollOnly,
+    });
   }
 
   async function metricsBacklog(): Promise<number | null> {
@@ -354,11 +511,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await store.migrate();
       await store.addStreamers(slugs.map((slug) => {
         const s = world.get(slug);
+        // Poll-only streamers as `streamers add` leaves them when no channel id could be learned.
+        const known = !pollOnly.has(slug);
         return {
           slug,
           broadcasterUserId: s.broadcasterUserId,
-          channelId: s.channelId,
-          chatroomId: s.chatroomId,
+          channelId: known ? s.channelId : null,
+          chatroomId: known ? s.chatroomId : null,
         };
       }));
     } finally {
@@ -368,24 +527,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const slug of slugs) if (random.next() < 0.5) world.goLive(slug);
 
     say(
-      `seed ${options.seed}: ${streamerCount} streamers, poll ${pollSeconds} s, grace ${graceSeconds} s`,
+      `seed ${options.seed}: ${streamerCount} streamers, poll ${pollSeconds} s, grace ${graceSeconds} s, ` +
+        `${describeConditions(conditions)}`,
     );
     daemon = spawnDaemon();
     await waitUntil("the daemon's baseline of every streamer", async () => {
       const [row] = await check`SELECT count(*)::int AS n FROM streamers WHERE status <> 'unknown'`;
       return row.n === streamerCount;
     }, 60_000);
-    await waitUntil("every channel subscribed", async () => {
-      try {
-        const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
-          signal: AbortSignal.timeout(2_000),
-        });
-        const match = /^kick_monitor_subscribed_channels (\d+)/m.exec(await response.text());
-        return match !== null && Number(match[1]) === 2 * streamerCount;
-      } catch {
-        return false;
-      }
-    }, 60_000);
+    await waitUntil(
+      "every channel subscribed",
+      () => Promise.resolve(pushChannelsSubscribed()),
+      60_000,
+    );
     const historyStart = world.history.length;
     const startedAt = Date.now();
     const endAt = startedAt + options.durationMs;
@@ -396,8 +550,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const flipping = (async () => {
       while (Date.now() < endAt) {
         const now = Date.now();
+        // The poll is the poll-only streamers' one source: while it fails, they hold their state.
+        const holdPollOnly = pollOnly.size > 0 && !apiHealthy();
         for (const slug of slugs) {
           if (nextFlip.get(slug)! > now) continue;
+          if (holdPollOnly && pollOnly.has(slug)) continue;
           if (world.get(slug).live) world.goOffline(slug);
           else world.goLive(slug, { title: `${slug} stream` });
           nextFlip.set(slug, now + random.int(minHold, maxHold));
@@ -413,7 +570,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       let round: FaultKind[] = [];
       while (Date.now() + faultGap[1] < endAt) {
         await sleep(faultRandom.int(faultGap[0], faultGap[1]));
-        if (round.length === 0) round = shuffle(FAULT_KINDS, faultRandom);
+        if (round.length === 0) round = shuffle(faultKinds, faultRandom);
         const waitUntil = Date.now() + 10_000;
         while (!allowed(round[0]) && Date.now() < waitUntil && Date.now() + faultGap[1] < endAt) {
           await sleep(250);
@@ -424,7 +581,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           continue;
         }
         if (PUSHER_FAULTS.has(kind)) pusherFaultAt = Date.now();
-        if (API_FAULTS.has(kind)) apiFaultAt = Date.now();
+        if (API_FAULTS.has(kind)) {
+          apiFaultAt = Date.now();
+          if (pollOnly.size > 0) background.push(blindPollOnlyUntilApiAnswers(apiFaultAt));
+        }
         faults[kind] = (faults[kind] ?? 0) + 1;
         say(`fault: ${kind}`);
         switch (kind) {
@@ -477,6 +637,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             );
             break;
           }
+          case "flicker":
+            for (let n = faultRandom.int(1, 5); n > 0; n--) {
+              kick.injectQuirk(faultRandom.pick(slugs), "flicker");
+            }
+            break;
+          case "drift":
+            kick.setHabits({ ...habits, driftSlugs: driftSlugs() });
+            break;
           case "sigkill": {
             restarting = true;
             const killedAt = Date.now();
@@ -504,15 +672,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // ---- settle: the last states held long enough to be polled, and everything written -------------------------
     await sleep((2 * pollSeconds + graceSeconds) * 1000 + 3_000);
+    say("waiting for an empty journal backlog");
     await waitUntil("an empty journal backlog", async () => (await sample()) === 0, 120_000);
     await sleep(1_000);
 
     // ---- stop gracefully ---------------------------------------------------------------------------------------
+    say("stopping the daemon (SIGTERM)");
     finished = true;
     const last = daemon!;
     last.expectedExit = true;
     last.child.kill("SIGTERM");
-    finalExitCode = (await last.exited).code;
+    const stoppedIn = await Promise.race([last.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+    if (stoppedIn === null) {
+      // A daemon that ignores SIGTERM fails the soak (no exit code), and must not hang it.
+      say(`the daemon did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it`);
+      last.child.kill("SIGKILL");
+      await last.exited;
+    } else {
+      finalExitCode = stoppedIn.code;
+    }
     daemon = null;
 
     // ---- compare -----------------------------------------------------------------------------------------------
@@ -521,8 +699,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       type: h.type,
       at: h.at.getTime(),
     }));
-    const rows = await check<{ id: string; slug: string; type: "online" | "offline"; at: Date }[]>`
-      SELECT e.id, s.slug, e.type, e.occurred_at AS at
+    const rows = await check<
+      {
+        id: string;
+        slug: string;
+        type: "online" | "offline";
+        at: Date;
+        source: "pusher" | "poll" | "webhook";
+      }[]
+    >`
+      SELECT e.id, s.slug, e.type, e.occurred_at AS at, e.source
         FROM status_events e JOIN streamers s ON s.id = e.streamer_id
        ORDER BY e.id`;
     const recorded = rows.map((r) => ({
@@ -530,17 +716,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       slug: r.slug,
       type: r.type,
       at: r.at.getTime(),
+      source: r.source,
     }));
-    const comparison = compareHistories(truth, recorded, {
-      toleranceMs: pollSeconds * 1000 + 1_000,
-      blindWindows,
-    });
-    passed = comparison.missing === 0 && comparison.duplicated === 0 && unexpectedExits === 0 &&
-      finalExitCode === 0;
+    const comparison = compareHistories(truth, recorded, { tolerance, blindWindows });
+    passed = comparison.missing === 0 && comparison.duplicated === 0 &&
+      comparison.falseTransitions === 0 && comparison.outOfOrder === 0 &&
+      comparison.wrongTime === 0 && unexpectedExits === 0 && finalExitCode === 0;
     return {
       seed: options.seed,
       durationMs: options.durationMs,
       streamers: streamerCount,
+      conditions,
+      tolerance,
       comparison,
       faults,
       unexpectedExits,
@@ -550,6 +737,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       dir,
       ok: passed,
     };
+  } catch (error) {
+    // The run could not finish (e.g. the daemon never recorded its baseline): say where its logs are.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}; daemon logs kept in ${dir}`, { cause: error });
   } finally {
     finished = true;
     stopSampling.abort();
@@ -585,6 +776,33 @@ async function lastPollAfter(port: number, since: number): Promise<boolean> {
   }
 }
 
+/** The Kick habits of a run, in words. */
+function describeConditions(c: SoakReport["conditions"]): string {
+  const parts: string[] = [];
+  if (c.pollOnly > 0) {
+    parts.push(`${c.pollOnly} streamers poll-only (no channel id, Pusher silent)`);
+  }
+  if (c.apiLagSeconds > 0) parts.push(`API lag up to ${c.apiLagSeconds} s`);
+  if (c.drift) parts.push("drifting fields");
+  if (c.flicker) parts.push("flickers");
+  return parts.length === 0 ? "consistent" : parts.join(", ");
+}
+
+/** The flags that replay a run's conditions (beyond the seed and the duration). */
+function replayFlags(report: SoakReport): string {
+  const c = report.conditions;
+  let flags = "";
+  if (report.streamers !== 200) flags += ` --streamers ${report.streamers}`;
+  if (report.tolerance.apiRatePerSecond !== 50) {
+    flags += ` --api-rate ${report.tolerance.apiRatePerSecond}`;
+  }
+  if (c.pollOnly > 0) flags += ` --poll-only ${Math.round(c.pollOnly / report.streamers * 100)}`;
+  if (c.apiLagSeconds > 0) flags += ` --api-lag ${c.apiLagSeconds}`;
+  if (c.drift) flags += " --drift";
+  if (c.flicker) flags += " --flicker";
+  return flags;
+}
+
 /** A seeded permutation of `items`. */
 function shuffle<T>(items: readonly T[], random: SeededRandom): T[] {
   const out = [...items];
@@ -603,20 +821,32 @@ function sleep(ms: number): Promise<void> {
 export function formatReport(report: SoakReport): string[] {
   const c = report.comparison;
   const faults = Object.entries(report.faults).sort().map(([k, v]) => `${k}=${v}`).join(" ");
+  const t = report.tolerance;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const lines = [
     `seed:                    ${report.seed}  (replay: deno task soak --seed ${report.seed} --duration ${
       Math.round(report.durationMs / 1000)
-    }s)`,
+    }s${replayFlags(report)})`,
     `duration:                ${
       Math.round(report.durationMs / 1000)
     } s, ${report.streamers} streamers`,
+    `kick:                    ${describeConditions(report.conditions)}`,
     `faults:                  ${faults || "none"}`,
+    `tolerance:               online and offline by push ±${seconds(t.exactMs)}; offline by poll ` +
+    `-${seconds(t.pollEarlyMs)} to +${seconds(t.pollLateMs)} (poll ${
+      seconds(t.pollIntervalMs)
+    } + ` +
+    `pass ${seconds(t.passMs)} [${t.passRequests} requests at ${t.apiRatePerSecond}/s] + ` +
+    `API lag ${seconds(t.apiLagMs)} + ` +
+    `slack ${seconds(t.slackMs)})`,
     `transitions expected:    ${c.expected}`,
     `transitions recorded:    ${c.recorded}`,
     `missing:                 ${c.missing}`,
     `duplicated:              ${c.duplicated}`,
+    `false:                   ${c.falseTransitions}`,
     `out of order:            ${c.outOfOrder}`,
-    `wrong time:              ${c.wrongTime}  (max offset outside restarts ${c.maxDelayMs} ms)`,
+    `wrong time:              ${c.wrongTime}  (max offset outside blind windows: online ${c.maxOffsetMs.online} ms, ` +
+    `offline by push ${c.maxOffsetMs.offlinePush} ms, by poll ${c.maxOffsetMs.offlinePoll} ms)`,
     `peak RSS of the daemon:  ${(report.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`,
     `max journal backlog:     ${report.maxBacklog}`,
     `unexpected daemon exits: ${report.unexpectedExits}`,

@@ -1,7 +1,9 @@
 /**
- * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--keep]`: runs the
- * soak (harness.ts) against PostgreSQL (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints
- * its report. Exits 1 when a transition is missing or duplicated, or the daemon crashed; 2 on a bad argument.
+ * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--api-rate 50]
+ * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--keep]`: runs the soak (harness.ts) against PostgreSQL
+ * (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints its report. Exits 1 when a transition is
+ * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), or the daemon crashed;
+ * 2 on a bad argument.
  */
 import { parseArgs } from "node:util";
 import { formatReport, runSoak } from "./harness.ts";
@@ -17,12 +19,46 @@ export function parseDuration(text: string): number | null {
   return Math.round(value * unit);
 }
 
+const USAGE = `Usage: deno task soak [options]
+
+  --duration 10m     how long flips and faults run (e.g. 45s, 10m; at least 10 s)
+  --seed N           replay a run (the holds and the order of faults come from it)
+  --streamers 200    streamers monitored
+  --poll 3           the daemon's KICK_MONITOR_POLL_INTERVAL (seconds)
+  --grace 1          the daemon's KICK_MONITOR_OFFLINE_GRACE (seconds)
+  --api-rate 50      the daemon's KICK_API_RATE (requests per second; a pass is ceil(streamers / 50) requests)
+  --poll-only PCT    that share of streamers (0-100) is added without a channel id, its Pusher channel silent:
+                     only the poll sees them
+  --api-lag S        Kick's official API lags the truth by up to S seconds, varying per channel and answer
+                     (below --poll, successive answers about a channel never go back in time)
+  --drift            odd-but-harmless fields on some items, changing over time; one owner's channel
+  --flicker          now and then one answer about a streamer shows the opposite state
+  --keep             keep the daemon logs even when the run passes
+
+Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, or a daemon crash.
+An offline found by the poll may be up to a poll interval + one pass + the API lag + 1 s late; everything
+else within 1 s. The report prints the tolerance.`;
+
 function usage(message: string): never {
-  console.error(
-    `${message}\nUsage: deno task soak [--duration 10m] [--seed N] [--streamers 200] ` +
-      "[--poll SECONDS] [--grace SECONDS] [--keep]",
-  );
+  console.error(`${message}\n${USAGE}`);
   Deno.exit(2);
+}
+
+/** A non-negative number (seconds, a rate, a percentage) no larger than `max`. */
+function number(name: string, text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < 0 || value > max) {
+    usage(`--${name} expects a number from 0 to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** KICK_API_RATE's range (src/config.ts): 0.1 to 1000 requests per second. */
+function rate(text: string | undefined): number {
+  const value = number("api-rate", text, 50, 1000);
+  if (value < 0.1) usage(`--api-rate expects 0.1 to 1000 requests per second, got ${text}`);
+  return value;
 }
 
 function integer(name: string, text: string | undefined, fallback: number): number {
@@ -45,11 +81,21 @@ if (import.meta.main) {
         streamers: { type: "string" },
         poll: { type: "string" },
         grace: { type: "string" },
+        "api-rate": { type: "string" },
+        "poll-only": { type: "string" },
+        "api-lag": { type: "string" },
+        drift: { type: "boolean", default: false },
+        flicker: { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
     }));
   } catch (error) {
     usage(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
   }
   const durationMs = parseDuration(values.duration);
   if (durationMs === null || durationMs < 10_000) {
@@ -60,18 +106,29 @@ if (import.meta.main) {
   const seed = integer("seed", values.seed, Math.floor(Math.random() * 2 ** 31));
   const databaseUrl = Deno.env.get("TEST_DATABASE_URL") ?? Deno.env.get("DATABASE_URL") ??
     DEFAULT_DATABASE_URL;
-  const started = new Date();
-  console.log(`soak starting at ${started.toISOString()} with seed ${seed}`);
-  const report = await runSoak({
+  const options = {
     durationMs,
     seed,
     databaseUrl,
     streamers: integer("streamers", values.streamers, 200),
     pollIntervalSeconds: integer("poll", values.poll, 3),
     offlineGraceSeconds: integer("grace", values.grace, 1),
+    apiRatePerSecond: rate(values["api-rate"]),
+    pollOnlyPercent: number("poll-only", values["poll-only"], 0, 100),
+    apiLagSeconds: number("api-lag", values["api-lag"], 0, 600),
+    drift: values.drift,
+    flicker: values.flicker,
     keepFiles: values.keep,
-    log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
-  });
+    log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+  };
+  console.log(`soak starting at ${new Date().toISOString()} with seed ${seed}`);
+  let report;
+  try {
+    report = await runSoak(options);
+  } catch (error) {
+    console.log(`FAIL: the soak could not run: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
   for (const line of formatReport(report)) console.log(line);
   Deno.exit(report.ok ? 0 : 1);
 }

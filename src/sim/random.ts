@@ -1,4 +1,7 @@
-/** A small seeded random generator (mulberry32), so a soak's schedule replays exactly from its seed. */
+/**
+ * A small seeded random generator (mulberry32): the soak's schedule and the simulated Kick's habits (flickers,
+ * odd fields, varying lag) replay exactly from a seed.
+ */
 export class SeededRandom {
   #state: number;
 
