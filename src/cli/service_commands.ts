@@ -167,4 +167,3 @@ function coverageLine(coverage: unknown): string {
   if (typeof pusher !== "number" || typeof pollOnly !== "number") return "";
   return ` (${pusher} on Pusher and the poll, ${pollOnly} on the poll only)`;
 }
-

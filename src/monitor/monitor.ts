@@ -120,7 +120,10 @@ export class Monitor {
       pollIntervalMs: options.config.pollIntervalSeconds * 1000,
     });
     const m = this.metrics;
-    this.#dbErrors = m.counter("kick_monitor_db_write_errors_total", "Failed database writes (retried)");
+    this.#dbErrors = m.counter(
+      "kick_monitor_db_write_errors_total",
+      "Failed database writes (retried)",
+    );
     const sinkContext = {
       config: options.config,
       store: options.store,

@@ -271,7 +271,9 @@ async function insertEvents(db: Db, ts: Transition[]): Promise<Map<string, numbe
     `[${ts.map((t) => rawJson(t.raw) ?? "null").join(",")}]`,
     ts.map((t) => t.dedupeKey),
   ]);
-  const pairs = typeof row.keys === "string" ? JSON.parse(row.keys) as [string, number][] : row.keys;
+  const pairs = typeof row.keys === "string"
+    ? JSON.parse(row.keys) as [string, number][]
+    : row.keys;
   return new Map(pairs.map(([key, id]) => [key, Number(id)]));
 }
 

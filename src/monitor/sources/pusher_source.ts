@@ -149,12 +149,22 @@ export const pusherSource: SourceFactory = {
     });
     const stats = () => pusher.stats();
     const m = context.metrics;
-    m.gauge("kick_monitor_sockets_connected", "Pusher sockets connected", () =>
-      stats().socketsConnected);
-    m.gauge("kick_monitor_sockets_total", "Pusher sockets open or reconnecting", () =>
-      stats().socketsTotal);
-    m.gauge("kick_monitor_reconnects_total", "Pusher reconnections", () =>
-      stats().reconnects, "counter");
+    m.gauge(
+      "kick_monitor_sockets_connected",
+      "Pusher sockets connected",
+      () => stats().socketsConnected,
+    );
+    m.gauge(
+      "kick_monitor_sockets_total",
+      "Pusher sockets open or reconnecting",
+      () => stats().socketsTotal,
+    );
+    m.gauge(
+      "kick_monitor_reconnects_total",
+      "Pusher reconnections",
+      () => stats().reconnects,
+      "counter",
+    );
     m.gauge(
       "kick_monitor_subscribed_channels",
       "Pusher channels with a confirmed subscription",
