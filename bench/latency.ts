@@ -241,7 +241,7 @@ export async function runLatency(options: LatencyOptions = {}): Promise<Figure[]
         pass: null,
         note:
           `${r.compactions} compaction(s) in the window; ${r.quietCount} transitions sent more than 1 s ` +
-          "from one (src/sinks/journal.ts; see README, Performance)",
+          "from one (src/journal/journal.ts; see README, Performance)",
       },
       {
         benchmark: name,

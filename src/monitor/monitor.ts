@@ -17,8 +17,8 @@ import { Pipeline } from "./pipeline.ts";
 import type { KickApi } from "../kick/api.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import type { PusherPoolOptions } from "../pusher/pool.ts";
-import { Journal } from "../sinks/journal.ts";
-import { DatabaseWriter } from "../sinks/database_writer.ts";
+import { Journal } from "../journal/journal.ts";
+import { DatabaseWriter } from "../journal/database_writer.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import type { Store, StreamerRecord } from "../store/store.ts";
 import { Registry } from "../http/metrics.ts";
@@ -28,7 +28,7 @@ import { log } from "../lib/log.ts";
 import type { Sink, SinkFactory, Source, SourceContext, SourceFactory } from "./contracts.ts";
 import { SOURCES } from "./sources/mod.ts";
 import { SINKS } from "../sinks/mod.ts";
-import { PreJournal } from "./pre_journal.ts";
+import { PreJournal } from "../journal/pre_journal.ts";
 import { coverageOf } from "../domain/documents.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */

@@ -242,8 +242,7 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
   // another livestream id, whatever Kick's clock says. Otherwise it is a stale answer about a broadcast that
   // had ended, or a lagging one about a broadcast that had begun: only a second answer tells which.
   const newBroadcast = push
-    ? observation.livestreamId === null || observation.livestreamId !== state.livestreamId ||
-      observation.observedAt.getTime() > time(state.since)
+    ? pushIsNewBroadcast(state, observation)
     : started !== null && !sameStart(state, observation) &&
       started.getTime() >=
         Math.max(time(state.since), time(state.lastOfflineSeenAt)) - shieldMsOf(options);
@@ -290,6 +289,36 @@ function sameStart(state: StreamerState, observation: Observation): boolean {
 function startTolerance(state: StreamerState, observation: Observation): number {
   const sameClock = observation.evidence === "poll" && state.sessionStartedBy === "poll";
   return sameClock ? SESSION_MATCH_MS.sameSource : SESSION_MATCH_MS.acrossSources;
+}
+
+/**
+ * Whether a push online, while offline, is a new broadcast rather than a replay of the one that ended. By
+ * livestream id when the push has one (Pusher); else by its start time (Kick's webhooks carry `started_at`
+ * but no livestream id, and are delivered late or twice, kick-api.md §1.9.5): the ended session's start, or
+ * one before our offline, is a replay.
+ */
+function pushIsNewBroadcast(state: StreamerState, observation: Observation): boolean {
+  if (observation.livestreamId !== null) {
+    return observation.livestreamId !== state.livestreamId ||
+      observation.observedAt.getTime() > time(state.since);
+  }
+  const started = observation.streamStartedAt ?? null;
+  if (started === null) return observation.observedAt.getTime() > time(state.since);
+  return !sameStart(state, observation) && started.getTime() > time(state.since);
+}
+
+/**
+ * Whether a push offline ends another broadcast than the open one: a different livestream id (a replayed
+ * StopStreamBroadcast), or, without ids, a start time that is not the open session's and before it (a late
+ * webhook about an earlier broadcast).
+ */
+function isStaleStop(state: StreamerState, observation: Observation): boolean {
+  if (observation.livestreamId !== null && state.livestreamId !== null) {
+    return observation.livestreamId !== state.livestreamId;
+  }
+  const started = observation.streamStartedAt ?? null;
+  return started !== null && state.sessionStartedAt !== null && !sameStart(state, observation) &&
+    started.getTime() < state.sessionStartedAt.getTime();
 }
 
 /**
@@ -388,8 +417,7 @@ function observeOffline(state: StreamerState, observation: Observation, options:
   const knownSince = state.pendingOffline?.observedAt ?? state.since;
   if (observation.observedAt.getTime() < time(knownSince)) return { state, transitions: [] };
   if (push) {
-    const staleStop = observation.livestreamId !== null && state.livestreamId !== null &&
-      observation.livestreamId !== state.livestreamId;
+    const staleStop = isStaleStop(state, observation);
     if (staleStop || state.pendingOffline !== null) return { state, transitions: [] };
     const lastPushAt = observation.receivedAt;
     // A suspected poll offline saw it first: its time is the real one.

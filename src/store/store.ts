@@ -2,19 +2,11 @@
  * The store: every query kick-monitor makes, behind one class, over either backend of db.ts.
  * Nothing outside src/store/ writes SQL (STYLE.md).
  */
-import { withTimeout } from "../lib/timeout.ts";
 import { join } from "node:path";
-import type { EventSource, LiveStatus, StreamerStatus, Transition } from "../domain/types.ts";
+import type { Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
-import { log } from "../lib/log.ts";
-import {
-  type Db,
-  type DbKind,
-  openPglite,
-  openPostgres,
-  PostgresDb,
-  quoteIdentifier,
-} from "./db.ts";
+import { type Db, type DbKind, openPglite, openPostgres, quoteIdentifier } from "./db.ts";
+import { type MonitorLock, tryAcquireMonitorLock } from "./monitor_lock.ts";
 import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
 import {
   type ApplyOptions,
@@ -25,6 +17,27 @@ import {
 
 export type { ApplyOptions, ApplyResult, InsertedEvent } from "./transitions.ts";
 export type { MigrationStatus } from "./migrate.ts";
+export {
+  type EventFilter,
+  type EventRecord,
+  type NewStreamer,
+  type OpenSessionRecord,
+  type SessionRecord,
+  shownStatus,
+  type StoreHealth,
+  type StreamerIds,
+  type StreamerRecord,
+} from "./records.ts";
+import type {
+  EventFilter,
+  EventRecord,
+  NewStreamer,
+  SessionRecord,
+  StoreHealth,
+  StreamerIds,
+  StreamerRecord,
+} from "./records.ts";
+export type { MonitorLock } from "./monitor_lock.ts";
 
 /** Options of `openStore`. */
 export interface StoreOptions {
@@ -38,106 +51,6 @@ export interface StoreOptions {
   inMemory?: boolean;
 }
 
-/** The open session of a streamer, as `streamers list` shows it. */
-export interface OpenSessionRecord {
-  livestreamId: number | null;
-  startedAt: Date;
-  title: string | null;
-  category: string | null;
-}
-
-/** A monitored streamer. */
-export interface StreamerRecord {
-  id: number;
-  slug: string;
-  broadcasterUserId: number | null;
-  channelId: number | null;
-  chatroomId: number | null;
-  status: StreamerStatus;
-  statusChangedAt: Date | null;
-  lastCheckedAt: Date | null;
-  addedAt: Date;
-  session: OpenSessionRecord | null;
-  /**
-   * Why Kick no longer returns this channel (banned, deleted, or renamed while only its slug was known), or
-   * null. While set, the streamer is shown as `unknown` (see {@link shownStatus}); `status` keeps what the
-   * monitor last knew.
-   */
-  unavailableReason: string | null;
-}
-
-/** The status to show a person or a script: `unknown` while Kick does not return the channel. */
-export function shownStatus(record: StreamerRecord): StreamerStatus {
-  return record.unavailableReason === null ? record.status : "unknown";
-}
-
-/** A streamer to add; ids that are unknown yet may be null or left out. */
-export interface NewStreamer {
-  slug: string;
-  broadcasterUserId: number | null;
-  channelId?: number | null;
-  chatroomId?: number | null;
-}
-
-/** Ids to change: a key left out stays as it is; null clears it. */
-export interface StreamerIds {
-  channelId?: number | null;
-  chatroomId?: number | null;
-  broadcasterUserId?: number | null;
-}
-
-/** A recorded status event (interface.md: `events list`). */
-export interface EventRecord {
-  id: number;
-  slug: string;
-  type: LiveStatus;
-  occurredAt: Date;
-  receivedAt: Date;
-  source: EventSource;
-  livestreamId: number | null;
-  title: string | null;
-}
-
-/** Filter of `listEvents`. */
-export interface EventFilter {
-  slug?: string;
-  /** Only events that occurred at or after this time. */
-  since?: Date;
-  limit: number;
-}
-
-/** A stream session (interface.md: `streamers history`). */
-export interface SessionRecord {
-  livestreamId: number | null;
-  startedAt: Date;
-  /** Null while the session is open. */
-  endedAt: Date | null;
-  title: string | null;
-  category: string | null;
-  peakViewers: number | null;
-}
-
-/** What `db health` reports. */
-export interface StoreHealth {
-  serverVersion: string;
-  schemaVersion: number | null;
-  pendingMigrations: string[];
-  /** Round trip of one trivial query, in milliseconds. */
-  latencyMs: number;
-}
-
-/** A held monitor lock. */
-export interface MonitorLock {
-  /**
-   * Whether the lock is still ours: "lost" when its connection dropped (the server released it with the
-   * session), "unknown" when the database cannot be asked right now.
-   */
-  check(): Promise<"held" | "lost" | "unknown">;
-  release(): Promise<void>;
-}
-
-// Advisory lock class of the monitor lock (the second key is database + schema). Differs from migrate.ts's.
-const MONITOR_LOCK_CLASS = 0x6b6d0002;
 const SCHEMA_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
@@ -463,79 +376,11 @@ export class Store {
   }
 
   /**
-   * Makes sure only one monitor runs per database and schema. On PostgreSQL: a session-level advisory lock
-   * on a connection reserved for as long as it is held; null when another process holds it. PGlite is
-   * single-process (its data directory has the pid lock), so there the lock is a no-op.
+   * Makes sure only one monitor runs per database and schema (see monitor_lock.ts); null when another
+   * process holds the lock.
    */
-  async tryAcquireMonitorLock(): Promise<MonitorLock | null> {
-    if (!(this.db instanceof PostgresDb)) {
-      // PGlite is one process: the data directory's file lock is the whole story.
-      return { check: () => Promise.resolve("held"), release: () => Promise.resolve() };
-    }
-    const connection = await this.db.reserve();
-    const key = "hashtext(current_database() || '.' || coalesce(current_schema(), ''))";
-    let acquired = false;
-    try {
-      const [row] = await connection.query<{ acquired: boolean }>(
-        `SELECT pg_try_advisory_lock($1::int, ${key}) AS acquired`,
-        [MONITOR_LOCK_CLASS],
-      );
-      acquired = row.acquired;
-    } finally {
-      if (!acquired) await connection.release();
-    }
-    if (!acquired) return null;
-    let released = false;
-    // Set once a check finds the lock gone: there is nothing to unlock, and the dead connection may not answer.
-    let lost = false;
-    return {
-      check: async () => {
-        if (released) return "lost";
-        try {
-          // The pool may have reopened the reserved connection under us: ask whether *this* session holds it.
-          const [row] = await withTimeout(
-            connection.query<{ held: boolean }>(
-              `SELECT EXISTS (
-                 SELECT 1 FROM pg_locks
-                  WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                    AND classid = $1::int::oid AND objsubid = 2) AS held`,
-              [MONITOR_LOCK_CLASS],
-            ),
-            3_000,
-            "checking the monitor lock",
-          );
-          lost = !row.held;
-          return row.held ? "held" : "lost";
-        } catch {
-          // The lock's connection fails: if the database answers on another one, that connection is gone.
-          try {
-            await withTimeout(this.db.query("SELECT 1"), 3_000, "reaching the database");
-            lost = true;
-            return "lost";
-          } catch {
-            return "unknown";
-          }
-        }
-      },
-      release: async (): Promise<void> => {
-        if (released) return;
-        released = true;
-        if (lost) return await connection.release();
-        try {
-          // A connection lost mid-outage can leave this query unanswered; the lock dies with the session anyway.
-          await withTimeout(
-            connection.query(`SELECT pg_advisory_unlock($1::int, ${key})`, [MONITOR_LOCK_CLASS]),
-            3_000,
-            "releasing the monitor lock",
-          );
-        } catch (error) {
-          // A lost connection has dropped the lock already.
-          log.warn("Could not release the monitor lock", { error });
-        } finally {
-          await connection.release();
-        }
-      },
-    };
+  tryAcquireMonitorLock(): Promise<MonitorLock | null> {
+    return tryAcquireMonitorLock(this.db);
   }
 }
 

@@ -23,8 +23,8 @@ export interface ApplyResult {
   skipped: number;
 }
 
-/** A streamer's state at the start of a batch, as `planBatch` needs it. */
-export interface StreamerState {
+/** A streamer's stored state at the start of a batch, as `planBatch` needs it (the status machine's in-memory one is status_machine.ts's StreamerState). */
+export interface StoredStreamerState {
   id: number;
   status: StreamerStatus;
   statusChangedAt: Date | null;
@@ -86,7 +86,10 @@ interface Simulated {
  * - A baseline writes no event; unless older than the current status it sets the status and, when online,
  *   opens a session if none is open.
  */
-export function planBatch(steps: PlanStep[], streamers: Map<number, StreamerState>): BatchPlan {
+export function planBatch(
+  steps: PlanStep[],
+  streamers: Map<number, StoredStreamerState>,
+): BatchPlan {
   const plan: BatchPlan = { closeSessions: [], insertSessions: [], statusUpdates: [], applied: 0 };
   const simulated = new Map<number, Simulated>();
   for (const step of steps) {
@@ -216,8 +219,8 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
  * deadlock; every statement that locks several streamers uses this order, see Store.markChecked) and reads
  * their state, by slug.
  */
-async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StreamerState>> {
-  const rows = await db.query<StreamerState & { slug: string }>(
+async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StoredStreamerState>> {
+  const rows = await db.query<StoredStreamerState & { slug: string }>(
     `SELECT s.id, s.slug, s.status, s.status_changed_at AS "statusChangedAt",
             o.id AS "openSessionId"
        FROM streamers s

@@ -13,7 +13,7 @@ import { HttpClient } from "../../src/lib/http.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
 import { KickApi } from "../../src/kick/api.ts";
-import { Journal } from "../../src/sinks/journal.ts";
+import { Journal } from "../../src/journal/journal.ts";
 import { serializeTransition, type Transition } from "../../src/domain/types.ts";
 
 const logs: string[] = [];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Journal, parseJournal } from "../../src/sinks/journal.ts";
-import { DatabaseWriter } from "../../src/sinks/database_writer.ts";
+import { Journal, parseJournal } from "../../src/journal/journal.ts";
+import { DatabaseWriter } from "../../src/journal/database_writer.ts";
 import type { Transition } from "../../src/domain/types.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 

@@ -1,11 +1,11 @@
 /**
- * The buffer in front of the journal (src/monitor/pre_journal.ts): bounded while the journal cannot be written,
+ * The buffer in front of the journal (src/journal/pre_journal.ts): bounded while the journal cannot be written,
  * and `stop()` finishes whatever the journal's state (issue 12, item 5: it used to retry every 500 ms forever).
  */
 import assert from "node:assert/strict";
 import type { Transition } from "../../src/domain/types.ts";
-import type { JournalEntry } from "../../src/sinks/journal.ts";
-import { PreJournal } from "../../src/monitor/pre_journal.ts";
+import type { JournalEntry } from "../../src/journal/journal.ts";
+import { PreJournal } from "../../src/journal/pre_journal.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 

@@ -23,6 +23,8 @@ const POLL = 5 * S;
 type Input =
   | { at: number; push: "online"; livestream: number; started?: number }
   | { at: number; push: "offline"; livestream?: number }
+  /** A webhook: push evidence with Kick's start time but no livestream id (kick-api.md §1.9.2). */
+  | { at: number; webhook: "online" | "offline"; started: number }
   /** A poll answer sent at `at`; `started` is the API's start_time (seconds after T0) for an online. */
   | { at: number; poll: "online"; started: number | null }
   | { at: number; poll: "offline" }
@@ -49,6 +51,18 @@ function toObservation(input: Input): Observation {
       source: "pusher",
       evidence: "push",
       livestreamId: input.livestream ?? null,
+      streamStartedAt: started,
+    };
+  }
+  if ("webhook" in input) {
+    const started = new Date(T0 + input.started * S);
+    return {
+      ...base,
+      status: input.webhook,
+      observedAt: input.webhook === "online" ? started : at,
+      source: "webhook",
+      evidence: "push",
+      livestreamId: null,
       streamStartedAt: started,
     };
   }
@@ -292,6 +306,45 @@ const rows: Row[] = [
       { at: 500, poll: "online", started: 400 },
     ],
     expect: ["offline@399.999", "online@400"],
+    final: "online",
+  },
+  {
+    name: "webhook: a late online of the session that ended (no livestream id) is a replay",
+    inputs: [
+      { at: 0, webhook: "online", started: 0 },
+      { at: 30, webhook: "offline", started: 0 },
+      { at: 31, webhook: "online", started: 0 },
+    ],
+    expect: ["offline@30"],
+    final: "offline",
+  },
+  {
+    name: "webhook: a later start time after the offline is a new broadcast",
+    inputs: [
+      { at: 0, webhook: "online", started: 0 },
+      { at: 30, webhook: "offline", started: 0 },
+      { at: 41, webhook: "online", started: 40 },
+    ],
+    expect: ["offline@30", "online@40"],
+    final: "online",
+  },
+  {
+    name: "webhook: a duplicate online under a new message id changes nothing",
+    inputs: [
+      { at: 0, webhook: "online", started: 0 },
+      { at: 2, webhook: "online", started: 0 },
+      { at: 5, poll: "online", started: 1 },
+    ],
+    expect: [],
+    final: "online",
+  },
+  {
+    name: "webhook: a late offline of an earlier broadcast does not end the open one",
+    inputs: [
+      { at: 100, webhook: "online", started: 100 },
+      { at: 120, webhook: "offline", started: 10 },
+    ],
+    expect: [],
     final: "online",
   },
   {

@@ -1,6 +1,6 @@
 /** The set-based writer's rules, without a database: planBatch over plain data. */
 import assert from "node:assert/strict";
-import { planBatch, type PlanStep, type StreamerState } from "../../src/store/transitions.ts";
+import { planBatch, type PlanStep, type StoredStreamerState } from "../../src/store/transitions.ts";
 import type { LiveStatus, Transition } from "../../src/domain/types.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
@@ -31,9 +31,9 @@ function step(
   return { streamerId, transition, newEvent: options.newEvent ?? true };
 }
 
-function streamers(...states: Partial<StreamerState>[]): Map<number, StreamerState> {
+function streamers(...states: Partial<StoredStreamerState>[]): Map<number, StoredStreamerState> {
   return new Map(states.map((state, index) => {
-    const full: StreamerState = {
+    const full: StoredStreamerState = {
       id: index + 1,
       status: "unknown",
       statusChangedAt: null,

@@ -12,16 +12,20 @@
  * Memory is bounded however large the file grows during a long database outage: the file is read as a stream,
  * in chunks, never whole; a line longer than {@link MAX_LINE_BYTES} is corrupt and skipped without being kept;
  * recovery returns at most `maxPending` entries, and the database writer reads the rest with `readAfter` as its
- * bounded queue drains (src/sinks/database_writer.ts).
+ * bounded queue drains (src/journal/database_writer.ts).
  */
 import { join } from "node:path";
-import {
-  deserializeTransition,
-  type SerializedTransition,
-  serializeTransition,
-  type Transition,
-} from "../domain/types.ts";
+import { serializeTransition, type Transition } from "../domain/types.ts";
 import { log } from "../lib/log.ts";
+import {
+  MAX_LINE_BYTES,
+  parseLine,
+  quarantineJournal,
+  scanLines,
+  writeFileDurably,
+} from "./journal_file.ts";
+
+export { MAX_LINE_BYTES };
 
 export interface JournalEntry {
   seq: number;
@@ -48,12 +52,8 @@ const JOURNAL_FILE = "journal.jsonl";
 const CURSOR_FILE = "journal.cursor";
 /** Compact (start a fresh file) once everything is committed and the file has grown past this. */
 const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
-/** A journal line is about 1 KB; a "line" longer than this is corruption, skipped without being held. */
-export const MAX_LINE_BYTES = 1024 * 1024;
 /** Entries recovery returns by default; the rest are read with `readAfter` when the writer has room. */
 export const DEFAULT_MAX_RECOVERED = 10_000;
-/** Bytes read from the file at a time. */
-const READ_CHUNK_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -224,7 +224,8 @@ export class Journal {
     }
     if (recovery.corruptLines > 0) {
       // Quarantined once: the next start reads a clean journal and has nothing to report again.
-      const quarantine = await this.#quarantine(path);
+      const { quarantine, bytes } = await quarantineJournal(this.dir, path);
+      this.#bytes = bytes;
       log.error(
         "journal had corrupted lines; they were skipped, and the journal as it was is kept aside",
         { lines: recovery.corruptLines, quarantine },
@@ -239,53 +240,6 @@ export class Journal {
       corruptLines: recovery.corruptLines,
       truncatedTail: recovery.truncatedTail,
     };
-  }
-
-  /**
-   * Moves the journal as it is aside to `journal.quarantine-<time>.jsonl` (0600) and replaces it with its
-   * readable entries only, so corrupted lines are kept for a post-mortem but skipped (and reported) once. The
-   * quarantine is a hard link to the old file, made before the clean copy replaces it by a rename: a crash at
-   * any point leaves the journal whole, at worst still corrupt (quarantined again at the next start).
-   * Returns the quarantine file's path.
-   */
-  async #quarantine(path: string): Promise<string> {
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const quarantine = join(this.dir, `journal.quarantine-${stamp}.jsonl`);
-    try {
-      await Deno.link(path, quarantine);
-    } catch {
-      await Deno.copyFile(path, quarantine);
-    }
-    await Deno.chmod(quarantine, 0o600);
-    const temporary = `${path}.tmp`;
-    const out = await Deno.open(temporary, {
-      write: true,
-      create: true,
-      truncate: true,
-      mode: 0o600,
-    });
-    let bytes = 0;
-    try {
-      // The same rule as recovery: a readable entry numbered after the last one kept. Streamed, line by line
-      // (synchronous writes inside the scan), so a long journal is never held in memory.
-      let lastSeq = 0;
-      await scanLines(quarantine, 0, (line) => {
-        const entry = line === null ? null : parseLine(line);
-        if (entry === null || entry.seq <= lastSeq) return true;
-        lastSeq = entry.seq;
-        const encoded = encoder.encode(line + "\n");
-        let written = 0;
-        while (written < encoded.length) written += out.writeSync(encoded.subarray(written));
-        bytes += encoded.length;
-        return true;
-      });
-      await out.syncData();
-    } finally {
-      out.close();
-    }
-    await Deno.rename(temporary, path);
-    this.#bytes = bytes;
-    return quarantine;
   }
 
   async #dropPartialTail(path: string, completeBytes: number): Promise<void> {
@@ -344,76 +298,6 @@ class RecoveryTally {
   }
 }
 
-/**
- * Streams the complete lines of a file from byte `from`, in chunks: `onLine(line, endOffset)` gets each line
- * (without its newline; null when it was longer than MAX_LINE_BYTES) and the offset just past it, and returns
- * false to stop. A missing file has no lines. Returns the offset past the last complete line and whether bytes
- * without a final newline follow it (a write cut short).
- */
-async function scanLines(
-  path: string,
-  from: number,
-  onLine: (line: string | null, endOffset: number) => boolean,
-): Promise<{ completeBytes: number; partialTail: boolean }> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { completeBytes: 0, partialTail: false };
-    throw error;
-  }
-  const decoder = new TextDecoder();
-  const buffer = new Uint8Array(READ_CHUNK_BYTES);
-  let pieces: Uint8Array[] = [];
-  let pieceBytes = 0;
-  let oversized = false;
-  let offset = from;
-  let completeBytes = from;
-  try {
-    if (from > 0) await file.seek(from, Deno.SeekMode.Start);
-    for (;;) {
-      const read = await file.read(buffer);
-      if (read === null) break;
-      let start = 0;
-      while (start < read) {
-        const newline = buffer.subarray(start, read).indexOf(10);
-        const end = newline === -1 ? read : start + newline;
-        const chunk = buffer.subarray(start, end);
-        if (!oversized && pieceBytes + chunk.length > MAX_LINE_BYTES) {
-          oversized = true;
-          pieces = [];
-        }
-        if (!oversized) pieces.push(chunk.slice());
-        pieceBytes += chunk.length;
-        offset += end - start;
-        if (newline === -1) break;
-        offset += 1;
-        completeBytes = offset;
-        const line = oversized ? null : decoder.decode(concat(pieces, pieceBytes));
-        pieces = [];
-        pieceBytes = 0;
-        oversized = false;
-        if (!onLine(line, offset)) return { completeBytes, partialTail: false };
-        start = end + 1;
-      }
-    }
-  } finally {
-    file.close();
-  }
-  return { completeBytes, partialTail: pieceBytes > 0 };
-}
-
-function concat(pieces: Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
-}
-
 /** Parses journal text; pure, for tests. Returns entries after `committedSeq`, in order. */
 export function parseJournal(
   text: string,
@@ -425,40 +309,4 @@ export function parseJournal(
   const tally = new RecoveryTally(committedSeq, Infinity);
   for (const line of lines.slice(0, -1)) tally.add(line);
   return tally.result(truncatedTail);
-}
-
-function parseLine(line: string): JournalEntry | null {
-  try {
-    const value = JSON.parse(line) as { seq?: unknown; transition?: SerializedTransition };
-    const t = value.transition;
-    if (
-      typeof value.seq !== "number" || !Number.isSafeInteger(value.seq) || typeof t !== "object" ||
-      t === null || typeof t.dedupeKey !== "string" || typeof t.slug !== "string" ||
-      (t.type !== "online" && t.type !== "offline") || Number.isNaN(Date.parse(t.occurredAt)) ||
-      Number.isNaN(Date.parse(t.receivedAt))
-    ) {
-      return null;
-    }
-    return { seq: value.seq, transition: deserializeTransition(t) };
-  } catch {
-    return null;
-  }
-}
-
-/** Writes a whole file through a temporary file, fsync and rename, so a crash leaves the old or the new. */
-async function writeFileDurably(path: string, text: string): Promise<void> {
-  const temporary = `${path}.tmp`;
-  const file = await Deno.open(temporary, {
-    write: true,
-    create: true,
-    truncate: true,
-    mode: 0o600,
-  });
-  try {
-    await file.write(encoder.encode(text));
-    await file.syncData();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(temporary, path);
 }

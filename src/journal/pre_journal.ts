@@ -14,7 +14,7 @@ import type { Registry } from "../http/metrics.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
-import type { JournalEntry } from "../sinks/journal.ts";
+import type { JournalEntry } from "./journal.ts";
 
 /** Default bound on transitions waiting for the journal. */
 export const DEFAULT_MAX_UNJOURNALED = 50_000;
