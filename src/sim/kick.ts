@@ -9,6 +9,11 @@ import { TokenBucket } from "../lib/http.ts";
 import { sleep } from "../lib/backoff.ts";
 import { KICK_WEBHOOK_PUBLIC_KEY_PEM } from "../kick/public_key.ts";
 import type { FakeLivestream, FakeStreamer, FakeWorld } from "./world.ts";
+import {
+  FakeEventSubscriptions,
+  type FakeEventSubscriptionsOptions,
+  type WebhookSigningKey,
+} from "./webhooks.ts";
 
 /** The routes the fake serves. */
 export type FakeKickRoute =
@@ -17,6 +22,7 @@ export type FakeKickRoute =
   | "livestreams"
   | "users"
   | "public-key"
+  | "subscriptions"
   | "legacy";
 
 /** Where a fault applies: one route, or whichever request comes next. */
@@ -65,6 +71,11 @@ export interface FakeKickOptions {
   port?: number;
   /** Server-side limit over all routes: above it, 429 without Retry-After (counted in `stats.throttled`). */
   rateLimitPerSecond?: number;
+  /**
+   * Webhooks (src/sim/webhooks.ts): `signingKey` makes `/public/v1/public-key` serve this key instead of the
+   * one in Kick's docs (whose private half nobody has), so deliveries signed by the fake sender verify.
+   */
+  webhooks?: FakeEventSubscriptionsOptions & { signingKey?: WebhookSigningKey };
 }
 
 /** A running fake Kick. */
@@ -82,6 +93,10 @@ export interface FakeKick {
   clearFaults(): void;
   /** Makes every token issued so far invalid (the next API call answers 401). */
   expireTokens(): void;
+  /** The app's event subscriptions (§1.8), for tests to inspect and bend. */
+  readonly subscriptions: FakeEventSubscriptions;
+  /** What `/public/v1/public-key` serves; set it to simulate a key rotation. */
+  webhookPublicKeyPem: string;
   /** Stops the server; pending slow answers are cut short. */
   close(): Promise<void>;
 }
@@ -130,6 +145,8 @@ class FakeKickServer implements FakeKick {
   readonly url: string;
   readonly requests: FakeKickRequest[] = [];
   readonly stats = { requests: 0, throttled: 0, tokensIssued: 0 };
+  readonly subscriptions: FakeEventSubscriptions;
+  webhookPublicKeyPem: string;
   readonly #world: FakeWorld;
   readonly #clientId: string;
   readonly #clientSecret: string;
@@ -149,6 +166,9 @@ class FakeKickServer implements FakeKick {
 
   constructor(options: FakeKickOptions) {
     this.#world = options.world;
+    this.subscriptions = new FakeEventSubscriptions(options.webhooks);
+    this.webhookPublicKeyPem = options.webhooks?.signingKey?.publicKeyPem ??
+      KICK_WEBHOOK_PUBLIC_KEY_PEM;
     this.#clientId = options.clientId;
     this.#clientSecret = options.clientSecret;
     this.#tokenTtlMs = (options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000;
@@ -284,7 +304,7 @@ class FakeKickServer implements FakeKick {
       case "oauth":
         return this.#oauthToken(request);
       case "public-key":
-        return ok({ public_key: KICK_WEBHOOK_PUBLIC_KEY_PEM });
+        return ok({ public_key: this.webhookPublicKeyPem });
       case "legacy":
         return this.#legacyChannel(
           decodeURIComponent(url.pathname.slice("/api/v2/channels/".length)),
@@ -298,7 +318,15 @@ class FakeKickServer implements FakeKick {
         return this.#livestreams(url.searchParams);
       case "users":
         return this.#users(url.searchParams);
+      case "subscriptions":
+        return this.#subscriptions(request, url);
     }
+  }
+
+  async #subscriptions(request: Request, url: URL): Promise<Answer> {
+    const answer = this.subscriptions.handle(request.method, url, await request.text());
+    if (answer.body === null) return { status: answer.status, body: null, raw: true };
+    return answer;
   }
 
   // ---- OAuth (§1.2) ----
@@ -615,6 +643,9 @@ class FakeKickServer implements FakeKick {
 
 function routeOf(method: string, path: string): FakeKickRoute | null {
   if (method === "POST" && path === "/oauth/token") return "oauth";
+  if (path === "/public/v1/events/subscriptions" && ["GET", "POST", "DELETE"].includes(method)) {
+    return "subscriptions";
+  }
   if (method !== "GET") return null;
   if (path === "/public/v1/channels") return "channels";
   if (path === "/public/v1/livestreams") return "livestreams";
@@ -713,6 +744,10 @@ function bendTypes(route: FakeKickRoute, answer: Answer): void {
       return;
     case "public-key":
       body.data = { public_key: 42 };
+      return;
+    case "subscriptions":
+      if (items === null || items.length === 0) body.data = "not a list";
+      else for (const item of items) item.broadcaster_user_id = "someone";
       return;
     case "legacy":
       body.chatroom = { id: "unknown" };
