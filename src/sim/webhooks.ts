@@ -5,6 +5,7 @@
  * losses, duplicates, some under a new message id).
  */
 import { signedBytes } from "../kick/webhook_signature.ts";
+import type { FakeStreamer, FakeWorld, WorldChange } from "./world.ts";
 
 // ---- Signing key (§1.9.3) ----
 
@@ -236,4 +237,295 @@ function readCreate(
     events.push({ name, version });
   }
   return { broadcasterUserId: id, events };
+}
+
+// ---- The sender (§1.9) ----
+
+/** A misbehaviour of Kick's delivery (§1.9.5) given to the next event(s). */
+export type FakeWebhookFault =
+  /** The event is never delivered. */
+  | { kind: "drop" }
+  /** Delivered twice; the second under a new message id when `newId` (Kick does both, §1.9.5). */
+  | { kind: "duplicate"; newId?: boolean }
+  /** Delivered this much later (Kick has been minutes to hours late, §1.9.5). */
+  | { kind: "delay"; delayMs: number };
+
+/** Options of {@link startFakeWebhookSender}. */
+export interface FakeWebhookSenderOptions {
+  world: FakeWorld;
+  /** The receiver's URL, path included. */
+  targetUrl: string;
+  /** Signs every delivery (the private half of the key the fake Kick serves). */
+  privateKey: CryptoKey;
+  /**
+   * When given, only broadcasters subscribed to `livestream.status.updated` get deliveries, carrying their
+   * subscription id (as on Kick); else every change is delivered.
+   */
+  subscriptions?: FakeEventSubscriptions;
+  /** Probability that an event is dropped (default 0). */
+  dropRate?: number;
+  /** Probability that an event is delivered twice (default 0). */
+  duplicateRate?: number;
+  /** Of the duplicates, the share sent under a new message id (default 0.5). */
+  newIdShare?: number;
+  /** Random extra delay per delivery (default none). */
+  delayMs?: { min: number; max: number };
+  /** Attempts per delivery while the receiver does not answer 200 (default 1: no retry). */
+  maxAttempts?: number;
+  /** Randomness for the rates and delays; `Math.random` by default (seed it for a replayable run). */
+  random?: () => number;
+}
+
+/** One delivery (or a dropped one) as the sender saw it. */
+export interface FakeWebhookDelivery {
+  messageId: string;
+  slug: string;
+  broadcasterUserId: number;
+  isLive: boolean;
+  /** The message id of the delivery this one duplicates, or null. */
+  duplicateOf: string | null;
+  dropped: boolean;
+  attempts: number;
+  /** The receiver's last answer; null before the first or when it could not be reached. */
+  status: number | null;
+  error: string | null;
+}
+
+/** A running sender. */
+export interface FakeWebhookSender {
+  /** Every delivery, in the order the events happened (duplicates right after their original). */
+  readonly deliveries: FakeWebhookDelivery[];
+  /** Gives the next `times` events this fault. */
+  injectFault(fault: FakeWebhookFault, times?: number): void;
+  /** Delivers the streamer's current status now, as Kick would (tests, replays). */
+  send(slug: string): Promise<FakeWebhookDelivery>;
+  /** Resolves when every delivery scheduled so far has been answered or given up. */
+  settled(): Promise<void>;
+  /** Stops listening to the world and waits for the deliveries in flight. */
+  close(): Promise<void>;
+}
+
+/**
+ * Turns FakeWorld changes into signed `livestream.status.updated` deliveries (the payload of §1.9.2, the headers
+ * of §1.9.1, the signature of §1.9.3) POSTed to `targetUrl`, with Kick's delivery faults by rate or on demand.
+ *
+ * @example
+ * ```ts
+ * const key = await generateWebhookSigningKey();
+ * const sender = startFakeWebhookSender({ world, targetUrl: receiver.url, privateKey: key.privateKey });
+ * world.goLive("xqc");
+ * await sender.settled();
+ * ```
+ */
+export function startFakeWebhookSender(options: FakeWebhookSenderOptions): FakeWebhookSender {
+  return new WebhookSender(options);
+}
+
+class WebhookSender implements FakeWebhookSender {
+  readonly deliveries: FakeWebhookDelivery[] = [];
+  readonly #options: FakeWebhookSenderOptions;
+  readonly #random: () => number;
+  readonly #faults: { fault: FakeWebhookFault; remaining: number }[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stop: () => void;
+  readonly #closing = new AbortController();
+
+  constructor(options: FakeWebhookSenderOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    this.#stop = options.world.onChange((change) => this.#onChange(change));
+  }
+
+  injectFault(fault: FakeWebhookFault, times = 1): void {
+    this.#faults.push({ fault, remaining: times });
+  }
+
+  async send(slug: string): Promise<FakeWebhookDelivery> {
+    const streamer = this.#options.world.get(slug);
+    const live = streamer.live;
+    const body = live === null
+      ? statusBody(streamer, { isLive: false, title: null, startedAt: null, endedAt: null })
+      : statusBody(streamer, {
+        isLive: true,
+        title: live.title,
+        startedAt: live.startedAt,
+        endedAt: null,
+      });
+    const delivery = this.#newDelivery(streamer, live !== null, null);
+    await this.#deliver(delivery, body, 0);
+    return delivery;
+  }
+
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async close(): Promise<void> {
+    this.#stop();
+    this.#closing.abort();
+    await this.settled();
+  }
+
+  #onChange(change: WorldChange): void {
+    const { streamer, livestream } = change;
+    const live = change.kind === "live";
+    const body = statusBody(streamer, {
+      isLive: live,
+      title: livestream.title,
+      startedAt: livestream.startedAt,
+      endedAt: live ? null : change.endedAt,
+    });
+    const fault = this.#takeFault();
+    const o = this.#options;
+    const delivery = this.#newDelivery(streamer, live, null);
+    if (fault?.kind === "drop" || (fault === null && this.#random() < (o.dropRate ?? 0))) {
+      delivery.dropped = true;
+      return;
+    }
+    const delay = fault?.kind === "delay" ? fault.delayMs : this.#randomDelay();
+    this.#track(this.#deliver(delivery, body, delay));
+    const duplicate = fault?.kind === "duplicate" ||
+      (fault === null && this.#random() < (o.duplicateRate ?? 0));
+    if (duplicate) {
+      const newId = fault?.kind === "duplicate"
+        ? fault.newId ?? false
+        : this.#random() < (o.newIdShare ?? 0.5);
+      const copy = this.#newDelivery(streamer, live, delivery.messageId);
+      if (!newId) copy.messageId = delivery.messageId;
+      this.#track(this.#deliver(copy, body, delay + this.#randomDelay()));
+    }
+  }
+
+  #newDelivery(
+    streamer: FakeStreamer,
+    isLive: boolean,
+    duplicateOf: string | null,
+  ): FakeWebhookDelivery {
+    const delivery: FakeWebhookDelivery = {
+      messageId: newUlid(),
+      slug: streamer.slug,
+      broadcasterUserId: streamer.broadcasterUserId,
+      isLive,
+      duplicateOf,
+      dropped: false,
+      attempts: 0,
+      status: null,
+      error: null,
+    };
+    const subscriptions = this.#options.subscriptions;
+    if (
+      subscriptions !== undefined &&
+      subscriptions.subscriptionFor(streamer.broadcasterUserId, STATUS_EVENT_NAME) === null
+    ) {
+      // Not subscribed: Kick sends nothing; recorded as dropped so tests can see why.
+      delivery.dropped = true;
+      delivery.error = "not subscribed";
+    }
+    this.deliveries.push(delivery);
+    return delivery;
+  }
+
+  async #deliver(delivery: FakeWebhookDelivery, body: string, delayMs: number): Promise<void> {
+    if (delivery.dropped) return;
+    const signal = this.#closing.signal;
+    if (delayMs > 0 && !(await pause(delayMs, signal))) return;
+    const attempts = Math.max(1, this.#options.maxAttempts ?? 1);
+    const subscriptionId = this.#options.subscriptions?.subscriptionFor(
+      delivery.broadcasterUserId,
+      STATUS_EVENT_NAME,
+    ) ?? newUlid();
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      delivery.attempts = attempt;
+      // Each attempt is signed anew at its own send time, as a fresh request.
+      const timestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+      const signature = await signWebhook(this.#options.privateKey, {
+        messageId: delivery.messageId,
+        timestamp,
+        body,
+      });
+      try {
+        const response = await fetch(this.#options.targetUrl, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "Kick-Event-Message-Id": delivery.messageId,
+            "Kick-Event-Subscription-Id": subscriptionId,
+            "Kick-Event-Signature": signature,
+            "Kick-Event-Message-Timestamp": timestamp,
+            "Kick-Event-Type": STATUS_EVENT_NAME,
+            "Kick-Event-Version": "1",
+          },
+          body,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+        });
+        await response.body?.cancel();
+        delivery.status = response.status;
+        delivery.error = null;
+        if (response.status === 200) return;
+      } catch (error) {
+        delivery.error = error instanceof Error ? error.message : String(error);
+        if (signal.aborted) return;
+      }
+      if (attempt < attempts && !(await pause(100 * attempt, signal))) return;
+    }
+  }
+
+  #takeFault(): FakeWebhookFault | null {
+    const head = this.#faults[0];
+    if (head === undefined) return null;
+    head.remaining--;
+    if (head.remaining <= 0) this.#faults.shift();
+    return head.fault;
+  }
+
+  #randomDelay(): number {
+    const range = this.#options.delayMs;
+    if (range === undefined) return 0;
+    return Math.round(range.min + this.#random() * (range.max - range.min));
+  }
+
+  #track(promise: Promise<void>): void {
+    this.#inFlight.add(promise);
+    promise.finally(() => this.#inFlight.delete(promise));
+  }
+}
+
+const STATUS_EVENT_NAME = "livestream.status.updated";
+
+/** The body of §1.9.2, as Kick sends it: the broadcaster without `identity`, `is_verified` null (§1.9.4). */
+function statusBody(
+  streamer: FakeStreamer,
+  state: { isLive: boolean; title: string | null; startedAt: Date | null; endedAt: Date | null },
+): string {
+  return JSON.stringify({
+    broadcaster: {
+      is_anonymous: false,
+      user_id: streamer.broadcasterUserId,
+      username: streamer.slug,
+      is_verified: null,
+      profile_picture:
+        `https://files.kick.com/images/user/${streamer.broadcasterUserId}/profile_image/default.webp`,
+      channel_slug: streamer.slug,
+    },
+    is_live: state.isLive,
+    title: state.title ?? "",
+    started_at: state.startedAt?.toISOString() ?? null,
+    ended_at: state.endedAt?.toISOString() ?? null,
+  });
+}
+
+/** Sleeps `ms`; false when `signal` aborted first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
