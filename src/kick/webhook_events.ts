@@ -230,7 +230,10 @@ const lenientText = z.unknown().transform((value): string | null =>
 const broadcasterSchema = z.object({
   user_id: kickIdSchema,
   channel_slug: lenientText.optional(),
-});
+}).transform((broadcaster) => ({
+  broadcasterUserId: broadcaster.user_id,
+  channelSlug: broadcaster.channel_slug?.toLowerCase() ?? null,
+}));
 
 const statusPayloadSchema = z.object({
   broadcaster: broadcasterSchema,
@@ -273,8 +276,7 @@ export function parseWebhookEvent(
     return {
       event: {
         type,
-        broadcasterUserId: payload.broadcaster.user_id,
-        channelSlug: payload.broadcaster.channel_slug?.toLowerCase() ?? null,
+        ...payload.broadcaster,
         isLive: payload.is_live,
         startedAt: payload.started_at,
         endedAt: payload.ended_at,
@@ -289,8 +291,7 @@ export function parseWebhookEvent(
   return {
     event: {
       type,
-      broadcasterUserId: payload.broadcaster.user_id,
-      channelSlug: payload.broadcaster.channel_slug?.toLowerCase() ?? null,
+      ...payload.broadcaster,
       title: payload.metadata.title ?? null,
       category: payload.metadata.category,
       language: payload.metadata.language ?? null,

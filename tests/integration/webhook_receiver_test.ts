@@ -10,7 +10,14 @@ import {
   startWebhookReceiver,
   type WebhookReceiver,
 } from "../../src/kick/webhook_receiver.ts";
-import type { WebhookEvent, WebhookStatusEvent } from "../../src/kick/webhook_events.ts";
+import {
+  toWebhookObservation,
+  type WebhookEvent,
+  type WebhookStatusEvent,
+} from "../../src/kick/webhook_events.ts";
+import { planSubscriptionSync } from "../../src/kick/subscriptions.ts";
+import { resolveWebhookKeys } from "../../src/kick/webhook_key.ts";
+import { withRig } from "./kick_rig.ts";
 import { fixedKeyVerifier, importWebhookPublicKey } from "../../src/kick/webhook_signature.ts";
 import { KICK_WEBHOOK_PUBLIC_KEY_PEM } from "../../src/kick/public_key.ts";
 import { FakeWorld } from "../../src/sim/world.ts";
@@ -344,4 +351,75 @@ Deno.test("webhook receiver: Kick's real delivery (§1.9.4) is accepted with the
       assert.equal(rig.events[1].delivery.duplicate, true);
     },
   );
+});
+
+Deno.test("webhook parts together: subscribe through the API, key from Kick, deliveries → Observations", async () => {
+  const world = new FakeWorld();
+  world.addStreamer("alice", { broadcasterUserId: 1001 });
+  world.addStreamer("bob", { broadcasterUserId: 1002 });
+  await withRig({ world, fake: { webhooks: { signingKey: kick } } }, async ({ api, fake }) => {
+    const monitored = new Map([[1001, "alice"]]);
+    const plan = planSubscriptionSync([...monitored.keys()], await api.listEventSubscriptions());
+    for (const c of plan.create) await api.createEventSubscriptions(c.broadcasterUserId, c.events);
+    const keys = await resolveWebhookKeys({
+      configured: undefined,
+      fetchPublicKey: (signal) => api.getPublicKey(signal),
+    });
+    assert.equal(keys.source, "api");
+    const observations: unknown[] = [];
+    const receiver = startWebhookReceiver({
+      listen: { hostname: "127.0.0.1", port: 0 },
+      path: "/kick/webhook",
+      maxAgeSeconds: 300,
+      keys,
+      onEvent: (event, delivery) => {
+        if (event.type !== "livestream.status.updated" || delivery.duplicate) return;
+        const observation = toWebhookObservation(event, {
+          slugOf: (id) => monitored.get(id),
+          receivedAt: delivery.receivedAt,
+          sentAt: delivery.sentAt,
+        });
+        if (observation !== null) observations.push(observation);
+      },
+    });
+    const s = startFakeWebhookSender({
+      world,
+      targetUrl: receiver.url,
+      privateKey: kick.privateKey,
+      subscriptions: fake.subscriptions,
+    });
+    try {
+      s.injectFault({ kind: "duplicate" });
+      const live = world.goLive("alice", { title: "hi" });
+      world.goLive("bob");
+      await s.settled();
+      world.goOffline("alice", new Date(live.startedAt.getTime() + 5_000));
+      await s.settled();
+      assert.deepEqual(
+        observations.map((o) => {
+          const { slug, status, observedAt, source, evidence } = o as Record<string, unknown>;
+          return { slug, status, at: (observedAt as Date).getTime(), source, evidence };
+        }),
+        [
+          {
+            slug: "alice",
+            status: "online",
+            at: live.startedAt.getTime(),
+            source: "webhook",
+            evidence: "push",
+          },
+          {
+            slug: "alice",
+            status: "offline",
+            at: live.startedAt.getTime() + 5_000,
+            source: "webhook",
+            evidence: "push",
+          },
+        ],
+      );
+    } finally {
+      await s.close();
+      await receiver.close();
+    }
+  });
 });
