@@ -409,13 +409,19 @@ export function describeSettings(
     if (raw !== undefined) {
       return {
         name,
-        value: SECRET_VARIABLES.has(name) ? MASK : redact(raw),
+        value: SECRET_VARIABLES.has(name) ? MASK : redact(shownValue(name, raw)),
         origin: settings.origins[name]!,
       };
     }
     const fallback = defaults.success ? defaults.data[name] : undefined;
     return { name, value: renderDefault(name, fallback), origin: "default" as const };
   });
+}
+
+/** A PEM key given as text is shown as one line (its lines would break the table), not in full. */
+function shownValue(name: VariableName, raw: string): string {
+  if (name !== "KICK_WEBHOOK_PUBLIC_KEY" || !raw.includes("-----BEGIN")) return raw;
+  return `(PEM text, ${raw.trim().length} characters)`;
 }
 
 function renderDefault(name: VariableName, value: unknown): string | null {

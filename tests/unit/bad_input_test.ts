@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts";
 import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import {
+  describeSettings,
   ENV_TEMPLATE,
   validateSettings,
   VARIABLE_NAMES,
@@ -394,6 +395,12 @@ Deno.test("config: the webhook settings' defaults, and good values, are read", (
   });
   const path = validateSettings({ KICK_WEBHOOK_PUBLIC_KEY: "/etc/kick-monitor/kick.pem" });
   assert.equal(path.config?.webhook.publicKey, "/etc/kick-monitor/kick.pem");
+  const shown = describeSettings({
+    values: { KICK_WEBHOOK_PUBLIC_KEY: pem },
+    origins: { KICK_WEBHOOK_PUBLIC_KEY: "env" },
+    envFilePath: null,
+  }).find((row) => row.name === "KICK_WEBHOOK_PUBLIC_KEY");
+  assert.equal(shown?.value, `(PEM text, ${pem.trim().length} characters)`);
 });
 
 Deno.test("config init's template names every webhook variable, and its defaults validate", () => {
