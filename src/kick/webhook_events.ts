@@ -317,7 +317,7 @@ export interface ObservationOptions {
  * A status event as the pipeline's Observation (source `webhook`, push evidence: "this just happened"), or
  * null when the broadcaster is not monitored. Dated at the stream's `started_at` (online) or `ended_at`
  * (offline) as Kick states them, else when Kick sent the delivery. The session key is the broadcaster and
- * `started_at` (§1.9.2: no livestream id), so `streamStartedAt` carries it.
+ * `started_at` (§1.9.2: no livestream id), so `streamStartedAt` carries it, on offlines too.
  */
 export function toWebhookObservation(
   event: WebhookStatusEvent,
@@ -334,7 +334,9 @@ export function toWebhookObservation(
     source: "webhook",
     evidence: "push",
     livestreamId: event.livestreamId,
-    streamStartedAt: online ? event.startedAt : null,
+    // On an offline too: with no livestream id (§1.9.2), the start time is what tells which session ended
+    // (a delayed or repeated delivery about an earlier one is a replay, §1.9.5).
+    streamStartedAt: event.startedAt,
     title: event.title,
     category: null,
     viewers: null,

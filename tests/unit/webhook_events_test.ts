@@ -336,18 +336,18 @@ const observationCases: {
     },
   },
   {
-    name: "offline, dated at ended_at",
+    name: "offline, dated at ended_at, naming the session that ended",
     event: status({ isLive: false, endedAt: new Date("2026-11-25T19:00:00Z") }),
     expected: {
       status: "offline",
       observedAt: "2026-11-25T19:00:00.000Z",
-      streamStartedAt: null,
+      streamStartedAt: "2026-11-25T17:59:58.000Z",
       livestreamId: null,
     },
   },
   {
     name: "offline without ended_at, dated when Kick sent it",
-    event: status({ isLive: false, endedAt: null }),
+    event: status({ isLive: false, startedAt: null, endedAt: null }),
     expected: {
       status: "offline",
       observedAt: "2026-11-25T18:00:01.000Z",
