@@ -20,14 +20,18 @@ const httpUrl = z.string().refine((value) => {
   }
 }, { message: "expected an http(s) URL" });
 
-const wsUrl = z.string().refine((value) => {
+/** What turns Pusher off (KICK_PUSHER_URL=off): the daemon then runs on webhooks and the poll only. */
+export const PUSHER_OFF = "off";
+
+const pusherUrl = z.string().refine((value) => {
+  if (value === PUSHER_OFF) return true;
   try {
     const url = new URL(value);
     return url.protocol === "ws:" || url.protocol === "wss:";
   } catch {
     return false;
   }
-}, { message: "expected a ws:// or wss:// URL" });
+}, { message: 'expected a ws:// or wss:// URL, or "off"' });
 
 const postgresUrl = z.string().superRefine((value, ctx) => {
   try {
@@ -65,6 +69,23 @@ const httpListen = z.string().trim().transform((value, ctx) => {
   return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
 });
 
+/** A URL path: starts with "/", no query, fragment, spaces or dot segments. */
+const urlPath = z.string().trim().refine(
+  (value) => /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value) && !/(^|\/)\.\.?(\/|$)/.test(value),
+  { message: 'expected a URL path such as "/kick/webhook" (no query, spaces or ".." segments)' },
+);
+
+/**
+ * KICK_WEBHOOK_PUBLIC_KEY: PEM text, or the path of a PEM file. Only its form is checked here (a PEM block, or
+ * something that can be a path); the file is read and the key imported when the receiver starts
+ * (src/kick/webhook_key.ts), which names the variable in its errors too.
+ */
+const pemOrPath = z.string().trim().refine(
+  (value) =>
+    value.includes("-----BEGIN") ? /-----END [A-Z0-9 ]+-----/.test(value) : !/[\n\r\0]/.test(value),
+  { message: "expected PEM text (-----BEGIN PUBLIC KEY----- …) or the path of a PEM file" },
+);
+
 /** Every variable, its schema and default. Keys are the environment variable names. */
 const variableSchemas = {
   KICK_CLIENT_ID: z.string().trim().min(1, { message: "must not be empty" }).optional(),
@@ -74,12 +95,18 @@ const variableSchemas = {
   KICK_OAUTH_URL: httpUrl.default("https://id.kick.com"),
   KICK_API_URL: httpUrl.default("https://api.kick.com"),
   KICK_WEB_URL: httpUrl.default("https://kick.com"),
-  KICK_PUSHER_URL: wsUrl.default(DEFAULT_PUSHER_URL),
+  KICK_PUSHER_URL: pusherUrl.default(DEFAULT_PUSHER_URL),
   KICK_MONITOR_POLL_INTERVAL: integerIn(1, 86_400, "seconds").default(60),
   KICK_MONITOR_OFFLINE_GRACE: integerIn(0, 86_400, "seconds").default(60),
   KICK_MONITOR_HTTP: httpListen.default({ hostname: "127.0.0.1", port: 8080 }),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+  // Kick's official webhooks (interface.md "Kick's official webhooks").
+  KICK_WEBHOOK_LISTEN: httpListen.default(null),
+  KICK_WEBHOOK_PATH: urlPath.default("/kick/webhook"),
+  KICK_WEBHOOK_PUBLIC_KEY: pemOrPath.optional(),
+  KICK_WEBHOOK_MAX_AGE: integerIn(1, 86_400, "seconds").default(300),
+  KICK_WEBHOOK_PUBLIC_URL: httpUrl.optional(),
   // Ours, beyond interface.md: knobs a demanding user (and the tests) need.
   // Kick says about one request per second per app (kick-api.md §5 item 8, "100pm from 20pm" read generously).
   KICK_API_RATE: numberIn(0.1, 1000, "requests per second").default(1),
@@ -104,10 +131,22 @@ export interface Config {
   oauthUrl: string;
   apiUrl: string;
   webUrl: string;
-  pusherUrl: string;
+  /** The Pusher websocket URL, or {@link PUSHER_OFF} ("off"): no Pusher, webhooks and the poll only. */
+  pusherUrl: string | typeof PUSHER_OFF;
   pollIntervalSeconds: number;
   offlineGraceSeconds: number;
   http: { hostname: string; port: number } | null;
+  /** Kick's official webhooks; `listen` null ("off") means no receiver. */
+  webhook: {
+    listen: { hostname: string; port: number } | null;
+    /** Where Kick posts, e.g. `/kick/webhook`. */
+    path: string;
+    /** KICK_WEBHOOK_PUBLIC_KEY as given: PEM text or a path; undefined → Kick's API, else the documented key. */
+    publicKey: string | undefined;
+    maxAgeSeconds: number;
+    /** The receiver's public address, for `doctor` only. */
+    publicUrl: string | undefined;
+  };
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
   apiRatePerSecond: number;
@@ -129,6 +168,13 @@ function toConfig(raw: RawConfig, stderrIsTerminal: boolean): Config {
     pollIntervalSeconds: raw.KICK_MONITOR_POLL_INTERVAL,
     offlineGraceSeconds: raw.KICK_MONITOR_OFFLINE_GRACE,
     http: raw.KICK_MONITOR_HTTP,
+    webhook: {
+      listen: raw.KICK_WEBHOOK_LISTEN,
+      path: raw.KICK_WEBHOOK_PATH,
+      publicKey: raw.KICK_WEBHOOK_PUBLIC_KEY,
+      maxAgeSeconds: raw.KICK_WEBHOOK_MAX_AGE,
+      publicUrl: raw.KICK_WEBHOOK_PUBLIC_URL?.replace(/\/+$/, ""),
+    },
     logLevel: raw.LOG_LEVEL,
     logFormat: raw.LOG_FORMAT ?? (stderrIsTerminal ? "pretty" : "json"),
     apiRatePerSecond: raw.KICK_API_RATE,
@@ -363,7 +409,7 @@ export function describeSettings(
     if (raw !== undefined) {
       return {
         name,
-        value: SECRET_VARIABLES.has(name) ? MASK : redact(raw),
+        value: SECRET_VARIABLES.has(name) ? MASK : redact(shownValue(name, raw)),
         origin: settings.origins[name]!,
       };
     }
@@ -372,9 +418,15 @@ export function describeSettings(
   });
 }
 
+/** A PEM key given as text is shown as one line (its lines would break the table), not in full. */
+function shownValue(name: VariableName, raw: string): string {
+  if (name !== "KICK_WEBHOOK_PUBLIC_KEY" || !raw.includes("-----BEGIN")) return raw;
+  return `(PEM text, ${raw.trim().length} characters)`;
+}
+
 function renderDefault(name: VariableName, value: unknown): string | null {
   if (value === undefined) return null;
-  if (name === "KICK_MONITOR_HTTP") {
+  if (name === "KICK_MONITOR_HTTP" || name === "KICK_WEBHOOK_LISTEN") {
     const listen = value as { hostname: string; port: number } | null;
     return listen ? `${listen.hostname}:${listen.port}` : "off";
   }
@@ -414,6 +466,15 @@ KICK_CLIENT_SECRET=
 # KICK_API_URL=https://api.kick.com
 # KICK_WEB_URL=https://kick.com
 # KICK_PUSHER_URL=${DEFAULT_PUSHER_URL}
+# ("off" runs without Pusher: webhooks and the poll only.)
+
+# Kick's official webhooks, a third source (needs a public HTTPS address that forwards to the listener, set as
+# the app's webhook URL at https://kick.com/settings/developer; then: kick-monitor webhooks subscribe).
+# KICK_WEBHOOK_LISTEN=off
+# KICK_WEBHOOK_PATH=/kick/webhook
+# KICK_WEBHOOK_PUBLIC_KEY=
+# KICK_WEBHOOK_MAX_AGE=300
+# KICK_WEBHOOK_PUBLIC_URL=
 
 # Politeness toward Kick's API, which publishes no rate limits.
 # KICK_API_RATE=1

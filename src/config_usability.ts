@@ -15,6 +15,7 @@ export const KICK_COMMANDS: readonly string[] = [
   "check",
   "service start",
   "doctor",
+  "webhooks",
 ];
 
 /**

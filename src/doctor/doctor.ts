@@ -4,7 +4,7 @@
  * it asks Kick a handful of questions (one token, one channel lookup, at most one live-streams lookup, one legacy
  * lookup, one Pusher socket).
  */
-import { type Config, requireKickCredentials } from "../config.ts";
+import { type Config, PUSHER_OFF, requireKickCredentials } from "../config.ts";
 import { dataDirProblem } from "../config_usability.ts";
 import {
   createLegacyLookup,
@@ -403,6 +403,9 @@ async function checkLegacy(findings: Findings): Promise<CheckOutcome> {
 
 async function checkPusher(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
   const config = findings.config!;
+  if (config.pusherUrl === PUSHER_OFF) {
+    return { status: "skipped", detail: "Not checked: KICK_PUSHER_URL=off (no Pusher)" };
+  }
   const target = await pusherChannelFor(findings);
   const result = await probePusher({
     url: config.pusherUrl,

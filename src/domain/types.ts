@@ -30,8 +30,10 @@ export interface Observation {
   evidence: Evidence;
   livestreamId: number | null;
   /**
-   * Online only: the broadcast's start time as Kick states it (the API's `start_time`, Pusher's `created_at`,
-   * the webhook's `started_at`), used to tell the same session from a new one; null when the source gave none.
+   * The broadcast's start time as Kick states it (the API's `start_time`, Pusher's `created_at`, the webhook's
+   * `started_at`), used to tell the same session from a new one; null when the source gave none. Online
+   * observations carry it; a webhook offline carries the start of the session that ended (it has no livestream
+   * id to say which).
    */
   streamStartedAt?: Date | null;
   title: string | null;

@@ -1,6 +1,7 @@
 /**
- * The official Kick REST API (kick-api.md §1): channels by slug or broadcaster id, live streams, users and
- * the webhook public key, through the shared HttpClient with the app access token.
+ * The official Kick REST API (kick-api.md §1): channels by slug or broadcaster id, live streams, users, the
+ * webhook public key and the app's event subscriptions (§1.8; the planning is in src/kick/subscriptions.ts),
+ * through the shared HttpClient with the app access token.
  *
  * - Lookups are batched (25 per request by default, at most 50, §1.4) and run a few batches at a time;
  *   the client's rate limiter decides the pace.
@@ -13,7 +14,7 @@
  *   once per field; the rest of the batch stands. An envelope that does not validate is a KickResponseError
  *   (exit 1), not retried (see src/kick/errors.ts).
  */
-import { describeRequest, type HttpClient } from "../lib/http.ts";
+import { describeRequest, type HttpClient, type HttpResponse } from "../lib/http.ts";
 import { log } from "../lib/log.ts";
 import { checkSlug } from "../domain/slug.ts";
 import { KickCredentialsError, KickResponseError } from "./errors.ts";
@@ -22,7 +23,10 @@ import {
   apiErrorSchema,
   channelSchema,
   channelStreamSchema,
+  createdSubscriptionSchema,
   describeIssues,
+  envelope,
+  eventSubscriptionSchema,
   listResponseSchema,
   livestreamSchema,
   parseBody,
@@ -30,7 +34,13 @@ import {
   publicKeyResponseSchema,
   userSchema,
 } from "./schemas.ts";
-import type { z } from "zod";
+import { z } from "zod";
+import {
+  type EventKind,
+  type EventSubscription,
+  SubscriptionLimitError,
+  WebhooksNotEnabledError,
+} from "./subscriptions.ts";
 import type { ChannelPayload, LivestreamPayload } from "./schemas.ts";
 
 /** A channel as the rest of the program sees it. */
@@ -260,6 +270,89 @@ export class KickApi {
     return body.data.public_key;
   }
 
+  /** The app's event subscriptions (`GET /public/v1/events/subscriptions`, §1.8); unreadable items dropped. */
+  async listEventSubscriptions(signal?: AbortSignal): Promise<EventSubscription[]> {
+    const path = "/public/v1/events/subscriptions";
+    const body = await this.#get(path, [], listResponseSchema, signal ?? neverAborted());
+    const out: EventSubscription[] = [];
+    for (const [index, raw] of body.data.entries()) {
+      const parsed = eventSubscriptionSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.#reject(path, index, raw, describeIssues(parsed.error));
+        continue;
+      }
+      out.push({
+        id: parsed.data.id,
+        broadcasterUserId: parsed.data.broadcaster_user_id,
+        event: parsed.data.event,
+        version: parsed.data.version,
+        createdAt: parseKickTime(parsed.data.created_at),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Subscribes the app's webhook to `events` of one broadcaster (`POST /public/v1/events/subscriptions`, §1.8)
+   * and returns the new subscription ids by event name. Throws SubscriptionLimitError on Kick's
+   * `event subscription limit reached`, WebhooksNotEnabledError when the app has no webhooks, and
+   * KickResponseError on any other refusal (Kick's errors are per element).
+   */
+  async createEventSubscriptions(
+    broadcasterUserId: number,
+    events: readonly EventKind[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, string>> {
+    const { name, response } = await this.#send("POST", "/public/v1/events/subscriptions", [], {
+      signal,
+      json: {
+        broadcaster_user_id: broadcasterUserId,
+        events: events.map((kind) => ({ name: kind.name, version: kind.version })),
+        method: "webhook",
+      },
+    });
+    if (response.status === 400) {
+      const error = parseBody(apiErrorSchema, response.body);
+      if (
+        error.ok && typeof error.value.data === "string" && /limit reached/i.test(error.value.data)
+      ) {
+        throw new SubscriptionLimitError(name);
+      }
+    }
+    const body = readResponse(name, response, envelope(z.array(createdSubscriptionSchema)));
+    const created = new Map<string, string>();
+    for (const element of body.data) {
+      if (element.error) {
+        if (/not enabled/i.test(element.error)) throw new WebhooksNotEnabledError();
+        if (/limit reached/i.test(element.error)) throw new SubscriptionLimitError(name);
+        throw new KickResponseError(
+          name,
+          response.status,
+          `Kick refused ${element.name}: ${JSON.stringify(element.error.slice(0, 200))}`,
+        );
+      }
+      if (element.subscription_id) created.set(element.name, element.subscription_id);
+    }
+    return created;
+  }
+
+  /** Deletes subscriptions by id (`DELETE /public/v1/events/subscriptions?id=…&id=…`, §1.8), 50 per request. */
+  async deleteEventSubscriptions(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += MAX_BATCH_SIZE) {
+      const params = unique.slice(i, i + MAX_BATCH_SIZE).map((id): [string, string] => ["id", id]);
+      const { name, response } = await this.#send(
+        "DELETE",
+        "/public/v1/events/subscriptions",
+        params,
+        { signal },
+      );
+      if (response.status !== 204 && response.status !== 200) {
+        readResponse(name, response, apiErrorSchema);
+      }
+    }
+  }
+
   /**
    * A batched lookup: asks for `wanted` in batches as repeated `query.param` keys (§1.4: `?slug=a&slug=b`,
    * not `slug[]=`), and keeps each item whose key was asked for. Items not asked for are dropped and
@@ -349,34 +442,50 @@ export class KickApi {
     return channel;
   }
 
-  /** GET with the app token; on 401 re-mints once and retries once (§1.2). */
+  /** GET with the app token, validating a 200 answer (see {@link KickApi.#send}). */
   async #get<T extends z.ZodType>(
     path: string,
     params: [string, string][],
     schema: T,
     signal: AbortSignal,
   ): Promise<z.output<T>> {
+    const { name, response } = await this.#send("GET", path, params, { signal });
+    return readResponse(name, response, schema);
+  }
+
+  /** A request with the app token; on 401 re-mints once and retries once (§1.2). Any other status is returned. */
+  async #send(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    params: [string, string][],
+    options: { signal?: AbortSignal; json?: unknown },
+  ): Promise<{ name: string; response: HttpResponse }> {
     const url = new URL(`${this.#apiUrl}${path}`);
     for (const [key, value] of params) url.searchParams.append(key, value);
-    const name = describeRequest("GET", url);
+    const name = describeRequest(method, url);
+    const { signal } = options;
+    const send = (token: string): Promise<HttpResponse> =>
+      this.#http.request(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(options.json === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: options.json === undefined ? undefined : JSON.stringify(options.json),
+        signal,
+      });
     let token = await this.#tokens.getToken(signal);
-    let response = await this.#http.request(url, {
-      headers: { authorization: `Bearer ${token}` },
-      signal,
-    });
+    let response = await send(token);
     if (response.status === 401) {
       log.info("Kick refused the app access token; minting a new one", { request: name });
       this.#tokens.invalidate(token);
       token = await this.#tokens.getToken(signal);
-      response = await this.#http.request(url, {
-        headers: { authorization: `Bearer ${token}` },
-        signal,
-      });
+      response = await send(token);
       if (response.status === 401) {
         throw new KickCredentialsError(`a freshly minted app access token was refused on ${name}`);
       }
     }
-    return readResponse(name, response, schema);
+    return { name, response };
   }
 
   /**
@@ -418,6 +527,11 @@ export class KickApi {
     callerSignal?.throwIfAborted();
     if (failures.length > 0) throw failures[0];
   }
+}
+
+/** A signal for calls without one. */
+function neverAborted(): AbortSignal {
+  return new AbortController().signal;
 }
 
 function checkBatchSize(size: number): number {

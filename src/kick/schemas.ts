@@ -150,6 +150,29 @@ export type UserPayload = z.output<typeof userSchema>;
 
 export const publicKeyResponseSchema = envelope(z.object({ public_key: z.string().min(1) }));
 
+// ---- Event subscriptions (kick-api.md §1.8) ----
+
+/**
+ * One item of `GET /public/v1/events/subscriptions`. Ids are ULID strings; `app_id`, `method` and
+ * `updated_at` are not read.
+ */
+export const eventSubscriptionSchema = z.object({
+  id: z.string().min(1),
+  broadcaster_user_id: intId,
+  event: z.string().min(1),
+  version: z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]),
+  created_at: z.string().nullish(),
+});
+export type EventSubscriptionPayload = z.output<typeof eventSubscriptionSchema>;
+
+/** One element of `POST /public/v1/events/subscriptions`' answer: errors are per element (§1.8). */
+export const createdSubscriptionSchema = z.object({
+  name: z.string(),
+  version: z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]),
+  subscription_id: z.string().nullish(),
+  error: z.string().nullish(),
+});
+
 // ---- Legacy website API (kick-api.md §2.1) ----
 
 /** `livestream` of `/api/v2/channels/{slug}`; null when offline. Both viewer spellings appear. */

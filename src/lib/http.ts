@@ -165,7 +165,7 @@ export interface HttpClientOptions {
 
 /** One call of {@link HttpClient.request}. */
 export interface HttpRequest {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "DELETE";
   headers?: Record<string, string>;
   body?: string | URLSearchParams;
   /** Cancels the call (waiting, attempts and backoff); its reason is rethrown as it is. */

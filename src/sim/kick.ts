@@ -23,6 +23,11 @@ import {
 } from "./habits.ts";
 
 export type { FakeKickQuirk };
+import {
+  FakeEventSubscriptions,
+  type FakeEventSubscriptionsOptions,
+  type WebhookSigningKey,
+} from "./webhooks.ts";
 
 /** The routes the fake serves. */
 export type FakeKickRoute =
@@ -31,6 +36,7 @@ export type FakeKickRoute =
   | "livestreams"
   | "users"
   | "public-key"
+  | "subscriptions"
   | "legacy";
 
 /** Where a fault applies: one route, or whichever request comes next. */
@@ -128,6 +134,11 @@ export interface FakeKickOptions {
   rateLimitPerSecond?: number;
   /** The real API's habits; none by default (a perfectly consistent Kick). */
   habits?: FakeKickHabits;
+  /**
+   * Webhooks (src/sim/webhooks.ts): `signingKey` makes `/public/v1/public-key` serve this key instead of the
+   * one in Kick's docs (whose private half nobody has), so deliveries signed by the fake sender verify.
+   */
+  webhooks?: FakeEventSubscriptionsOptions & { signingKey?: WebhookSigningKey };
 }
 
 /** A running fake Kick. */
@@ -155,6 +166,10 @@ export interface FakeKick {
    * "missing-stream" or "missing-is-live" ("lag" comes from {@link FakeKickHabits.lagMs} only).
    */
   injectQuirk(slug: string, quirk: Exclude<FakeKickQuirk, "lag">, times?: number): void;
+  /** The app's event subscriptions (§1.8), for tests to inspect and bend. */
+  readonly subscriptions: FakeEventSubscriptions;
+  /** What `/public/v1/public-key` serves; set it to simulate a key rotation. */
+  webhookPublicKeyPem: string;
   /** Stops the server; pending slow answers are cut short. */
   close(): Promise<void>;
 }
@@ -203,6 +218,8 @@ class FakeKickServer implements FakeKick {
   readonly url: string;
   readonly requests: FakeKickRequest[] = [];
   readonly stats = { requests: 0, throttled: 0, tokensIssued: 0 };
+  readonly subscriptions: FakeEventSubscriptions;
+  webhookPublicKeyPem: string;
   readonly #world: FakeWorld;
   readonly #clientId: string;
   readonly #clientSecret: string;
@@ -229,6 +246,9 @@ class FakeKickServer implements FakeKick {
 
   constructor(options: FakeKickOptions) {
     this.#world = options.world;
+    this.subscriptions = new FakeEventSubscriptions(options.webhooks);
+    this.webhookPublicKeyPem = options.webhooks?.signingKey?.publicKeyPem ??
+      KICK_WEBHOOK_PUBLIC_KEY_PEM;
     this.#clientId = options.clientId;
     this.#clientSecret = options.clientSecret;
     this.#tokenTtlMs = (options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000;
@@ -390,7 +410,7 @@ class FakeKickServer implements FakeKick {
       case "oauth":
         return this.#oauthToken(request);
       case "public-key":
-        return ok({ public_key: KICK_WEBHOOK_PUBLIC_KEY_PEM });
+        return ok({ public_key: this.webhookPublicKeyPem });
       case "legacy":
         return this.#legacyChannel(
           decodeURIComponent(url.pathname.slice("/api/v2/channels/".length)),
@@ -404,7 +424,15 @@ class FakeKickServer implements FakeKick {
         return this.#livestreams(url.searchParams, note);
       case "users":
         return this.#users(url.searchParams);
+      case "subscriptions":
+        return this.#subscriptions(request, url);
     }
+  }
+
+  async #subscriptions(request: Request, url: URL): Promise<Answer> {
+    const answer = this.subscriptions.handle(request.method, url, await request.text());
+    if (answer.body === null) return { status: answer.status, body: null, raw: true };
+    return answer;
   }
 
   // ---- OAuth (§1.2) ----
@@ -803,6 +831,9 @@ class FakeKickServer implements FakeKick {
 
 function routeOf(method: string, path: string): FakeKickRoute | null {
   if (method === "POST" && path === "/oauth/token") return "oauth";
+  if (path === "/public/v1/events/subscriptions" && ["GET", "POST", "DELETE"].includes(method)) {
+    return "subscriptions";
+  }
   if (method !== "GET") return null;
   if (path === "/public/v1/channels") return "channels";
   if (path === "/public/v1/livestreams") return "livestreams";
@@ -906,6 +937,10 @@ function bendTypes(route: FakeKickRoute, answer: Answer): void {
       return;
     case "public-key":
       body.data = { public_key: 42 };
+      return;
+    case "subscriptions":
+      if (items === null || items.length === 0) body.data = "not a list";
+      else for (const item of items) item.broadcaster_user_id = "someone";
       return;
     case "legacy":
       body.chatroom = { id: "unknown" };

@@ -527,7 +527,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const slug of slugs) if (random.next() < 0.5) world.goLive(slug);
     // They were live before the monitor started: with a lagging API, wait until even the most lagged answer
     // shows it, or the baseline would be the API's stale "offline" (not a fault of the monitor's).
-    if (tolerance.apiLagMs > 0) await new Promise((resolve) => setTimeout(resolve, tolerance.apiLagMs + 500));
+    if (tolerance.apiLagMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, tolerance.apiLagMs + 500));
+    }
 
     say(
       `seed ${options.seed}: ${streamerCount} streamers, poll ${pollSeconds} s, grace ${graceSeconds} s, ` +

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts";
 import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
-import { validateSettings, type VariableName } from "../../src/config.ts";
+import {
+  describeSettings,
+  ENV_TEMPLATE,
+  validateSettings,
+  VARIABLE_NAMES,
+  type VariableName,
+} from "../../src/config.ts";
+import { parse as parseDotenv } from "dotenv";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
 import { HttpClient } from "../../src/lib/http.ts";
 import { configureLogging } from "../../src/lib/log.ts";
@@ -320,6 +327,18 @@ const configCases: [VariableName, string][] = [
   ["KICK_API_TIMEOUT", "301"],
   ["KICK_MONITOR_CHANNELS_PER_SOCKET", "0"],
   ["KICK_MONITOR_CHANNELS_PER_SOCKET", "10001"],
+  ["KICK_PUSHER_URL", "of"],
+  ["KICK_WEBHOOK_LISTEN", "8443"],
+  ["KICK_WEBHOOK_LISTEN", "0.0.0.0:65536"],
+  ["KICK_WEBHOOK_LISTEN", "on"],
+  ["KICK_WEBHOOK_PATH", "kick/webhook"],
+  ["KICK_WEBHOOK_PATH", "/kick/../admin"],
+  ["KICK_WEBHOOK_PATH", "/kick/webhook?token=1"],
+  ["KICK_WEBHOOK_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\nMIIBIjAN"],
+  ["KICK_WEBHOOK_MAX_AGE", "0"],
+  ["KICK_WEBHOOK_MAX_AGE", "5m"],
+  ["KICK_WEBHOOK_MAX_AGE", "86401"],
+  ["KICK_WEBHOOK_PUBLIC_URL", "kick.example.com/kick/webhook"],
 ];
 
 for (const [name, value] of configCases) {
@@ -345,6 +364,54 @@ Deno.test("bad input / config: every bad value at once is listed, one problem pe
   const named = new Set(result.problems.map((p) => p.split(/[=:]/)[0]));
   for (const name of Object.keys(values)) assert.ok(named.has(name), name);
   assert.ok(named.has("KICK_CLIENT_SECRET"));
+});
+
+Deno.test("config: the webhook settings' defaults, and good values, are read", () => {
+  const defaults = validateSettings({});
+  assert.deepEqual(defaults.config?.webhook, {
+    listen: null,
+    path: "/kick/webhook",
+    publicKey: undefined,
+    maxAgeSeconds: 300,
+    publicUrl: undefined,
+  });
+  const pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----\n";
+  const set = validateSettings({
+    KICK_PUSHER_URL: "off",
+    KICK_WEBHOOK_LISTEN: "0.0.0.0:8443",
+    KICK_WEBHOOK_PATH: "/hooks/kick-4f2a",
+    KICK_WEBHOOK_PUBLIC_KEY: pem,
+    KICK_WEBHOOK_MAX_AGE: "60",
+    KICK_WEBHOOK_PUBLIC_URL: "https://kick.example.com/hooks/kick-4f2a/",
+  });
+  assert.deepEqual(set.problems, []);
+  assert.equal(set.config?.pusherUrl, "off");
+  assert.deepEqual(set.config?.webhook, {
+    listen: { hostname: "0.0.0.0", port: 8443 },
+    path: "/hooks/kick-4f2a",
+    publicKey: pem.trim(),
+    maxAgeSeconds: 60,
+    publicUrl: "https://kick.example.com/hooks/kick-4f2a",
+  });
+  const path = validateSettings({ KICK_WEBHOOK_PUBLIC_KEY: "/etc/kick-monitor/kick.pem" });
+  assert.equal(path.config?.webhook.publicKey, "/etc/kick-monitor/kick.pem");
+  const shown = describeSettings({
+    values: { KICK_WEBHOOK_PUBLIC_KEY: pem },
+    origins: { KICK_WEBHOOK_PUBLIC_KEY: "env" },
+    envFilePath: null,
+  }).find((row) => row.name === "KICK_WEBHOOK_PUBLIC_KEY");
+  assert.equal(shown?.value, `(PEM text, ${pem.trim().length} characters)`);
+});
+
+Deno.test("config init's template names every webhook variable, and its defaults validate", () => {
+  for (const name of VARIABLE_NAMES.filter((n) => n.startsWith("KICK_WEBHOOK_"))) {
+    assert.match(ENV_TEMPLATE, new RegExp(`^# ${name}=`, "m"), name);
+  }
+  const uncommented = parseDotenv(ENV_TEMPLATE.replace(/^# ([A-Z_]+=)/gm, "$1"));
+  delete uncommented.DATABASE_URL; // an example server, not a default
+  const set = Object.entries(uncommented).filter(([, value]) => value !== "");
+  assert.deepEqual(validateSettings(Object.fromEntries(set)).problems, []);
+  assert.equal(validateSettings({ KICK_PUSHER_URL: "off" }).problems.length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
