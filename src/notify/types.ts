@@ -68,6 +68,8 @@ export interface CommittedEvent {
 
 /** What one message says: the facts of the event, and the online message an offline edits. */
 export interface Notification {
+  /** The delivery's id: the stable message id of a webhook (the same on every retry). */
+  deliveryId: number;
   kind: DeliveryKind;
   slug: string;
   title: string | null;
