@@ -10,6 +10,7 @@ import { registerEventCommands } from "./event_commands.ts";
 import { registerServiceCommands } from "./service_commands.ts";
 import { registerDemoCommand } from "./demo_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
+import { registerNotifyCommands } from "./notify_commands.ts";
 
 export const VERSION = "0.1.0";
 
@@ -65,6 +66,7 @@ export function buildProgram(envFile: string | undefined): Command {
   registerServiceCommands(program, getContext);
   registerDemoCommand(program, getContext);
   registerDoctorCommand(program, getContext);
+  registerNotifyCommands(program, getContext);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

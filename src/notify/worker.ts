@@ -320,7 +320,7 @@ export function createNotificationHttpClient(options: { timeoutMs?: number } = {
     burst: 50,
     timeoutMs: options.timeoutMs ?? 10_000,
     maxRetries: 0,
-    serviceName: "The notification service",
+    serviceName: "The notification target",
   });
 }
 

@@ -72,7 +72,7 @@ export async function exchange(
         rateLimited: false,
         retryAfterMs: null,
         answered: false,
-        reason: maskSecrets(`no answer: ${describeError(error)}`, parsed),
+        reason: maskSecrets(describeError(error), parsed),
       },
     };
   }
