@@ -4,7 +4,7 @@
  * Telegram HTML message. Pure.
  */
 
-const DISCORD_MARKDOWN = /[\\*_~`|>#\-[\]()<:]/g;
+const DISCORD_MARKDOWN = /[\\*_~`|>#\-[\]()<]/g;
 
 /**
  * Discord: markdown characters are backslash-escaped and every `@` is followed by a zero-width space, so

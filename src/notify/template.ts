@@ -19,6 +19,9 @@ export const TEMPLATE_FIELDS = [
 ] as const;
 export type TemplateField = typeof TEMPLATE_FIELDS[number];
 
+/** Fields whose values are written by the streamer (or name it), escaped for each service. */
+const STREAMER_TEXT: ReadonlySet<TemplateField> = new Set(["slug", "title", "category"]);
+
 /** A parsed template: literal text and fields, in order. */
 export type TemplatePart = { text: string } | { field: TemplateField };
 
@@ -126,9 +129,12 @@ export function renderTemplate(
 ): string {
   const source = template ?? DEFAULT_TEMPLATES[notification.kind];
   const values = templateValues(notification);
-  return parseTemplate(source, "template").map((part) =>
-    "text" in part ? part.text : escape(values[part.field])
-  ).join("").trim();
+  return parseTemplate(source, "template").map((part) => {
+    if ("text" in part) return part.text;
+    // Only streamer-written text needs escaping; the link, time, duration and count are ours (escaping the
+    // URL would break the link).
+    return STREAMER_TEXT.has(part.field) ? escape(values[part.field]) : values[part.field];
+  }).join("").trim();
 }
 
 /** The template of a target for a notification's kind (its own, or null for the default). */
