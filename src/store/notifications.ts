@@ -180,9 +180,9 @@ const INSERT_DELIVERIES = `
  * DO NOTHING on (event_id, target_id)). Returns how many rows it inserted.
  *
  * Rules (see `targetWants`): a baseline never notifies; the target's `--events` and `--streamers` filter;
- * quiet hours set `held_until`. An offline is tied to the latest online delivery of the same streamer and
- * target at or before it (its message is edited); an offline with no such online, or whose online failed,
- * is dropped: "went offline" about a live announcement nobody got is noise.
+ * quiet hours set `held_until`. An offline is tied to the delivery (to the same target) of the streamer's
+ * latest online event before it, whose message it edits; an offline whose online was not notified, or whose
+ * online delivery failed, is dropped: "went offline" about a live announcement nobody got is noise.
  */
 export async function createDeliveries(
   tx: Db,
@@ -235,34 +235,43 @@ export async function createDeliveries(
   }
   const offlines = sorted.filter((e) => e.type === "offline");
   if (offlines.length === 0) return inserted;
-  const onlines = await tx.query<
-    {
-      id: number;
-      target_id: number;
-      streamer_id: number;
-      state: DeliveryState;
-      occurred_at: Date;
-    }
-  >(
-    `SELECT id, target_id, streamer_id, state, occurred_at
-       FROM notification_deliveries
-      WHERE kind = 'online' AND streamer_id = ANY($1::bigint[])
-      ORDER BY occurred_at DESC, id DESC`,
-    [[...new Set(offlines.map((e) => e.streamerId))]],
+  // The online an offline follows is the streamer's latest online event at or before it; its delivery to
+  // the same target (if any, and not failed) is the message to edit. Matching on the event, not merely
+  // "the latest online delivery", keeps a missed online from making today's offline edit yesterday's message.
+  const previous = await tx.query<{ ord: number; online_id: number; online_at: Date }>(
+    `SELECT x.ord, e.id AS online_id, e.occurred_at AS online_at
+       FROM unnest($1::bigint[], $2::text[]::timestamptz[]) WITH ORDINALITY
+            AS x(streamer_id, occurred_at, ord)
+      CROSS JOIN LATERAL (
+            SELECT id, occurred_at FROM status_events e
+             WHERE e.streamer_id = x.streamer_id AND e.type = 'online'
+               AND e.occurred_at <= x.occurred_at
+             ORDER BY e.occurred_at DESC, e.id DESC
+             LIMIT 1) e`,
+    [offlines.map((e) => e.streamerId), offlines.map((e) => e.occurredAt.toISOString())],
   );
+  const onlineOf = new Map(previous.map((p) => [Number(p.ord) - 1, p]));
+  const onlineIds = [...new Set(previous.map((p) => Number(p.online_id)))];
+  const onlines = onlineIds.length === 0 ? [] : await tx.query<
+    { id: number; event_id: number; target_id: number; state: DeliveryState }
+  >(
+    `SELECT id, event_id, target_id, state FROM notification_deliveries
+      WHERE kind = 'online' AND event_id = ANY($1::bigint[])`,
+    [onlineIds],
+  );
+  const deliveryOf = new Map(onlines.map((o) => [`${o.event_id}:${o.target_id}`, o]));
   const offlineRows: DeliveryInsert[] = [];
-  for (const event of offlines) {
+  offlines.forEach((event, index) => {
+    const online = onlineOf.get(index);
+    if (online === undefined) return;
     for (const target of wanted(event)) {
-      const online = onlines.find((o) =>
-        Number(o.target_id) === target.id && Number(o.streamer_id) === event.streamerId &&
-        o.occurred_at.getTime() <= event.occurredAt.getTime()
-      );
-      if (online === undefined || online.state === "failed") continue;
+      const delivery = deliveryOf.get(`${online.online_id}:${target.id}`);
+      if (delivery === undefined || delivery.state === "failed") continue;
       offlineRows.push(
-        row(event, target, { id: Number(online.id), startedAt: online.occurred_at }),
+        row(event, target, { id: Number(delivery.id), startedAt: online.online_at }),
       );
     }
-  }
+  });
   if (offlineRows.length > 0) {
     inserted += (await tx.query(INSERT_DELIVERIES, [JSON.stringify(offlineRows)])).length;
   }

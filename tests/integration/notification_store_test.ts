@@ -189,6 +189,26 @@ for (const backend of testBackends()) {
       });
     });
 
+    await t.step("an offline never edits an older stream's message", async () => {
+      await withStore(backend, async (store) => {
+        await addTarget(store.db, target("a"));
+        const now = new Date(NOW.getTime() + 3 * 3600_000);
+        // Yesterday's stream was announced; its offline and today's online were never notified.
+        const [yesterday] = await commitEvents(store, [{
+          slug: "xqc",
+          type: "online",
+          minutes: 170,
+        }]);
+        assert.equal(await createDeliveries(store.db, [yesterday], { now }), 1);
+        const later = await commitEvents(store, [
+          { slug: "xqc", type: "offline", minutes: 171 },
+          { slug: "xqc", type: "online", minutes: 172 },
+          { slug: "xqc", type: "offline", minutes: 179 },
+        ]);
+        assert.equal(await createDeliveries(store.db, [later[2]], { now }), 0);
+      });
+    });
+
     await t.step("quiet hours hold the delivery until they end", async () => {
       await withStore(backend, async (store) => {
         await addTarget(
