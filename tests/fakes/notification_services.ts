@@ -86,6 +86,8 @@ export interface FakeDiscord extends Fake {
   deleteWebhook(id: string): void;
   /** Every request is refused with 429 for `ms` from now (another client used the bucket up). */
   storm(ms: number): void;
+  /** The next `count` requests answer `status` (a 5xx outage). */
+  failNext(status: number, count: number): void;
   /** Messages by id (the last content sent or edited). */
   messages: Map<string, Record<string, unknown>>;
   stats: {
@@ -108,6 +110,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   let used = 0;
   let announcedUntil = -Infinity;
   let stormUntil = -Infinity;
+  let failing = { status: 500, count: 0 };
   let nextId = 1_100_000_000_000_000_000n;
   const state = { early: 0, rateLimited: 0, accepted: [] as number[] };
 
@@ -131,6 +134,10 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const known = webhooks.get(id);
     if (known === undefined) return json({ message: "Unknown Webhook", code: 10015 }, 404);
     if (known !== token) return json({ message: "Invalid Webhook Token", code: 50027 }, 401);
+    if (failing.count > 0) {
+      failing.count--;
+      return json({ message: `${failing.status}: Bad Gateway`, code: 0 }, failing.status);
+    }
     if (now < stormUntil) {
       const retryAfter = (stormUntil - now) / 1000;
       announcedUntil = Math.max(announcedUntil, stormUntil);
@@ -184,6 +191,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     addWebhook: (id: string, token: string) => void webhooks.set(id, token),
     deleteWebhook: (id: string) => void webhooks.delete(id),
     storm: (ms: number) => void (stormUntil = performance.now() + ms),
+    failNext: (status: number, count: number) => void (failing = { status, count }),
     messages,
     stats: state,
   });

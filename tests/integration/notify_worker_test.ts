@@ -135,6 +135,54 @@ for (const [index, backend] of testBackends().entries()) {
       }
     });
 
+    await t.step("a server error schedules a retry with back-off, then delivers", async () => {
+      const discord = await startFakeDiscord({ limit: 100, windowMs: 1000 });
+      discord.addWebhook("8", TOKEN);
+      try {
+        await withStore(backend, async (store) => {
+          await addTarget(store.db, {
+            name: "ops",
+            kind: "discord",
+            url: discord.webhookUrl("8", TOKEN),
+            streamerIds: null,
+            events: ["online"],
+            mention: null,
+            templateOnline: null,
+            templateOffline: null,
+            quietHours: null,
+            timezone: null,
+            secret: null,
+          });
+          await createDeliveries(store.db, await events(store, 1, ["online"]));
+          discord.failNext(502, 1);
+          const worker = new NotificationWorker({
+            db: store.db,
+            idleMs: 20,
+            retry: { baseMs: 300, capMs: 300, random: () => 0 },
+          });
+          worker.start();
+          try {
+            await waitFor("a scheduled retry", async () => {
+              const [row] = await listDeliveries(store.db, { limit: 1 });
+              return row.lastError !== null || row.state !== "pending";
+            }, 5000);
+            const [retrying] = await listDeliveries(store.db, { limit: 1 });
+            assert.equal(retrying.state, "pending");
+            assert.match(retrying.lastError!, /Discord answered HTTP 502/);
+            await waitFor("delivery", async () => (await states(store)).delivered === 1, 5000);
+            const [done] = await listDeliveries(store.db, { limit: 1 });
+            assert.equal(done.attempts, 2);
+            assert.equal(done.lastError, null);
+            assert.equal(discord.received.length, 2);
+          } finally {
+            await worker.stop();
+          }
+        });
+      } finally {
+        await discord.close();
+      }
+    });
+
     await t.step(
       "stop() is prompt during a long retry_after and gives the claims back",
       async () => {
