@@ -1,5 +1,6 @@
 /** Which targets an event notifies, and when: pure, so createDeliveries' rules are testable without SQL. */
 import { holdUntil } from "./quiet_hours.ts";
+import type { Transition } from "../domain/types.ts";
 import type { CommittedEvent, NotificationTarget } from "./types.ts";
 
 /** An event older than this when committed (a journal replayed after an outage) notifies nobody. */
@@ -29,4 +30,31 @@ export function firstAttemptAt(
 ): { nextAttemptAt: Date; heldUntil: Date | null } {
   const held = holdUntil(now, target.quietHours, target.timezone);
   return { nextAttemptAt: held ?? now, heldUntil: held };
+}
+
+/**
+ * The event `createDeliveries` needs, from a transition the writer has just inserted as status_events row
+ * `id` of streamer `streamerId`.
+ *
+ * @example
+ * ```ts
+ * // in the writer's transaction, for each newly inserted (not replayed) event:
+ * // await createDeliveries(tx, inserted.map((r) => committedEvent(byKey.get(r.dedupeKey)!, r)));
+ * ```
+ */
+export function committedEvent(
+  transition: Transition,
+  row: { id: number; streamerId: number },
+): CommittedEvent {
+  return {
+    id: row.id,
+    streamerId: row.streamerId,
+    slug: transition.slug,
+    type: transition.type,
+    occurredAt: transition.occurredAt,
+    title: transition.title,
+    category: transition.category,
+    livestreamId: transition.livestreamId,
+    baseline: transition.baseline,
+  };
 }

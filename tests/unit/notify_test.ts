@@ -18,7 +18,7 @@ import { formatDuration } from "../../src/notify/duration.ts";
 import { decideRetry } from "../../src/notify/retry.ts";
 import { allowedMentions } from "../../src/notify/services/discord.ts";
 import { signWebhook, webhookSecretKey } from "../../src/notify/services/webhook.ts";
-import { targetWants } from "../../src/notify/matching.ts";
+import { committedEvent, targetWants } from "../../src/notify/matching.ts";
 import type { Notification, NotificationTarget } from "../../src/notify/types.ts";
 
 Deno.test("target URLs: every scheme of interface.md, with its secrets masked", () => {
@@ -281,4 +281,32 @@ Deno.test("matching: events, streamers, baselines, stale events", () => {
     targetWants(target, event, { now: new Date(now.getTime() + 3600_001) }),
     false,
   );
+});
+
+Deno.test("committedEvent maps a written transition", () => {
+  const occurredAt = new Date("2026-11-25T18:00:00Z");
+  const event = committedEvent({
+    dedupeKey: "k",
+    slug: "xqc",
+    type: "online",
+    occurredAt,
+    receivedAt: occurredAt,
+    source: "pusher",
+    livestreamId: 9,
+    title: "t",
+    category: "c",
+    baseline: false,
+    raw: null,
+  }, { id: 3, streamerId: 4 });
+  assert.deepEqual(event, {
+    id: 3,
+    streamerId: 4,
+    slug: "xqc",
+    type: "online",
+    occurredAt,
+    title: "t",
+    category: "c",
+    livestreamId: 9,
+    baseline: false,
+  });
 });
