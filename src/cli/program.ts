@@ -11,6 +11,7 @@ import { registerServiceCommands } from "./service_commands.ts";
 import { registerDemoCommand } from "./demo_command.ts";
 import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerWebhookCommands } from "./webhook_commands.ts";
+import { registerNotifyCommands } from "./notify_commands.ts";
 
 export const VERSION = "0.1.0";
 
@@ -67,6 +68,7 @@ export function buildProgram(envFile: string | undefined): Command {
   registerDemoCommand(program, getContext);
   registerDoctorCommand(program, getContext);
   registerWebhookCommands(program, getContext);
+  registerNotifyCommands(program, getContext);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -11,6 +11,10 @@
  * - Every other status (2xx, 4xx) is returned as it is; callers validate bodies (src/kick/schemas.ts).
  *
  * Messages name the method, host and path of a request, never its query string.
+ *
+ * Callers with a retry policy of their own (notification delivery, which schedules retries in the database and
+ * paces each target by the service's own rate-limit answers) pass `acceptAnyStatus`: every HTTP answer, 429
+ * and 5xx included, is then returned as it is, and only failures without an answer are retried (`maxRetries`).
  */
 import { backoffDelay, sleep } from "./backoff.ts";
 import { log } from "./log.ts";
@@ -153,6 +157,8 @@ export interface HttpClientOptions {
   /** Randomness for backoff jitter; injectable for tests. */
   random?: () => number;
   userAgent?: string;
+  /** Who is on the other end, in messages ("Kick is unavailable: …"); "Kick" by default. */
+  serviceName?: string;
   /** The fetch implementation; the global one by default. Injectable for tests. */
   fetch?: typeof fetch;
   /**
@@ -165,11 +171,17 @@ export interface HttpClientOptions {
 
 /** One call of {@link HttpClient.request}. */
 export interface HttpRequest {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "DELETE" | "PATCH" | "PUT";
   headers?: Record<string, string>;
   body?: string | URLSearchParams;
   /** Cancels the call (waiting, attempts and backoff); its reason is rethrown as it is. */
   signal?: AbortSignal;
+  /**
+   * Return every HTTP answer as it is (429, 5xx and a Cloudflare 403 too), without retrying it or pausing the
+   * limiter: for callers that apply their own policy to the status. Failures without an answer are still
+   * retried up to `maxRetries`.
+   */
+  acceptAnyStatus?: boolean;
 }
 
 /** What came back: any status the client does not retry or reject. */
@@ -233,6 +245,7 @@ export class HttpClient {
   readonly #userAgent: string;
   readonly #fetch: typeof fetch;
   readonly #maxResponseBytes: number;
+  readonly #serviceName: string;
 
   constructor(options: HttpClientOptions) {
     this.limiter = new TokenBucket({ ratePerSecond: options.ratePerSecond, burst: options.burst });
@@ -245,6 +258,7 @@ export class HttpClient {
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#fetch = options.fetch ?? fetch;
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.#serviceName = options.serviceName ?? "Kick";
   }
 
   /**
@@ -262,16 +276,20 @@ export class HttpClient {
       this.stats.requests++;
       const outcome = await this.#attempt(target, method, init);
       if (outcome.kind === "too-large") {
-        throw new KickUnavailableError(`Kick is unavailable: ${name} ${outcome.problem}`, {
-          request: name,
-          lastStatus: null,
-        });
+        throw new KickUnavailableError(
+          `${this.#serviceName} is unavailable: ${name} ${outcome.problem}`,
+          {
+            request: name,
+            lastStatus: null,
+          },
+        );
       }
       let problem: string;
       let retryAfterMs: number | null = null;
       if (outcome.kind === "response") {
         const { status, headers, body } = outcome.response;
         lastStatus = status;
+        if (init.acceptAnyStatus) return outcome.response;
         if (status === 429) {
           this.stats.rateLimited++;
           problem = "HTTP 429 Too Many Requests";
@@ -308,14 +326,16 @@ export class HttpClient {
       }
       if (attempt >= this.#maxRetries) {
         throw new KickUnavailableError(
-          `Kick is unavailable: ${name} failed ${attempt + 1} times (last: ${problem})`,
+          `${this.#serviceName} is unavailable: ${name} failed ${
+            attempt + 1
+          } times (last: ${problem})`,
           { request: name, lastStatus },
         );
       }
       if (excessive && retryAfterMs !== null) {
         // Holding every request for that long would hang the whole program: fail this call instead.
         throw new KickUnavailableError(
-          `Kick is unavailable: ${name} answered ${problem} and asked to wait ` +
+          `${this.#serviceName} is unavailable: ${name} answered ${problem} and asked to wait ` +
             `${Math.ceil(retryAfterMs / 1000)} s (Retry-After), longer than the ` +
             `${Math.round(this.#maxRetryAfterMs / 1000)} s this client waits`,
           { request: name, lastStatus },

@@ -9,7 +9,11 @@ import { UnavailableError, UserFacingError } from "../../src/lib/errors.ts";
 import type { LiveStatus, Transition } from "../../src/domain/types.ts";
 
 /** Every file in sql/, in order. */
-const ALL_MIGRATIONS = ["001_init.sql", "002_streamer_availability.sql"];
+const ALL_MIGRATIONS = [
+  "001_init.sql",
+  "002_streamer_availability.sql",
+  "003_notifications.sql",
+];
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 

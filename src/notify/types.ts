@@ -1,0 +1,99 @@
+/**
+ * The vocabulary of notifications (interface.md "Notifications"): targets (where people are told), deliveries
+ * (one event for one target) and what a service answers. Shared by the store, the worker, the services and
+ * the CLI; no I/O here.
+ */
+
+/** The services a target can be (interface.md's table, plus `console` for the demo). */
+export const TARGET_KINDS = [
+  "discord",
+  "slack",
+  "telegram",
+  "ntfy",
+  "webhook",
+  "apprise",
+  "console",
+] as const;
+export type TargetKind = typeof TARGET_KINDS[number];
+
+/** Events a target can subscribe to with `--events`. */
+export const EVENT_KINDS = ["online", "offline", "title"] as const;
+export type EventKind = typeof EVENT_KINDS[number];
+
+/** What a delivery is about: an event kind, or a `notify test` message. */
+export type DeliveryKind = EventKind | "test";
+
+export type DeliveryState = "pending" | "delivered" | "failed";
+
+/** Quiet hours as minutes after local midnight; `start > end` spans midnight (22:00-07:00). */
+export interface QuietHours {
+  startMinute: number;
+  endMinute: number;
+}
+
+/** A configured target, as stored. `url` holds secrets: show it only through `maskTargetUrl`. */
+export interface NotificationTarget {
+  id: number;
+  name: string;
+  kind: TargetKind;
+  url: string;
+  /** Only these streamers; null: every streamer. */
+  streamerIds: number[] | null;
+  events: EventKind[];
+  mention: string | null;
+  templateOnline: string | null;
+  templateOffline: string | null;
+  quietHours: QuietHours | null;
+  /** IANA time zone of the quiet hours; null: UTC. */
+  timezone: string | null;
+  secret: string | null;
+  createdAt: Date;
+}
+
+/** A committed status event, as the writer hands it to `createDeliveries`. */
+export interface CommittedEvent {
+  /** status_events.id */
+  id: number;
+  streamerId: number;
+  slug: string;
+  type: EventKind;
+  occurredAt: Date;
+  title: string | null;
+  category: string | null;
+  livestreamId: number | null;
+  viewers?: number | null;
+  /** A baseline (the first status learned for a new streamer) never notifies. */
+  baseline?: boolean;
+}
+
+/** What one message says: the facts of the event, and the online message an offline edits. */
+export interface Notification {
+  /** The delivery's id: the stable message id of a webhook (the same on every retry). */
+  deliveryId: number;
+  kind: DeliveryKind;
+  slug: string;
+  title: string | null;
+  category: string | null;
+  occurredAt: Date;
+  /** When the stream started: the online's time (an offline's online, or the online itself). */
+  startedAt: Date | null;
+  viewers: number | null;
+  /** Offline: the service's reference of the online message to edit, when it was delivered. */
+  editRef: string | null;
+}
+
+/** How a send went. `pauseMs`: the service asked us to send nothing more to this target for that long. */
+export type SendResult =
+  | { ok: true; messageRef: string | null; pauseMs: number | null }
+  | {
+    ok: false;
+    /** false: the same request will get the same answer (404 unknown webhook, 401, 403, 400). */
+    retryable: boolean;
+    /** A 429: the request was refused only because of the rate. */
+    rateLimited: boolean;
+    /** What the service asked us to wait (Retry-After, Discord retry_after, Telegram retry_after). */
+    retryAfterMs: number | null;
+    /** Whether any HTTP answer came (false: connection refused, timeout…). */
+    answered: boolean;
+    reason: string;
+  };

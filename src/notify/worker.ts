@@ -1,0 +1,342 @@
+/**
+ * The delivery worker: claims due deliveries (src/store/notifications.ts), sends each through its service,
+ * and records the outcome. Each target is a lane: its messages go one at a time, paced by its own token
+ * bucket and paused for exactly as long as the service asks (a 429's retry_after / Retry-After, or Discord's
+ * `X-RateLimit-Remaining: 0` with `Reset-After`), so a backlog drains at the rate the service allows and no
+ * request leaves inside a wait it announced. Lanes of different targets run side by side.
+ *
+ * Several workers (instances) may run on one database: claims are leased rows taken with SKIP LOCKED.
+ */
+import { HttpClient, TokenBucket } from "../lib/http.ts";
+import { sleep } from "../lib/backoff.ts";
+import { addSecret, log, redact } from "../lib/log.ts";
+import { describeError } from "../lib/errors.ts";
+import type { Counter, Registry } from "../http/metrics.ts";
+import type { Db } from "../store/db.ts";
+import {
+  claimDue,
+  type ClaimedDelivery,
+  markDelivered,
+  markFailed,
+  markRetry,
+  releaseClaims,
+} from "../store/notifications.ts";
+import { decideRetry, type RetryPolicy } from "./retry.ts";
+import { type NotificationService, SERVICES } from "./services/mod.ts";
+import { type ParsedTarget, parseTargetUrl } from "./target_url.ts";
+import type { Notification, SendResult, TargetKind } from "./types.ts";
+
+/** Options of {@link NotificationWorker}. */
+export interface NotificationWorkerOptions {
+  /** The database (pool) deliveries live in. */
+  db: Db;
+  /** Recorded on claims; `hostname-pid` by default. */
+  workerId?: string;
+  /** The HTTP client; one made for notifications by default (10 s timeout, no retries of its own). */
+  http?: HttpClient;
+  /** Where `kick_monitor_notifications_total{target,state}` is counted. */
+  metrics?: Registry;
+  /** The services by kind; src/notify/services/mod.ts by default (tests swap them). */
+  services?: Readonly<Record<TargetKind, NotificationService>>;
+  /** Overrides of a service's own pacing, in requests per second per target. */
+  ratePerSecond?: Partial<Record<TargetKind, number>>;
+  /** Deliveries claimed per round (default 50). */
+  batchSize?: number;
+  /** How often to look for due deliveries when idle and not woken (default 1 s). */
+  idleMs?: number;
+  /** How long a claim holds (default 2 min). */
+  leaseMs?: number;
+  /** A rate-limit wait longer than this gives the lane's claims back instead of holding them (default 30 s). */
+  maxHoldMs?: number;
+  retry?: RetryPolicy;
+  /** Console service output; stdout by default. */
+  write?: (line: string) => void;
+}
+
+/** 429s in a row for one delivery before it is given a scheduled retry instead of an immediate resend. */
+const MAX_RESENDS = 5;
+
+interface Lane {
+  bucket: TokenBucket;
+}
+
+/** One message in every supported service, with retries, pacing and the exactly-once log. See the module doc. */
+export class NotificationWorker {
+  readonly #db: Db;
+  readonly #workerId: string;
+  readonly #http: HttpClient;
+  readonly #services: Readonly<Record<TargetKind, NotificationService>>;
+  readonly #rates: Partial<Record<TargetKind, number>>;
+  readonly #batchSize: number;
+  readonly #idleMs: number;
+  readonly #leaseMs: number;
+  readonly #maxHoldMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #write?: (line: string) => void;
+  readonly #counter: Counter | null;
+  readonly #lanes = new Map<number, Lane>();
+  readonly #stop = new AbortController();
+  #running: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(options: NotificationWorkerOptions) {
+    this.#db = options.db;
+    this.#workerId = options.workerId ?? `${Deno.hostname()}-${Deno.pid}`;
+    this.#http = options.http ?? createNotificationHttpClient();
+    this.#services = options.services ?? SERVICES;
+    this.#rates = options.ratePerSecond ?? {};
+    this.#batchSize = options.batchSize ?? 50;
+    this.#idleMs = options.idleMs ?? 1000;
+    this.#leaseMs = options.leaseMs ?? 120_000;
+    this.#maxHoldMs = options.maxHoldMs ?? 30_000;
+    this.#retry = options.retry ?? {};
+    this.#write = options.write;
+    this.#counter = options.metrics?.counter(
+      "kick_monitor_notifications_total",
+      "Notification deliveries settled or retried, by target and state (delivered, failed, retry)",
+    ) ?? null;
+  }
+
+  /** Starts the loop in the background. */
+  start(): void {
+    this.#running ??= this.#loop();
+  }
+
+  /** Looks for due deliveries now (call after committing events that created some). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * Stops promptly: waits and in-flight requests are aborted, and claimed deliveries not yet settled are given
+   * back (released) for the next run, so nothing is lost or sent twice by this worker.
+   */
+  async stop(): Promise<void> {
+    this.#stop.abort(new Error("notification worker stopped"));
+    this.wake();
+    await this.#running;
+  }
+
+  /** One round: claims due deliveries and sends them, lane by lane. Returns how many it claimed. */
+  async runOnce(): Promise<number> {
+    const now = Date.now();
+    const excluded = [...this.#lanes].filter(([, lane]) => lane.bucket.pausedUntil > now + 1000)
+      .map(([id]) => id);
+    const claimed = await claimDue(this.#db, {
+      limit: this.#batchSize,
+      now: new Date(now),
+      workerId: this.#workerId,
+      leaseMs: this.#leaseMs,
+      excludeTargetIds: excluded,
+    });
+    const byTarget = new Map<number, ClaimedDelivery[]>();
+    for (const delivery of claimed) {
+      const list = byTarget.get(delivery.target.id) ?? [];
+      list.push(delivery);
+      byTarget.set(delivery.target.id, list);
+    }
+    await Promise.all([...byTarget.values()].map((lane) => this.#drainLane(lane)));
+    return claimed.length;
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      let claimed = 0;
+      try {
+        claimed = await this.runOnce();
+      } catch (error) {
+        if (signal.aborted) break;
+        log.warn("Notification worker could not claim deliveries; trying again", {
+          error: describeError(error),
+        });
+      }
+      if (claimed === 0 && !signal.aborted) await this.#idle();
+    }
+  }
+
+  /** Sleeps until woken, stopped, or `idleMs` passes. */
+  async #idle(): Promise<void> {
+    const woken = new Promise<void>((resolve) => (this.#wake = resolve));
+    await Promise.race([woken, sleep(this.#idleMs, this.#stop.signal).catch(() => {})]);
+    this.#wake = null;
+  }
+
+  #lane(delivery: ClaimedDelivery): Lane {
+    let lane = this.#lanes.get(delivery.target.id);
+    if (lane === undefined) {
+      const kind = delivery.target.kind;
+      const rate = this.#rates[kind] ?? this.#services[kind].ratePerSecond;
+      lane = { bucket: new TokenBucket({ ratePerSecond: rate, burst: 1 }) };
+      this.#lanes.set(delivery.target.id, lane);
+    }
+    return lane;
+  }
+
+  /** Sends one target's claimed deliveries in order; gives back what it cannot send now. */
+  async #drainLane(deliveries: ClaimedDelivery[]): Promise<void> {
+    const signal = this.#stop.signal;
+    // Half the lease: the claims must be settled or given back well before another worker may take them.
+    const releaseAt = Date.now() + this.#leaseMs / 2;
+    let index = 0;
+    let resends = 0;
+    try {
+      while (index < deliveries.length) {
+        const delivery = deliveries[index];
+        const lane = this.#lane(delivery);
+        const holdMs = lane.bucket.pausedUntil - Date.now();
+        if (holdMs > this.#maxHoldMs || Date.now() + Math.max(0, holdMs) > releaseAt) {
+          await releaseClaims(
+            this.#db,
+            deliveries.slice(index).map((d) => d.id),
+            new Date(Math.max(Date.now(), lane.bucket.pausedUntil)),
+          );
+          return;
+        }
+        await lane.bucket.take(signal);
+        const outcome = await this.#deliver(delivery, lane, resends);
+        if (outcome === "again") {
+          resends++;
+          continue;
+        }
+        resends = 0;
+        index++;
+      }
+    } catch (error) {
+      // Stopped (or the database failed): whatever is left goes back, untried.
+      const rest = deliveries.slice(index).map((d) => d.id);
+      await releaseClaims(this.#db, rest, new Date()).catch(() => {});
+      if (!signal.aborted) {
+        log.warn("Notification worker stopped a lane", { error: describeError(error) });
+      }
+    }
+  }
+
+  /** Sends one delivery and records the outcome; "again" when a rate limit asks to resend it after a pause. */
+  async #deliver(
+    delivery: ClaimedDelivery,
+    lane: Lane,
+    resends: number,
+  ): Promise<"done" | "again"> {
+    const target = delivery.target;
+    if (delivery.kind === "offline" && delivery.replyTo?.state === "failed") {
+      await markFailed(
+        this.#db,
+        delivery.id,
+        "not sent: the online notification was not delivered",
+      );
+      this.#count(target.name, "failed");
+      return "done";
+    }
+    let parsed: ParsedTarget;
+    try {
+      parsed = parseTargetUrl(target.url, target.kind);
+    } catch (error) {
+      await markFailed(this.#db, delivery.id, redact(describeError(error)));
+      this.#count(target.name, "failed");
+      return "done";
+    }
+    for (const secret of parsed.secrets) addSecret(secret);
+    const result = await this.#services[target.kind].send(
+      target,
+      parsed,
+      notificationOf(delivery),
+      { http: this.#http, signal: this.#stop.signal, write: this.#write },
+    );
+    const now = new Date();
+    if (result.ok) {
+      if (result.pauseMs !== null) lane.bucket.pauseUntil(Date.now() + result.pauseMs);
+      await markDelivered(this.#db, delivery.id, { messageRef: result.messageRef, at: now });
+      this.#count(target.name, "delivered");
+      return "done";
+    }
+    const reason = redact(result.reason);
+    if (result.rateLimited) {
+      const waitMs = result.retryAfterMs ?? 1000;
+      lane.bucket.pauseUntil(Date.now() + waitMs);
+      log.debug("Notification target is rate limiting us; pausing it", {
+        target: target.name,
+        waitMs,
+      });
+      this.#count(target.name, "retry");
+      // Resent after the pause, within this claim; a target that keeps refusing gets a scheduled retry.
+      if (waitMs <= this.#maxHoldMs && resends < MAX_RESENDS) return "again";
+    }
+    const decision = decideRetry(
+      { ...result, reason },
+      { attempts: delivery.attempts, createdAt: delivery.createdAt, now },
+      this.#retry,
+    );
+    if (decision.kind === "retry") {
+      await markRetry(this.#db, delivery.id, { nextAttemptAt: decision.at, error: reason });
+      if (!result.rateLimited) this.#count(target.name, "retry");
+      log.debug("Notification not delivered; will retry", {
+        target: target.name,
+        delivery: delivery.id,
+        reason,
+        at: decision.at.toISOString(),
+      });
+    } else {
+      await markFailed(this.#db, delivery.id, decision.reason);
+      this.#count(target.name, "failed");
+      log.warn("Notification failed", {
+        target: target.name,
+        delivery: delivery.id,
+        slug: delivery.slug,
+        kind: delivery.kind,
+        reason: decision.reason,
+      });
+    }
+    return "done";
+  }
+
+  #count(target: string, state: "delivered" | "failed" | "retry"): void {
+    this.#counter?.inc({ target, state });
+  }
+}
+
+/** What a claimed delivery says, for its service. */
+export function notificationOf(delivery: ClaimedDelivery): Notification {
+  return {
+    deliveryId: delivery.id,
+    kind: delivery.kind,
+    slug: delivery.slug,
+    title: delivery.title,
+    category: delivery.category,
+    occurredAt: delivery.occurredAt,
+    startedAt: delivery.startedAt,
+    viewers: delivery.viewers,
+    editRef: delivery.replyTo?.state === "delivered" ? delivery.replyTo.messageRef : null,
+  };
+}
+
+/**
+ * The HTTP client notifications use: the project's one client, returning every answer to the worker's own
+ * policy (acceptAnyStatus per request), with a 10 s timeout and no retries of its own.
+ */
+export function createNotificationHttpClient(options: { timeoutMs?: number } = {}): HttpClient {
+  return new HttpClient({
+    ratePerSecond: 50,
+    burst: 50,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    maxRetries: 0,
+    serviceName: "The notification target",
+  });
+}
+
+/** The result of sending one message now, for `notify test`. */
+export async function sendNow(
+  service: NotificationService,
+  args: {
+    target: ClaimedDelivery["target"];
+    parsed: ParsedTarget;
+    notification: Notification;
+    http?: HttpClient;
+    write?: (line: string) => void;
+  },
+): Promise<SendResult> {
+  return await service.send(args.target, args.parsed, args.notification, {
+    http: args.http ?? createNotificationHttpClient(),
+    write: args.write,
+  });
+}
