@@ -8,6 +8,7 @@ import { validateSettings } from "../config.ts";
 import { FakeWorld } from "../sim/world.ts";
 import { type FakeKick, startFakeKick } from "../sim/kick.ts";
 import { type FakePusher, startFakePusher } from "../sim/pusher.ts";
+import { addTarget } from "../store/notifications.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import { learnChannelIds } from "../kick/resolve.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";
@@ -137,7 +138,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
         "export KICK_MONITOR_DATA_DIR=/tmp/kick-demo-2",
     );
     print("");
-    monitor = await Monitor.create({ config, store: opened.store, api, syncIntervalMs: 2_000 });
+    // The product's point in the first minute: each go-live and offline is also "sent" to a console target.
+    await addTarget(opened.store.db, {
+      name: "demo-console",
+      kind: "console",
+      url: "console://",
+      streamerIds: null,
+      events: ["online", "offline"],
+      mention: null,
+      templateOnline: null,
+      templateOffline: null,
+      quietHours: null,
+      timezone: null,
+      secret: null,
+    });
+    monitor = await Monitor.create({
+      config,
+      store: opened.store,
+      api,
+      syncIntervalMs: 2_000,
+      consoleOutput: (line) => print(`  notification: ${line}`),
+    });
     monitor.onCommitted((transitions) => transitions.forEach((t) => print(describe(t))));
     await monitor.start();
 

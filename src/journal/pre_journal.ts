@@ -82,6 +82,23 @@ export class PreJournal {
     this.#draining ??= this.#drain();
   }
 
+  /** Resolves once everything added so far is journaled; rejects after `timeoutMs`. */
+  async flushed(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.size > 0) {
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `the journal did not take ${this.size} transition(s) within ${timeoutMs} ms`,
+        );
+      }
+      await Promise.race([
+        this.#draining ?? Promise.resolve(),
+        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now()))),
+      ]);
+      if (this.#draining === null && this.size > 0) this.#draining = this.#drain();
+    }
+  }
+
   /** Stops: one last append of what waits, then gives up on anything the journal still refuses. */
   async stop(): Promise<void> {
     this.#stopping.abort();

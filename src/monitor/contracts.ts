@@ -68,6 +68,11 @@ export interface SourceContext {
   backlog(): number;
   /** A source stored new ids or slugs: re-read the streamer list now. */
   streamersChanged(): void;
+  /**
+   * Resolves once every transition emitted so far is in the fsync'd journal; rejects after `timeoutMs` (a
+   * push source answering its sender, e.g. a webhook's 200, waits for this).
+   */
+  journaled(timeoutMs: number): Promise<void>;
   /** Overrides for the Pusher pool (timeouts, backoff), for tests and benchmarks. */
   pusherPool?: Partial<PusherPoolOptions>;
   /** How often streamers without a channel id are looked up again (ms; default daily). */
@@ -107,6 +112,8 @@ export interface SinkContext {
   metrics: Registry;
   signal: AbortSignal;
   now(): number;
+  /** Where a sink that prints (the demo's console notifications) writes; stdout when unset. */
+  consoleOutput?: (line: string) => void;
 }
 
 /** A consumer of committed transitions (metrics, notifications, a live stream of the status page). */

@@ -60,6 +60,8 @@ export interface MonitorOptions {
   tickIntervalMs?: number;
   /** How often the status file is written (ms). */
   statusIntervalMs?: number;
+  /** Where sinks that print (the demo's console notifications) write; stdout when unset. */
+  consoleOutput?: (line: string) => void;
   /** Most transitions held in front of the journal while it cannot be written (e.g. a full disk). */
   maxUnjournaled?: number;
   now?: () => number;
@@ -130,6 +132,7 @@ export class Monitor {
       metrics: m,
       signal: this.#abort.signal,
       now: () => this.#now(),
+      consoleOutput: options.consoleOutput,
     };
     for (const factory of options.sinks ?? SINKS) {
       const sink = factory.create(sinkContext);
@@ -321,6 +324,7 @@ export class Monitor {
         this.#streamerListVersion = null;
         void this.#syncStreamers();
       },
+      journaled: (timeoutMs) => this.#preJournal.flushed(timeoutMs),
       pusherPool: this.#options.pusher,
       channelIdRetryIntervalMs: this.#options.channelIdRetryIntervalMs,
     };

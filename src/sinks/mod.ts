@@ -4,7 +4,9 @@
  */
 import type { SinkFactory } from "../monitor/contracts.ts";
 import { metricsSink } from "./metrics_sink.ts";
+import { notificationsSink } from "./notifications_sink.ts";
 
 export const SINKS: readonly SinkFactory[] = [
   metricsSink,
+  notificationsSink,
 ];

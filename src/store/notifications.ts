@@ -439,6 +439,21 @@ export async function releaseClaims(db: Db, ids: number[], nextAttemptAt: Date):
   );
 }
 
+/**
+ * Returns every claim to the queue. Only for a monitor starting while it holds the one-monitor-per-database
+ * lock: then any claim is a dead process's (killed mid-round), and waiting out its lease would delay its
+ * deliveries by minutes. Returns how many were released.
+ */
+export async function releaseStaleClaims(db: Db): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    `UPDATE notification_deliveries
+        SET claimed_by = NULL, claimed_until = NULL
+      WHERE state = 'pending' AND claimed_by IS NOT NULL
+  RETURNING id`,
+  );
+  return rows.length;
+}
+
 /** Gives up on a delivery, with the reason (already redacted). */
 export async function markFailed(db: Db, id: number, reason: string): Promise<void> {
   await db.query(

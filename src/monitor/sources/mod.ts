@@ -5,8 +5,10 @@
 import type { SourceFactory } from "../contracts.ts";
 import { pollSource } from "./poll.ts";
 import { pusherSource } from "./pusher_source.ts";
+import { webhookSource } from "./webhook_source.ts";
 
 export const SOURCES: readonly SourceFactory[] = [
   pusherSource,
   pollSource,
+  webhookSource,
 ];

@@ -7,6 +7,7 @@ import { PusherPool, type PusherPoolOptions, type PusherPoolStats } from "../../
 import { kickChannelNames, parseKickLiveEvent } from "../../kick/pusher_events.ts";
 import { log } from "../../lib/log.ts";
 import type { Source, SourceContext, SourceFactory } from "../contracts.ts";
+import { PUSHER_OFF } from "../../config.ts";
 import { ChannelIdRetry } from "../channel_id_retry.ts";
 
 export interface MonitoredChannel {
@@ -139,7 +140,7 @@ export const pusherSource: SourceFactory = {
   name: "pusher",
   create(context: SourceContext): Source | null {
     const url = context.config.pusherUrl;
-    if (url === null || url === "off") return null;
+    if (url === PUSHER_OFF) return null;
     const pusher = new PusherSource({
       url,
       channelsPerSocket: context.config.channelsPerSocket,

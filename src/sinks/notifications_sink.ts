@@ -1,0 +1,53 @@
+/**
+ * The notifications sink (issue 13): its durable part writes the outbox rows of every newly recorded event
+ * inside the transaction that records it (src/store/notifications.ts: one delivery per matching target,
+ * unique per event and target), so a crash, a restart, an outage or a second monitor never sends twice and
+ * never loses one; its worker (src/notify/worker.ts) claims due deliveries with SKIP LOCKED and sends them.
+ */
+import type { Sink, SinkContext, SinkFactory } from "../monitor/contracts.ts";
+import { committedEvent } from "../notify/matching.ts";
+import { NotificationWorker } from "../notify/worker.ts";
+import { createDeliveries, releaseStaleClaims } from "../store/notifications.ts";
+import { describeError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+
+export const notificationsSink: SinkFactory = {
+  name: "notifications",
+  create(context: SinkContext): Sink {
+    const worker = new NotificationWorker({
+      db: context.store.db,
+      metrics: context.metrics,
+      write: context.consoleOutput,
+    });
+    return {
+      name: "notifications",
+      async start() {
+        // The daemon holds the one-monitor-per-database lock: a claim left now is a killed daemon's.
+        const released = await releaseStaleClaims(context.store.db).catch(() => 0);
+        if (released > 0) {
+          log.info("resuming notifications a stopped monitor had claimed", { released });
+        }
+        worker.start();
+      },
+      stop: () => worker.stop(),
+      async inTransaction(tx, events) {
+        const committed = events.map((e) =>
+          committedEvent(e.transition, { id: e.eventId, streamerId: e.streamerId })
+        );
+        // In a savepoint: a notification bug must never cost the event itself (the batch would roll back
+        // and be retried forever). What it failed to write is logged; the event stands.
+        try {
+          await tx.transaction((savepoint) => createDeliveries(savepoint, committed));
+        } catch (error) {
+          log.error("could not queue notifications for recorded events", {
+            events: events.length,
+            error: describeError(error),
+          });
+        }
+      },
+      committed() {
+        worker.wake();
+      },
+    };
+  },
+};
