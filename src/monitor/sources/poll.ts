@@ -77,6 +77,9 @@ export class Reconciler {
   #lastError: string | null = null;
   #missing = new Map<string, number>();
   #pushOnlineAt = new Map<string, number>();
+  /** Bookkeeping writes, in order, behind the passes. */
+  #background: Promise<void> = Promise.resolve();
+  #checkTimesQueued = false;
   /** Streamers the next pass asks about, when it is a follow-up; null for a full pass. */
   #only: Set<string> | null = null;
   #followUpTimer: ReturnType<typeof setTimeout> | null = null;
@@ -269,12 +272,27 @@ export class Reconciler {
     const discrepancies = transitions.filter((t) => !t.baseline).length;
     if (discrepancies > 0) this.#counters.discrepancies.inc({}, discrepancies);
 
-    await this.#storeLearnedIds(result);
+    // Bookkeeping runs behind the passes: a slow or unreachable database must not blind the poll (found by
+    // the soak: passes waited out 15 s store timeouts during a database outage).
+    this.#storeLearnedIds(result);
     const answered = [...result.observations.map((o) => o.slug), ...result.unreadable]
       .map((slug) => renames.get(slug) ?? slug);
-    await this.#bookkeeping(
-      () => this.#options.store.markChecked(answered, result.checkedAt),
-      "recording check times",
+    if (!this.#checkTimesQueued) {
+      this.#checkTimesQueued = true;
+      this.#inBackground(async () => {
+        this.#checkTimesQueued = false;
+        await this.#bookkeeping(
+          () => this.#options.store.markChecked(answered, result.checkedAt),
+          "recording check times",
+        );
+      });
+    }
+  }
+
+  /** Runs `task` after the bookkeeping queued before it, off the pass's path. */
+  #inBackground(task: () => Promise<void>): void {
+    this.#background = this.#background.then(task).catch((error) =>
+      log.debug("bookkeeping failed", { error: describeError(error) })
     );
   }
 
@@ -352,12 +370,14 @@ export class Reconciler {
     return done;
   }
 
-  async #storeLearnedIds(result: ReconcileResult): Promise<void> {
+  #storeLearnedIds(result: ReconcileResult): void {
     for (const { slug, broadcasterUserId } of result.learnedUserIds) {
-      await this.#bookkeeping(
-        () => this.#options.store.setStreamerIds(slug, { broadcasterUserId }),
-        "recording a broadcaster user id",
-      );
+      this.#inBackground(async () => {
+        await this.#bookkeeping(
+          () => this.#options.store.setStreamerIds(slug, { broadcasterUserId }),
+          "recording a broadcaster user id",
+        );
+      });
     }
     for (const { slug, channelId, previous } of result.discoveredChannelIds) {
       if (previous === null) {
@@ -372,12 +392,17 @@ export class Reconciler {
       const record = this.#options.streamers().find((s) => s.slug === slug);
       if (record) record.channelId = channelId;
       // Watching the channel matters more than remembering its id; the next pass learns it again.
-      await this.#bookkeeping(
-        () => this.#options.store.setStreamerIds(slug, { channelId }),
-        "recording a channel id",
-      );
+      this.#inBackground(async () => {
+        await this.#bookkeeping(
+          () => this.#options.store.setStreamerIds(slug, { channelId }),
+          "recording a channel id",
+        );
+      });
     }
-    if (result.discoveredChannelIds.length > 0) this.#options.idsChanged();
+    // Subscribed once stored (a re-read of the list before the write would forget the new ids).
+    if (result.discoveredChannelIds.length > 0) {
+      this.#inBackground(() => Promise.resolve(this.#options.idsChanged()));
+    }
   }
 
   #measureLag(observations: Observation[]): void {
@@ -414,6 +439,8 @@ export const pollSource: SourceFactory = {
         api: context.api,
         now: () => context.now(),
         batchSize: context.config.apiBatchSize,
+        // Never longer than an interval (at least 5 s): the next pass asks again anyway.
+        batchDeadlineMs: Math.max(5_000, pollIntervalMs),
       }),
       store: context.store,
       metrics: context.metrics,

@@ -50,6 +50,9 @@ export interface ReconcileResult {
  */
 const SLOW_ANSWER_MS = 2_000;
 
+/** How long one batch may take, retries included, before the pass gives up on it (default). */
+export const DEFAULT_BATCH_DEADLINE_MS = 10_000;
+
 type Batch =
   | { by: "id"; streamers: PolledStreamer[] }
   | { by: "slug"; streamers: PolledStreamer[] };
@@ -59,13 +62,17 @@ export class PollSource {
   #api: KickApi;
   #now: () => number;
   #batchSize: number;
+  #batchDeadlineMs: number;
   /** Slugs whose stored channel id `/livestreams` confirmed (checked once per run). */
   #verified = new Set<string>();
 
-  constructor(options: { api: KickApi; now?: () => number; batchSize?: number }) {
+  constructor(
+    options: { api: KickApi; now?: () => number; batchSize?: number; batchDeadlineMs?: number },
+  ) {
     this.#api = options.api;
     this.#now = options.now ?? Date.now;
     this.#batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+    this.#batchDeadlineMs = options.batchDeadlineMs ?? DEFAULT_BATCH_DEADLINE_MS;
   }
 
   /** The API client's item counters (rejected items, channels without a stream), for /metrics. */
@@ -173,8 +180,13 @@ export class PollSource {
   /** Asks for one batch; asks again when the answer was slow (see SLOW_ANSWER_MS). */
   async #ask(
     batch: Batch,
-    signal?: AbortSignal,
+    outer?: AbortSignal,
   ): Promise<{ channels: Map<PolledStreamer, KickChannel>; sentAt: Date }> {
+    // A batch gives up after its deadline rather than ride out the HTTP client's whole retry schedule: the
+    // next pass asks again with a fresh time, and the rest of this pass goes on (found by the soak: a batch
+    // retrying a 5xx for 20 s kept the poll blind long after the API had recovered).
+    const deadline = AbortSignal.timeout(this.#batchDeadlineMs);
+    const signal = outer === undefined ? deadline : AbortSignal.any([outer, deadline]);
     let sentAt = this.#now();
     let channels = await this.#askOnce(batch, signal);
     if (this.#now() - sentAt > SLOW_ANSWER_MS) {
