@@ -45,6 +45,7 @@ import {
 } from "./compare.ts";
 import { SeededRandom } from "../../src/sim/random.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
+import { CONFIRM_AFTER_MS } from "../../src/monitor/sources/poll.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SECRET = "soak-client-secret-5d1e8b";
@@ -431,10 +432,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await sleep(200);
     }
     blindWindows.push({ from: downAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
-    // What only the poll sees may have been due for detection by a poll the kill prevented.
+    // What only the poll sees may have been due for detection by a poll the kill prevented, or seen once and
+    // not yet confirmed by a second answer (status_machine.ts rule 3): the kill forgets that sighting.
     if (pollOnly.size > 0) {
       blindWindows.push({
-        from: downAt - tolerance.pollLateMs,
+        from: downAt - tolerance.pollLateMs - CONFIRM_AFTER_MS,
         until: Date.now() + 1_000,
         slugs: pollOnly,
       });
