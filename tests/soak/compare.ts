@@ -312,10 +312,11 @@ function timeVerdict(
   const recordedAt = event.at;
   const offsetMs = Math.abs(recordedAt - truthAt);
   const { earlyMs, lateMs } = allowance(event, tolerance);
-  const window = windows.find((w) => truthAt >= w.from && truthAt <= w.until);
-  if (window !== undefined) {
-    const ok = recordedAt >= truthAt - earlyMs &&
-      recordedAt <= Math.max(window.until, truthAt + lateMs);
+  // Every window that holds the truth counts (an API outage's and a restart's may overlap): the latest end.
+  const covering = windows.filter((w) => truthAt >= w.from && truthAt <= w.until);
+  if (covering.length > 0) {
+    const until = Math.max(...covering.map((w) => w.until));
+    const ok = recordedAt >= truthAt - earlyMs && recordedAt <= Math.max(until, truthAt + lateMs);
     if (ok) return { ok, inWindow: true, offsetMs };
   }
   const ok = recordedAt >= truthAt - earlyMs && recordedAt <= truthAt + lateMs;

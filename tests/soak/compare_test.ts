@@ -175,3 +175,19 @@ Deno.test("soak: --poll-only PCT makes exactly that share of the streamers poll-
   assert.equal(pick(100, 200).length, 200);
   assert.equal(pick(10, 45).length, 4);
 });
+
+Deno.test("compare: overlapping blind windows all count (the latest end wins)", () => {
+  const truth = [{ slug: "s", type: "offline" as const, at: 10_000 }];
+  const recorded: RecordedEvent[] = [{
+    id: 1,
+    slug: "s",
+    type: "offline",
+    at: 30_000,
+    source: "poll",
+  }];
+  const result = compareHistories(truth as TruthEntry[], recorded, {
+    tolerance: { exactMs: 1_000, pollLateMs: 5_000, pollEarlyMs: 2_000 },
+    blindWindows: [{ from: 5_000, until: 12_000 }, { from: 8_000, until: 31_000 }],
+  });
+  assert.equal(result.wrongTime, 0);
+});
