@@ -21,8 +21,9 @@
  *    suspected offline, whatever the dates.
  * 3. A poll offline while online is only *suspected*. A second consecutive poll offline makes it real, dated
  *    at the first sighting; a poll online of the same session in between clears it (a one-answer flicker
- *    records nothing). A poll offline taken within one poll interval of a push online is ignored outright:
- *    it is the API's cache, not news (so an API lag shorter than two poll intervals never records a false
+ *    records nothing). A poll offline asked within the allowance (min(poll interval, API_LAG_ALLOWANCE_MS))
+ *    of a push online, or of the open session's start, is ignored and asked again later: it is the API's
+ *    cache, not news (so an API lag shorter than that allowance plus an interval never records a false
  *    offline).
  * 4. Symmetrically, a poll online that is not a new broadcast (no start time, or one not after our offline)
  *    while offline is suspected, needs a second consecutive sighting, is dated at the first, and is ignored
@@ -192,6 +193,19 @@ function shieldMsOf(options: MachineOptions): number {
 }
 
 /** Whether a poll answer is shielded by a recent push (the API's cache has not caught up yet). */
+/**
+ * Since when a poll answer contradicting the state may be the API's cache rather than news: the last push,
+ * and, for an offline answer about an open session, the session's start (an answer lagging by seconds may
+ * describe the moment before the stream began; found by the soak with `--api-lag`).
+ */
+function shieldStart(state: StreamerState, observation: Observation): number {
+  const sessionStart = observation.status === "offline" && state.status === "online"
+    ? time(state.sessionStartedAt)
+    : -Infinity;
+  return Math.max(time(state.lastPushAt), sessionStart);
+}
+
+/** Whether a poll answer is shielded by a recent push or session start (the API's cache has not caught up). */
 function shieldedByPush(state: StreamerState, observation: Observation, options: MachineOptions) {
   const shieldMs = shieldMsOf(options);
   // When the poll asked: an offline answer is dated by its request; an online one carries the stream's start
@@ -199,13 +213,12 @@ function shieldedByPush(state: StreamerState, observation: Observation, options:
   const askedAt = observation.status === "offline"
     ? observation.observedAt
     : observation.receivedAt;
-  return state.lastPushAt !== null && shieldMs > 0 &&
-    askedAt.getTime() < state.lastPushAt.getTime() + shieldMs;
+  return shieldMs > 0 && askedAt.getTime() < shieldStart(state, observation) + shieldMs;
 }
 
 /** A shielded answer is not believed, but asked again once the shield has passed. */
-function deferred(state: StreamerState, options: MachineOptions): Step {
-  const recheckAfter = new Date(time(state.lastPushAt) + shieldMsOf(options));
+function deferred(state: StreamerState, observation: Observation, options: MachineOptions): Step {
+  const recheckAfter = new Date(shieldStart(state, observation) + shieldMsOf(options));
   return { state: { ...state, recheckAfter }, transitions: [] };
 }
 
@@ -216,7 +229,7 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
   if (state.status === "online") {
     // The API's cache still showing the session a push just ended is not a confirmation (rule 3's shield).
     if (!push && state.pendingOffline !== null && shieldedByPush(state, observation, options)) {
-      return deferred(state, options);
+      return deferred(state, observation, options);
     }
     const sameSession = sameSessionAs(state, observation);
     if (sameSession) {
@@ -251,7 +264,7 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
 
   // A poll online contradicting our offline without being a new broadcast: the API's cache or a flicker,
   // unless it holds (rule 4).
-  if (shieldedByPush(state, observation, options)) return deferred(state, options);
+  if (shieldedByPush(state, observation, options)) return deferred(state, observation, options);
   if (state.suspect === null || state.suspect.status !== "online") {
     return { state: { ...state, suspect: observation }, transitions: [] };
   }
@@ -426,7 +439,7 @@ function observeOffline(state: StreamerState, observation: Observation, options:
     return holdOffline({ ...state, suspect: null, lastPushAt }, offline, options);
   }
   if (state.pendingOffline !== null) return { state, transitions: [] };
-  if (shieldedByPush(state, observation, options)) return deferred(state, options);
+  if (shieldedByPush(state, observation, options)) return deferred(state, observation, options);
   if (state.suspect === null || state.suspect.status !== "offline") {
     return { state: { ...state, suspect: observation }, transitions: [] };
   }

@@ -348,6 +348,19 @@ const rows: Row[] = [
     final: "online",
   },
   {
+    name:
+      "lag: offline answers asked just after a session's start may describe the moment before it",
+    inputs: [
+      { at: 0, poll: "offline" },
+      { at: 11, poll: "online", started: 10 },
+      { at: 12, poll: "offline" },
+      { at: 13.2, poll: "offline" },
+      { at: 16, poll: "online", started: 10 },
+    ],
+    expect: ["online@10"],
+    final: "online",
+  },
+  {
     name: "a poll online without a start time confirms an online streamer",
     inputs: [...liveSincePush, { at: 10, poll: "online", started: null }],
     expect: [],
