@@ -1,8 +1,9 @@
 /** `events list`. */
+import { eventDocument } from "../domain/documents.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { normaliseSlug } from "../domain/slug.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
-import { isoOrNull, parseDateArgument, parseIntegerArgument } from "./arguments.ts";
+import { parseDateArgument, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 import { requireMonitored } from "./streamer_commands.ts";
 import { withStore } from "../resources.ts";
@@ -31,16 +32,7 @@ export function registerEventCommands(program: Command, context: () => CommandCo
         if (slug !== undefined) await requireMonitored(store, slug);
         return await store.listEvents({ slug, since, limit });
       });
-      const items = rows.map((row) => ({
-        id: row.id,
-        slug: row.slug,
-        type: row.type,
-        occurred_at: isoOrNull(row.occurredAt),
-        received_at: isoOrNull(row.receivedAt),
-        source: row.source,
-        livestream_id: row.livestreamId,
-        title: row.title,
-      }));
+      const items = rows.map(eventDocument);
       if (options.json) return printJson(items);
       if (items.length === 0) return printLines("No events recorded yet.");
       printLines(formatTable(

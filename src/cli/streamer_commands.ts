@@ -6,7 +6,7 @@ import type { KickApi, KickChannel } from "../kick/api.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import { judgeManualChannelId, learnChannelIds, resolveInBatches } from "../kick/resolve.ts";
 import { describeError, ExitCode, exitCodeOf, UsageError, UserFacingError } from "../lib/errors.ts";
-import { streamerDocument } from "../domain/documents.ts";
+import { sessionDocument, streamerDocument } from "../domain/documents.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
@@ -172,17 +172,7 @@ export function registerStreamerCommands(program: Command, context: () => Comman
         await requireMonitored(store, slug);
         return store.listSessions(slug, limit);
       });
-      const items = sessions.map((s) => ({
-        livestream_id: s.livestreamId,
-        started_at: isoOrNull(s.startedAt),
-        ended_at: isoOrNull(s.endedAt),
-        duration_seconds: s.endedAt
-          ? Math.round((s.endedAt.getTime() - s.startedAt.getTime()) / 1000)
-          : null,
-        title: s.title,
-        category: s.category,
-        peak_viewers: s.peakViewers,
-      }));
+      const items = sessions.map(sessionDocument);
       if (options.json) return printJson(items);
       if (items.length === 0) return printLines(`No sessions recorded for ${slug} yet.`);
       printLines(formatTable(

@@ -2,7 +2,12 @@
  * The JSON documents of interface.md, built in one place from store records, so every output that shows a
  * streamer (`streamers list --json`, `service status`, later the read API) says the same thing.
  */
-import { shownStatus, type StreamerRecord } from "../store/store.ts";
+import {
+  type EventRecord,
+  type SessionRecord,
+  shownStatus,
+  type StreamerRecord,
+} from "../store/store.ts";
 import type { StreamerStatus } from "./types.ts";
 
 /** How a streamer is watched: `pusher` (a channel id to subscribe; the poll reconciles) or `poll_only`. */
@@ -48,5 +53,57 @@ export function streamerDocument(record: StreamerRecord): StreamerDocument {
       title: record.session.title,
       category: record.session.category,
     },
+  };
+}
+
+/** One item of `events list --json` (interface.md). */
+export interface EventDocument {
+  id: number;
+  slug: string;
+  type: "online" | "offline";
+  occurred_at: string | null;
+  received_at: string | null;
+  source: string;
+  livestream_id: number | null;
+  title: string | null;
+}
+
+/** A stored status event as its `events list --json` item. */
+export function eventDocument(record: EventRecord): EventDocument {
+  return {
+    id: record.id,
+    slug: record.slug,
+    type: record.type,
+    occurred_at: isoOrNull(record.occurredAt),
+    received_at: isoOrNull(record.receivedAt),
+    source: record.source,
+    livestream_id: record.livestreamId,
+    title: record.title,
+  };
+}
+
+/** One item of `streamers history --json`. */
+export interface SessionDocument {
+  livestream_id: number | null;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  title: string | null;
+  category: string | null;
+  peak_viewers: number | null;
+}
+
+/** A stored session as its `streamers history --json` item. */
+export function sessionDocument(record: SessionRecord): SessionDocument {
+  return {
+    livestream_id: record.livestreamId,
+    started_at: isoOrNull(record.startedAt),
+    ended_at: isoOrNull(record.endedAt),
+    duration_seconds: record.endedAt
+      ? Math.round((record.endedAt.getTime() - record.startedAt.getTime()) / 1000)
+      : null,
+    title: record.title,
+    category: record.category,
+    peak_viewers: record.peakViewers,
   };
 }

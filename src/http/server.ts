@@ -1,6 +1,6 @@
 /**
- * The daemon's HTTP listener: `/healthz` (200 or 503 with details as JSON) and `/metrics` (Prometheus).
- * It binds where KICK_MONITOR_HTTP says (loopback by default) and serves nothing else.
+ * The daemon's HTTP listener: `/healthz` (200 or 503 with details as JSON), `/metrics` (Prometheus), and the
+ * routes it is given (the read API, read_api.ts). It binds where KICK_MONITOR_HTTP says (loopback by default).
  */
 import { ConfigError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
@@ -11,9 +11,18 @@ export interface HealthReport {
   [detail: string]: unknown;
 }
 
+/** A GET route: a fixed path, or a pattern whose groups the handler receives. */
+export interface Route {
+  path: string | RegExp;
+  handle(request: Request, groups: string[]): Promise<Response> | Response;
+}
+
+/** What the listener serves. */
 export interface HttpHandlers {
   health(): Promise<HealthReport> | HealthReport;
   metrics(): string;
+  /** Further GET routes, tried in order after /healthz and /metrics. */
+  routes?: readonly Route[];
 }
 
 export interface HttpServer {
@@ -77,6 +86,12 @@ function serve(listen: { hostname: string; port: number }, handlers: HttpHandler
       return new Response(handlers.metrics(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
+    }
+    for (const route of handlers.routes ?? []) {
+      const match = typeof route.path === "string"
+        ? (route.path === pathname ? [] : null)
+        : route.path.exec(pathname)?.slice(1) ?? null;
+      if (match !== null) return await route.handle(request, match);
     }
     return new Response("not found\n", { status: 404 });
   });

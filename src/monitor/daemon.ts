@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { requireUsableDataDir } from "../config_usability.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
+import { readApiRoutes } from "../http/read_api.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
@@ -112,6 +113,11 @@ async function runUntil(
           return { ...await starting.monitor.health(), ...database };
         },
         metrics: () => starting.monitor?.metrics.render() ?? "",
+        // The read API answers 503 until the monitor runs (its store is then open).
+        routes: readApiRoutes({
+          store: () => starting.monitor === null ? null : opened?.store ?? null,
+          subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
+        }),
       })
       : null;
     opened = await openStoreWithRetry(config, stop.signal, (reason) => {

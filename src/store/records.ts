@@ -69,6 +69,8 @@ export interface EventFilter {
   slug?: string;
   /** Only events that occurred at or after this time. */
   since?: Date;
+  /** Only events after this one in the listing's order (newest first): a page cursor. */
+  before?: { occurredAt: Date; id: number };
   limit: number;
 }
 

@@ -347,6 +347,13 @@ export class Store {
       params.push(filter.since.toISOString());
       conditions.push(`e.occurred_at >= $${params.length}::timestamptz`);
     }
+    if (filter.before !== undefined) {
+      // The listing's own order (occurred_at, id), so a page never skips or repeats an event.
+      params.push(filter.before.occurredAt.toISOString());
+      const occurredAt = `$${params.length}::timestamptz`;
+      params.push(filter.before.id);
+      conditions.push(`(e.occurred_at, e.id) < (${occurredAt}, $${params.length}::bigint)`);
+    }
     params.push(limitOf(filter.limit));
     const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
     return await this.db.query<EventRecord>(
