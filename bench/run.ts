@@ -16,6 +16,7 @@ import { runIngest } from "./ingest.ts";
 import { runScale } from "./scale.ts";
 import { runReconcile } from "./reconcile.ts";
 import { runStartup } from "./startup.ts";
+import { runNotifications } from "./notifications.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -61,6 +62,7 @@ if (wanted("5")) parallel.push(step("5 reconciliation", () => runReconcile()));
 if (wanted("4")) parallel.push(step("4 scale", () => runScale()));
 await Promise.all(parallel);
 if (wanted("2")) await step("2 latency", () => runLatency({ seconds: values.full ? 30 : 10 }));
+if (wanted("7")) await step("7 notifications", () => runNotifications());
 
 // Same order as the issue.
 figures.sort((a, b) => a.benchmark.localeCompare(b.benchmark, "en", { numeric: true }));
