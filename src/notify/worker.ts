@@ -3,7 +3,8 @@
  * and records the outcome. Each target is a lane: its messages go one at a time, paced by its own token
  * bucket and paused for exactly as long as the service asks (a 429's retry_after / Retry-After, or Discord's
  * `X-RateLimit-Remaining: 0` with `Reset-After`), so a backlog drains at the rate the service allows and no
- * request leaves inside a wait it announced. Lanes of different targets run side by side.
+ * request leaves inside a wait it announced. Lanes of different targets run side by side and independently:
+ * the loop claims again while a lane waits, leaving that target's rows to the claim after its lane ends.
  *
  * Several workers (instances) may run on one database: claims are leased rows taken with SKIP LOCKED.
  */
@@ -76,8 +77,11 @@ export class NotificationWorker {
   readonly #counter: Counter | null;
   readonly #lanes = new Map<number, Lane>();
   readonly #stop = new AbortController();
+  /** Targets whose lane is sending now, with the lane's promise. */
+  readonly #busy = new Map<number, Promise<void>>();
   #running: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  #wakeRequested = false;
 
   constructor(options: NotificationWorkerOptions) {
     this.#db = options.db;
@@ -104,6 +108,7 @@ export class NotificationWorker {
 
   /** Looks for due deliveries now (call after committing events that created some). */
   wake(): void {
+    this.#wakeRequested = true;
     this.#wake?.();
   }
 
@@ -119,6 +124,17 @@ export class NotificationWorker {
 
   /** One round: claims due deliveries and sends them, lane by lane. Returns how many it claimed. */
   async runOnce(): Promise<number> {
+    const claimed = await this.#claimAndStart();
+    await Promise.all(this.#busy.values());
+    return claimed;
+  }
+
+  /**
+   * Claims due deliveries of the targets not busy now and starts a lane for each target, without waiting for
+   * it: a target waiting out a rate limit (within its claim, up to `maxHoldMs`) must not hold up the others.
+   * A busy target's new deliveries are left for the claim after its lane ends (which wakes the loop).
+   */
+  async #claimAndStart(): Promise<number> {
     const now = Date.now();
     const excluded = [...this.#lanes].filter(([, lane]) => lane.bucket.pausedUntil > now + 1000)
       .map(([id]) => id);
@@ -127,7 +143,7 @@ export class NotificationWorker {
       now: new Date(now),
       workerId: this.#workerId,
       leaseMs: this.#leaseMs,
-      excludeTargetIds: excluded,
+      excludeTargetIds: [...new Set([...excluded, ...this.#busy.keys()])],
     });
     const byTarget = new Map<number, ClaimedDelivery[]>();
     for (const delivery of claimed) {
@@ -135,7 +151,13 @@ export class NotificationWorker {
       list.push(delivery);
       byTarget.set(delivery.target.id, list);
     }
-    await Promise.all([...byTarget.values()].map((lane) => this.#drainLane(lane)));
+    for (const [targetId, deliveries] of byTarget) {
+      const running = this.#drainLane(deliveries).finally(() => {
+        this.#busy.delete(targetId);
+        this.wake();
+      });
+      this.#busy.set(targetId, running);
+    }
     return claimed.length;
   }
 
@@ -143,8 +165,10 @@ export class NotificationWorker {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       let claimed = 0;
+      // A wake from here on (a commit during the claim) is kept for #idle, never lost.
+      this.#wakeRequested = false;
       try {
-        claimed = await this.runOnce();
+        claimed = await this.#claimAndStart();
       } catch (error) {
         if (signal.aborted) break;
         log.warn("Notification worker could not claim deliveries; trying again", {
@@ -153,10 +177,13 @@ export class NotificationWorker {
       }
       if (claimed === 0 && !signal.aborted) await this.#idle();
     }
+    // Stopping: each lane gives back what it has not sent.
+    await Promise.all(this.#busy.values());
   }
 
-  /** Sleeps until woken, stopped, or `idleMs` passes. */
+  /** Sleeps until woken (or woken since the last claim began), stopped, or `idleMs` passes. */
   async #idle(): Promise<void> {
+    if (this.#wakeRequested) return;
     const woken = new Promise<void>((resolve) => (this.#wake = resolve));
     await Promise.race([woken, sleep(this.#idleMs, this.#stop.signal).catch(() => {})]);
     this.#wake = null;
