@@ -86,6 +86,14 @@ Deno.test({
       discord.failNext(503, 0);
       // onlines: 4 + alpha 2, 3 + bravo 2 = 7; offlines: alpha 1, 2, bravo 1, charlie 1, delta 1 = 5.
       await waitFor("every delivery after the outage", () => settled(12), 60_000, 250);
+      // /metrics counts by target name and state only: the webhook's URL and token appear nowhere.
+      const metrics = await (await fetch(`http://127.0.0.1:${rig.httpPort}/metrics`)).text();
+      assert.match(
+        metrics,
+        /kick_monitor_notifications_total\{state="delivered",target="ops"\} 12/,
+      );
+      assert.match(metrics, /kick_monitor_notifications_total\{state="retry",target="ops"\} \d+/);
+      assert.ok(!metrics.includes(TOKEN) && !metrics.includes("/api/webhooks/"), metrics);
       assert.equal(await rig.stopService(service), null);
 
       const rows = await deliveries();

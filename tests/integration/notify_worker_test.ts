@@ -126,6 +126,7 @@ for (const [index, backend] of testBackends().entries()) {
               /kick_monitor_notifications_total\{state="delivered",target="ops"\} 2/,
             );
             assert.match(text, /kick_monitor_notifications_total\{state="failed",target="ops"\} 1/);
+            assert.ok(!text.includes(TOKEN) && !text.includes("/api/webhooks/"), text);
           } finally {
             await worker.stop();
           }
