@@ -67,6 +67,18 @@ const MAX_RESENDS = 5;
 
 interface Lane {
   bucket: TokenBucket;
+  /**
+   * When the service's current window ends, after an answer that used it up (`X-RateLimit-Remaining: 0`).
+   * Kept apart from the bucket's pause, which also spends the bucket's slack: the window's end is the service
+   * granting a fresh window, not refusing us, so the slack stays (a send delayed to the window's end does not
+   * push back the next ones).
+   */
+  windowEndsAt: number;
+}
+
+/** Until when nothing may be sent to the lane's target: a 429's wait or the end of a used-up window. */
+function pausedUntil(lane: Lane): number {
+  return Math.max(lane.bucket.pausedUntil, lane.windowEndsAt);
 }
 
 /** One message in every supported service, with retries, pacing and the exactly-once log. See the module doc. */
@@ -144,7 +156,7 @@ export class NotificationWorker {
    */
   async #claimAndStart(): Promise<number> {
     const now = Date.now();
-    const excluded = [...this.#lanes].filter(([, lane]) => lane.bucket.pausedUntil > now + 1000)
+    const excluded = [...this.#lanes].filter(([, lane]) => pausedUntil(lane) > now + 1000)
       .map(([id]) => id);
     const claimed = await claimDue(this.#db, {
       limit: this.#batchSize,
@@ -202,7 +214,10 @@ export class NotificationWorker {
     if (lane === undefined) {
       const kind = delivery.target.kind;
       const rate = this.#rates[kind] ?? this.#services[kind].ratePerSecond;
-      lane = { bucket: new TokenBucket({ ratePerSecond: rate, burst: PACING_BURST }) };
+      lane = {
+        bucket: new TokenBucket({ ratePerSecond: rate, burst: PACING_BURST }),
+        windowEndsAt: -Infinity,
+      };
       this.#lanes.set(delivery.target.id, lane);
     }
     return lane;
@@ -219,15 +234,17 @@ export class NotificationWorker {
       while (index < deliveries.length) {
         const delivery = deliveries[index];
         const lane = this.#lane(delivery);
-        const holdMs = lane.bucket.pausedUntil - Date.now();
+        const holdMs = pausedUntil(lane) - Date.now();
         if (holdMs > this.#maxHoldMs || Date.now() + Math.max(0, holdMs) > releaseAt) {
           await releaseClaims(
             this.#db,
             deliveries.slice(index).map((d) => d.id),
-            new Date(Math.max(Date.now(), lane.bucket.pausedUntil)),
+            new Date(Math.max(Date.now(), pausedUntil(lane))),
           );
           return;
         }
+        const windowWaitMs = lane.windowEndsAt - Date.now();
+        if (windowWaitMs > 0) await sleep(windowWaitMs, signal);
         await lane.bucket.take(signal);
         const outcome = await this.#deliver(delivery, lane, resends);
         if (outcome === "again") {
@@ -280,7 +297,9 @@ export class NotificationWorker {
     );
     const now = new Date();
     if (result.ok) {
-      if (result.pauseMs !== null) lane.bucket.pauseUntil(Date.now() + result.pauseMs);
+      if (result.pauseMs !== null) {
+        lane.windowEndsAt = Math.max(lane.windowEndsAt, Date.now() + result.pauseMs);
+      }
       await markDelivered(this.#db, delivery.id, { messageRef: result.messageRef, at: now });
       this.#count(target.name, "delivered");
       return "done";
