@@ -4,10 +4,11 @@
  * times over. Every message arrives exactly once, in order per streamer (a stream's online before its edit, a
  * later stream after the earlier one), and no request arrives inside a wait the fake announced.
  *
- * The outage lasts 12 s, not 60 s: the daemon's retry policy for a 5xx is stateless apart from the attempt
- * number (src/notify/retry.ts: back-off 5–10 s, then 10–20 s, …), so a 12 s outage already makes the first
- * deliveries fail twice (first attempt, then the first retry at 5–10 s) and be retried after it ends; a longer
- * outage only adds more failed attempts of the same kind, and would push the test past its time budget.
+ * The outage lasts 15 s, not 60 s: the daemon's retry policy for a 5xx is stateless apart from the attempt
+ * number (src/notify/retry.ts: back-off 5–10 s, then 10–20 s, …), so a 15 s outage already makes the first
+ * deliveries fail twice (the first attempt, and the first retry 5–10 s later, with 5 s to spare for a slow
+ * machine) and be retried after it ends; a longer outage only adds more failed attempts of the same kind,
+ * handled the same way, and would push the test past its time budget (the next back-off steps are 20–40 s).
  */
 import assert from "node:assert/strict";
 import { startE2eRig } from "../helpers/e2e_rig.ts";
@@ -18,7 +19,7 @@ import { listDeliveries } from "../../src/store/notifications.ts";
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const TOKEN = "e2e-faults-discord-token_QRSTUVWXYZabcdef";
 const SLUGS = ["alpha", "bravo", "charlie", "delta"];
-const OUTAGE_MS = 12_000;
+const OUTAGE_MS = 15_000;
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
