@@ -5,7 +5,7 @@
  *
  *   deno task bench                 all, ~3 minutes (latency: 10 s per backend)
  *   deno task bench --full          latency for 30 s per backend
- *   deno task bench --only=1,3      a subset, by number
+ *   deno task bench --only=1,3      a subset, by number (latest.json keeps the others' last figures)
  */
 import { parseArgs } from "node:util";
 import { configureLogging } from "../src/lib/log.ts";
@@ -16,6 +16,7 @@ import { runIngest } from "./ingest.ts";
 import { runScale } from "./scale.ts";
 import { runReconcile } from "./reconcile.ts";
 import { runStartup } from "./startup.ts";
+import { runNotifications } from "./notifications.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -61,6 +62,7 @@ if (wanted("5")) parallel.push(step("5 reconciliation", () => runReconcile()));
 if (wanted("4")) parallel.push(step("4 scale", () => runScale()));
 await Promise.all(parallel);
 if (wanted("2")) await step("2 latency", () => runLatency({ seconds: values.full ? 30 : 10 }));
+if (wanted("7")) await step("7 notifications", () => runNotifications());
 
 // Same order as the issue.
 figures.sort((a, b) => a.benchmark.localeCompare(b.benchmark, "en", { numeric: true }));
@@ -116,6 +118,23 @@ const result = {
 };
 const dir = new URL("./results/", import.meta.url);
 await Deno.mkdir(dir, { recursive: true });
+// A subset (--only) keeps the other benchmarks' figures of the last run, so latest.json stays the whole table.
+if (only !== null) {
+  try {
+    const previous = JSON.parse(await Deno.readTextFile(new URL("latest.json", dir)));
+    const kept = (previous.figures as Figure[]).filter((f) =>
+      !only.has(/^\d+/.exec(f.benchmark)?.[0] ?? "")
+    );
+    Object.assign(result, {
+      figures: [...kept, ...figures].sort((a, b) =>
+        a.benchmark.localeCompare(b.benchmark, "en", { numeric: true })
+      ),
+      kept: { from: previous.date, benchmarks: [...new Set(kept.map((f) => f.benchmark))] },
+    });
+  } catch {
+    // No earlier results: this subset is the whole file.
+  }
+}
 const json = JSON.stringify(result, null, 2) + "\n";
 await Deno.writeTextFile(new URL("latest.json", dir), json);
 await Deno.writeTextFile(new URL(`${result.date.replaceAll(":", "-")}.json`, dir), json);

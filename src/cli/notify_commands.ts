@@ -14,6 +14,7 @@ import {
 } from "../lib/errors.ts";
 import { addSecret, MASK, redact } from "../lib/redact.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
+import { formatLatency } from "../notify/duration.ts";
 import { formatQuietHours, parseQuietHours, validateTimeZone } from "../notify/quiet_hours.ts";
 import { SERVICES } from "../notify/services/mod.ts";
 import { webhookSecretKey } from "../notify/services/webhook.ts";
@@ -272,11 +273,25 @@ export function registerNotifyCommands(program: Command, context: () => CommandC
         last_error: d.lastError === null ? null : redact(d.lastError),
         delivered_at: isoOrNull(d.deliveredAt),
         message_ref: d.messageRef,
+        // From the event being recorded (the outbox row commits with it) to the service accepting it.
+        latency_ms: d.deliveredAt === null
+          ? null
+          : Math.max(0, d.deliveredAt.getTime() - d.createdAt.getTime()),
       }));
       if (options.json) return printJson(items);
       if (items.length === 0) return printLines("No notifications sent yet.");
       printLines(formatTable(
-        ["ID", "TARGET", "STREAMER", "KIND", "STATE", "ATTEMPTS", "DELIVERED AT", "LAST ERROR"],
+        [
+          "ID",
+          "TARGET",
+          "STREAMER",
+          "KIND",
+          "STATE",
+          "ATTEMPTS",
+          "DELIVERED AT",
+          "LATENCY",
+          "LAST ERROR",
+        ],
         items.map((d, i) => [
           String(d.id),
           escapeForTerminal(d.target),
@@ -288,6 +303,7 @@ export function registerNotifyCommands(program: Command, context: () => CommandC
             : d.state,
           String(d.attempts),
           d.delivered_at ?? "",
+          d.latency_ms === null ? "" : formatLatency(d.latency_ms),
           escapeForTerminal(d.last_error ?? ""),
         ]),
       ));

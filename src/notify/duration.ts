@@ -19,3 +19,19 @@ export function formatDuration(ms: number): string {
   if (hours > 0) return rest > 0 ? `${hours} h ${rest} min` : `${hours} h`;
   return `${rest} min`;
 }
+
+/**
+ * Formats a delivery's latency (from the event being recorded to the service accepting the message): "85 ms",
+ * "2.4 s", then as {@link formatDuration} from a minute on. Pure.
+ *
+ * @example
+ * ```ts
+ * formatLatency(2_430); // "2.4 s"
+ * ```
+ */
+export function formatLatency(ms: number): string {
+  const value = Math.max(0, ms);
+  if (value < 1000) return `${Math.round(value)} ms`;
+  if (value < 60_000) return `${(Math.floor(value / 100) / 10).toFixed(1)} s`;
+  return formatDuration(value);
+}

@@ -318,7 +318,14 @@ const CLAIM = `
        AND d.next_attempt_at <= $1
        AND (d.claimed_until IS NULL OR d.claimed_until < $1)
        AND NOT (d.target_id = ANY($5::bigint[]))
-       -- An offline waits for the online it edits to be settled.
+       -- A streamer's messages to a target go in event order: a delivery waits while an earlier one of the
+       -- same streamer to the same target is pending (retrying after an outage), so a later stream's online
+       -- never overtakes the earlier stream's online or its edit. This also holds an offline until the
+       -- online it edits is settled.
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries o
+                        WHERE o.state = 'pending' AND o.target_id = d.target_id
+                          AND o.streamer_id = d.streamer_id
+                          AND (o.occurred_at, o.id) < (d.occurred_at, d.id))
        AND NOT EXISTS (SELECT 1 FROM notification_deliveries o
                         WHERE o.id = d.reply_to AND o.state = 'pending')
      ORDER BY d.next_attempt_at, d.id

@@ -140,6 +140,7 @@ Deno.test("notify through the real CLI against the fakes", async () => {
       "id",
       "kind",
       "last_error",
+      "latency_ms",
       "message_ref",
       "slug",
       "state",
@@ -151,9 +152,11 @@ Deno.test("notify through the real CLI against the fakes", async () => {
     assert.equal(discordRow.state, "delivered");
     assert.equal(discordRow.kind, "test");
     assert.match(String(discordRow.message_ref), /^\d+$/);
+    assert.equal(typeof discordRow.latency_ms, "number");
     const one = await cli("notify", "log", "--target", "telegram", "--limit", "5");
     assert.equal(one.code, 0);
     assert.match(one.stdout, /telegram/);
+    assert.match(one.stdout, /LATENCY/);
 
     const bad: [string[], RegExp][] = [
       [["notify", "add", "x", "foo://bar"], /Unknown notification URL scheme/],

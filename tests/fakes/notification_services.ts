@@ -98,6 +98,8 @@ export interface FakeDiscord extends Fake {
     /** Successful executes and edits, by arrival time (performance.now()). */
     accepted: number[];
   };
+  /** Successful executes (POST) and edits (PATCH) in the order accepted, with the message as stored. */
+  acceptedLog: { method: "POST" | "PATCH"; messageId: string; message: Record<string, unknown> }[];
 }
 
 /** Starts a fake Discord webhook API. */
@@ -113,6 +115,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   let failing = { status: 500, count: 0 };
   let nextId = 1_100_000_000_000_000_000n;
   const state = { early: 0, rateLimited: 0, accepted: [] as number[] };
+  const acceptedLog: FakeDiscord["acceptedLog"] = [];
 
   const rateHeaders = (now: number, remaining: number): Record<string, string> => {
     const resetAfter = Math.max(0, windowStart + windowMs - now) / 1000;
@@ -174,6 +177,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       const message = { ...messages.get(messageId), ...body, id: messageId };
       messages.set(messageId, message);
       state.accepted.push(now);
+      acceptedLog.push({ method: "PATCH", messageId, message });
       return json(message, 200, headers);
     }
     if (request.method !== "POST") {
@@ -182,6 +186,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const message = { ...body, id: String(nextId++), channel_id: "900", webhook_id: id };
     messages.set(message.id, message);
     state.accepted.push(now);
+    acceptedLog.push({ method: "POST", messageId: message.id, message });
     if (request.search.includes("wait=true")) return json(message, 200, headers);
     return new Response(null, { status: 204, headers });
   });
@@ -194,6 +199,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     failNext: (status: number, count: number) => void (failing = { status, count }),
     messages,
     stats: state,
+    acceptedLog,
   });
 }
 

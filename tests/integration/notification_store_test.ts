@@ -189,6 +189,44 @@ for (const backend of testBackends()) {
       });
     });
 
+    await t.step("a streamer's later stream waits while an earlier delivery retries", async () => {
+      await withStore(backend, async (store) => {
+        await addTarget(store.db, target("a"));
+        const now = new Date(NOW.getTime() + 3 * 3600_000);
+        const first = await commitEvents(store, [{ slug: "xqc", type: "online", minutes: 170 }]);
+        await createDeliveries(store.db, first, { now });
+        const [on1] = await claimDue(store.db, { limit: 10, now, workerId: "w1" });
+        // An outage: the first online is retried later; meanwhile xqc ends and streams again.
+        const retryAt = new Date(now.getTime() + 60_000);
+        await markRetry(store.db, on1.id, { nextAttemptAt: retryAt, error: "HTTP 503" });
+        const later = await commitEvents(store, [
+          { slug: "xqc", type: "offline", minutes: 175 },
+          { slug: "xqc", type: "online", minutes: 176 },
+          { slug: "amouranth", type: "online", minutes: 176 },
+        ]);
+        assert.equal(await createDeliveries(store.db, later, { now }), 3);
+        // Only the other streamer's online is claimable; xqc's wait behind the retrying first online.
+        const claimed = await claimDue(store.db, { limit: 10, now, workerId: "w1" });
+        assert.deepEqual(claimed.map((c) => c.slug), ["amouranth"]);
+        await markDelivered(store.db, claimed[0].id, { messageRef: "m-a", at: now });
+        const [retried] = await claimDue(store.db, { limit: 10, now: retryAt, workerId: "w1" });
+        assert.equal(retried.id, on1.id);
+        await markDelivered(store.db, on1.id, { messageRef: "m-1", at: retryAt });
+        const order: string[] = [];
+        for (;;) {
+          const rows = await claimDue(store.db, { limit: 10, now: retryAt, workerId: "w1" });
+          if (rows.length === 0) break;
+          for (const row of rows) {
+            order.push(`${row.kind} ${row.occurredAt.toISOString()}`);
+            await markDelivered(store.db, row.id, { messageRef: "m", at: retryAt });
+          }
+        }
+        const at = (type: string) =>
+          later.find((e) => e.slug === "xqc" && e.type === type)!.occurredAt.toISOString();
+        assert.deepEqual(order, [`offline ${at("offline")}`, `online ${at("online")}`]);
+      });
+    });
+
     await t.step("an offline never edits an older stream's message", async () => {
       await withStore(backend, async (store) => {
         await addTarget(store.db, target("a"));
@@ -275,11 +313,16 @@ for (const backend of testBackends()) {
           const second = await openStore(database.options);
           try {
             const seen: number[] = [];
+            // Each settles what it claimed, as a worker does: a streamer's next delivery to a target is
+            // claimable only once the one before it is settled.
             const claimer = async (db: typeof store.db, id: string) => {
               for (;;) {
                 const rows = await claimDue(db, { limit: 3, now: NOW, workerId: id });
                 if (rows.length === 0) return;
                 seen.push(...rows.map((r) => r.id));
+                for (const row of rows) {
+                  await markDelivered(db, row.id, { messageRef: null, at: NOW });
+                }
               }
             };
             await Promise.all([

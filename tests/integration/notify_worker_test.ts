@@ -126,6 +126,7 @@ for (const [index, backend] of testBackends().entries()) {
               /kick_monitor_notifications_total\{state="delivered",target="ops"\} 2/,
             );
             assert.match(text, /kick_monitor_notifications_total\{state="failed",target="ops"\} 1/);
+            assert.ok(!text.includes(TOKEN) && !text.includes("/api/webhooks/"), text);
           } finally {
             await worker.stop();
           }
@@ -220,6 +221,61 @@ for (const [index, backend] of testBackends().entries()) {
           });
         } finally {
           await discord.close();
+        }
+      },
+    );
+
+    await t.step(
+      "a target waiting out a long retry_after does not hold up the others",
+      async () => {
+        const stormy = await startFakeDiscord({ limit: 100, windowMs: 1000 });
+        const calm = await startFakeDiscord({ limit: 100, windowMs: 1000 });
+        stormy.addWebhook("11", TOKEN);
+        calm.addWebhook("12", TOKEN);
+        try {
+          await withStore(backend, async (store) => {
+            for (
+              const [name, fake, id] of [["stormy", stormy, "11"], ["calm", calm, "12"]] as const
+            ) {
+              await addTarget(store.db, {
+                name,
+                kind: "discord",
+                url: fake.webhookUrl(id, TOKEN),
+                streamerIds: null,
+                events: ["online"],
+                mention: null,
+                templateOnline: null,
+                templateOffline: null,
+                quietHours: null,
+                timezone: null,
+                secret: null,
+              });
+            }
+            stormy.storm(8_000);
+            const worker = new NotificationWorker({ db: store.db, idleMs: 20 });
+            worker.start();
+            try {
+              await createDeliveries(store.db, await events(store, 1, ["online"]));
+              worker.wake();
+              await waitFor("the storm's 429", () => stormy.stats.rateLimited === 1, 5000);
+              await waitFor("the calm target's first", () => calm.acceptedLog.length === 1, 5000);
+              // A new event while the stormy lane waits (within its claim) for the storm to pass.
+              await createDeliveries(store.db, await events(store, 1, ["online"]));
+              worker.wake();
+              const took = await waitFor(
+                "the calm target's second",
+                () => calm.acceptedLog.length === 2,
+                5000,
+              );
+              assert.ok(took < 3000, `the calm target waited ${took} ms`);
+              assert.equal(stormy.acceptedLog.length, 0, "the storm still holds the stormy target");
+            } finally {
+              await worker.stop();
+            }
+          });
+        } finally {
+          await stormy.close();
+          await calm.close();
         }
       },
     );

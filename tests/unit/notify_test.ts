@@ -14,7 +14,7 @@ import {
   parseQuietHours,
   validateTimeZone,
 } from "../../src/notify/quiet_hours.ts";
-import { formatDuration } from "../../src/notify/duration.ts";
+import { formatDuration, formatLatency } from "../../src/notify/duration.ts";
 import { decideRetry } from "../../src/notify/retry.ts";
 import { allowedMentions } from "../../src/notify/services/discord.ts";
 import { signWebhook, webhookSecretKey } from "../../src/notify/services/webhook.ts";
@@ -205,6 +205,15 @@ Deno.test("durations read as people say them", () => {
   assert.equal(formatDuration(2 * 3600_000), "2 h");
   assert.equal(formatDuration((2 * 1440 + 4 * 60) * 60_000), "2 d 4 h");
   assert.equal(formatDuration(-5), "under 1 min");
+});
+
+Deno.test("delivery latencies read in the unit that fits", () => {
+  assert.equal(formatLatency(84.6), "85 ms");
+  assert.equal(formatLatency(999), "999 ms");
+  assert.equal(formatLatency(2_470), "2.4 s");
+  assert.equal(formatLatency(59_999), "59.9 s");
+  assert.equal(formatLatency(75 * 60_000), "1 h 15 min");
+  assert.equal(formatLatency(-3), "0 ms");
 });
 
 Deno.test("retry policy: permanent answers fail at once, waits honoured, 24 h gives up", () => {
