@@ -29,6 +29,9 @@ export const SUBSCRIPTION_SYNC_INTERVAL_MS = 10 * 60_000;
 /** How long a delivery may wait for the journal before it is answered 500 (Kick answers are due in 1 s). */
 const JOURNAL_WAIT_MS = 800;
 
+/** The gauge of the last accepted delivery's time, read by `doctor` from a running monitor's /metrics. */
+export const WEBHOOK_LAST_DELIVERY_METRIC = "kick_monitor_webhook_last_delivery_timestamp_seconds";
+
 /** How often the silence detector is consulted (its gauge and its log line). */
 const SILENCE_CHECK_INTERVAL_MS = 5_000;
 
@@ -69,6 +72,11 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
     "Webhook deliveries by outcome (accepted, duplicate, ignored, refused, failed)",
   );
   const slugOf = (userId: number) => streamers.find((s) => s.broadcasterUserId === userId)?.slug;
+  m.gauge(
+    WEBHOOK_LAST_DELIVERY_METRIC,
+    "When the last webhook delivery was accepted (Unix seconds; 0 before the first), for doctor and alerts",
+    () => (receiver?.stats.lastAcceptedAt?.getTime() ?? 0) / 1000,
+  );
   m.gauge(
     "kick_monitor_webhook_silent",
     "1 while a subscribed streamer's change, seen by Pusher or the poll, got no webhook within the window",
