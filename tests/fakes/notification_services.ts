@@ -97,6 +97,8 @@ export interface FakeDiscord extends Fake {
     rateLimited: number;
     /** Successful executes and edits, by arrival time (performance.now()). */
     accepted: number[];
+    /** Successful executes (POST) and edits (PATCH), in order: which webhook, which message, what body. */
+    succeeded: { method: "POST" | "PATCH"; webhookId: string; messageId: string; json: unknown }[];
   };
 }
 
@@ -112,7 +114,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   let stormUntil = -Infinity;
   let failing = { status: 500, count: 0 };
   let nextId = 1_100_000_000_000_000_000n;
-  const state = { early: 0, rateLimited: 0, accepted: [] as number[] };
+  const state = {
+    early: 0,
+    rateLimited: 0,
+    accepted: [] as number[],
+    succeeded: [] as FakeDiscord["stats"]["succeeded"],
+  };
 
   const rateHeaders = (now: number, remaining: number): Record<string, string> => {
     const resetAfter = Math.max(0, windowStart + windowMs - now) / 1000;
@@ -174,6 +181,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       const message = { ...messages.get(messageId), ...body, id: messageId };
       messages.set(messageId, message);
       state.accepted.push(now);
+      state.succeeded.push({ method: "PATCH", webhookId: id, messageId, json: body });
       return json(message, 200, headers);
     }
     if (request.method !== "POST") {
@@ -182,6 +190,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const message = { ...body, id: String(nextId++), channel_id: "900", webhook_id: id };
     messages.set(message.id, message);
     state.accepted.push(now);
+    state.succeeded.push({ method: "POST", webhookId: id, messageId: message.id, json: body });
     if (request.search.includes("wait=true")) return json(message, 200, headers);
     return new Response(null, { status: 204, headers });
   });
