@@ -75,6 +75,11 @@ export class NotificationWorker {
   readonly #write?: (line: string) => void;
   readonly #counter: Counter | null;
   readonly #lanes = new Map<number, Lane>();
+  /**
+   * Deliveries the service took whose record the database refused (an outage): recorded, never sent again, if
+   * this worker claims them once more.
+   */
+  readonly #unrecorded = new Map<number, { messageRef: string | null; at: Date }>();
   readonly #stop = new AbortController();
   #running: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -193,8 +198,14 @@ export class NotificationWorker {
           );
           return;
         }
+        const sent = this.#unrecorded.get(delivery.id);
+        if (sent !== undefined) {
+          await this.#recordDelivered(delivery, sent, releaseAt);
+          index++;
+          continue;
+        }
         await lane.bucket.take(signal);
-        const outcome = await this.#deliver(delivery, lane, resends);
+        const outcome = await this.#deliver(delivery, lane, resends, releaseAt);
         if (outcome === "again") {
           resends++;
           continue;
@@ -212,11 +223,40 @@ export class NotificationWorker {
     }
   }
 
+  /**
+   * Records a delivery the service took. The message is out: were the record lost (the database unreachable
+   * for a moment), the claim would come back and the message be sent twice. So the record is retried with
+   * back-off until the claim's deadline, and then remembered in memory for the next claim of the row.
+   */
+  async #recordDelivered(
+    delivery: ClaimedDelivery,
+    outcome: { messageRef: string | null; at: Date },
+    until: number,
+  ): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        await markDelivered(this.#db, delivery.id, outcome);
+        this.#unrecorded.delete(delivery.id);
+        this.#count(delivery.target.name, "delivered");
+        return;
+      } catch (error) {
+        this.#unrecorded.set(delivery.id, outcome);
+        if (this.#stop.signal.aborted || Date.now() >= until) throw error;
+        log.warn("Could not record a sent notification; trying again", {
+          delivery: delivery.id,
+          error: describeError(error),
+        });
+        await sleep(Math.min(5_000, 200 * 2 ** attempt), this.#stop.signal).catch(() => {});
+      }
+    }
+  }
+
   /** Sends one delivery and records the outcome; "again" when a rate limit asks to resend it after a pause. */
   async #deliver(
     delivery: ClaimedDelivery,
     lane: Lane,
     resends: number,
+    releaseAt: number,
   ): Promise<"done" | "again"> {
     const target = delivery.target;
     if (delivery.kind === "offline" && delivery.replyTo?.state === "failed") {
@@ -246,8 +286,7 @@ export class NotificationWorker {
     const now = new Date();
     if (result.ok) {
       if (result.pauseMs !== null) lane.bucket.pauseUntil(Date.now() + result.pauseMs);
-      await markDelivered(this.#db, delivery.id, { messageRef: result.messageRef, at: now });
-      this.#count(target.name, "delivered");
+      await this.#recordDelivered(delivery, { messageRef: result.messageRef, at: now }, releaseAt);
       return "done";
     }
     const reason = redact(result.reason);
