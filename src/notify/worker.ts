@@ -9,6 +9,7 @@
  */
 import { HttpClient, TokenBucket } from "../lib/http.ts";
 import { sleep } from "../lib/backoff.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import { addSecret, log, redact } from "../lib/log.ts";
 import { describeError } from "../lib/errors.ts";
 import type { Counter, Registry } from "../http/metrics.ts";
@@ -52,6 +53,9 @@ export interface NotificationWorkerOptions {
   /** Console service output; stdout by default. */
   write?: (line: string) => void;
 }
+
+/** How long one of the worker's database calls may take before it is abandoned. */
+const DB_CALL_TIMEOUT_MS = 10_000;
 
 /** 429s in a row for one delivery before it is given a scheduled retry instead of an immediate resend. */
 const MAX_RESENDS = 5;
@@ -127,13 +131,16 @@ export class NotificationWorker {
     const now = Date.now();
     const excluded = [...this.#lanes].filter(([, lane]) => lane.bucket.pausedUntil > now + 1000)
       .map(([id]) => id);
-    const claimed = await claimDue(this.#db, {
-      limit: this.#batchSize,
-      now: new Date(now),
-      workerId: this.#workerId,
-      leaseMs: this.#leaseMs,
-      excludeTargetIds: excluded,
-    });
+    const claimed = await this.#bounded(
+      claimDue(this.#db, {
+        limit: this.#batchSize,
+        now: new Date(now),
+        workerId: this.#workerId,
+        leaseMs: this.#leaseMs,
+        excludeTargetIds: excluded,
+      }),
+      "claiming deliveries",
+    );
     const byTarget = new Map<number, ClaimedDelivery[]>();
     for (const delivery of claimed) {
       const list = byTarget.get(delivery.target.id) ?? [];
@@ -191,10 +198,13 @@ export class NotificationWorker {
         const lane = this.#lane(delivery);
         const holdMs = lane.bucket.pausedUntil - Date.now();
         if (holdMs > this.#maxHoldMs || Date.now() + Math.max(0, holdMs) > releaseAt) {
-          await releaseClaims(
-            this.#db,
-            deliveries.slice(index).map((d) => d.id),
-            new Date(Math.max(Date.now(), lane.bucket.pausedUntil)),
+          await this.#bounded(
+            releaseClaims(
+              this.#db,
+              deliveries.slice(index).map((d) => d.id),
+              new Date(Math.max(Date.now(), lane.bucket.pausedUntil)),
+            ),
+            "giving claims back",
           );
           return;
         }
@@ -216,11 +226,21 @@ export class NotificationWorker {
     } catch (error) {
       // Stopped (or the database failed): whatever is left goes back, untried.
       const rest = deliveries.slice(index).map((d) => d.id);
-      await releaseClaims(this.#db, rest, new Date()).catch(() => {});
+      await this.#bounded(releaseClaims(this.#db, rest, new Date()), "giving claims back")
+        .catch(() => {});
       if (!signal.aborted) {
         log.warn("Notification worker stopped a lane", { error: describeError(error) });
       }
     }
+  }
+
+  /**
+   * A database call that gives up after DB_CALL_TIMEOUT_MS: a query on a connection the network dropped
+   * silently can hang for good, and with it the loop (the soak's database cut left every later delivery
+   * pending: nothing was claimed again). The writer bounds its writes the same way.
+   */
+  #bounded<T>(work: Promise<T>, what: string): Promise<T> {
+    return withTimeout(work, DB_CALL_TIMEOUT_MS, `the notification worker ${what}`);
   }
 
   /**
@@ -235,7 +255,7 @@ export class NotificationWorker {
   ): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        await markDelivered(this.#db, delivery.id, outcome);
+        await this.#bounded(markDelivered(this.#db, delivery.id, outcome), "recording a delivery");
         this.#unrecorded.delete(delivery.id);
         this.#count(delivery.target.name, "delivered");
         return;
@@ -260,10 +280,9 @@ export class NotificationWorker {
   ): Promise<"done" | "again"> {
     const target = delivery.target;
     if (delivery.kind === "offline" && delivery.replyTo?.state === "failed") {
-      await markFailed(
-        this.#db,
-        delivery.id,
-        "not sent: the online notification was not delivered",
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, "not sent: the online notification was not delivered"),
+        "recording a failure",
       );
       this.#count(target.name, "failed");
       return "done";
@@ -272,7 +291,10 @@ export class NotificationWorker {
     try {
       parsed = parseTargetUrl(target.url, target.kind);
     } catch (error) {
-      await markFailed(this.#db, delivery.id, redact(describeError(error)));
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, redact(describeError(error))),
+        "recording a failure",
+      );
       this.#count(target.name, "failed");
       return "done";
     }
@@ -307,7 +329,10 @@ export class NotificationWorker {
       this.#retry,
     );
     if (decision.kind === "retry") {
-      await markRetry(this.#db, delivery.id, { nextAttemptAt: decision.at, error: reason });
+      await this.#bounded(
+        markRetry(this.#db, delivery.id, { nextAttemptAt: decision.at, error: reason }),
+        "scheduling a retry",
+      );
       if (!result.rateLimited) this.#count(target.name, "retry");
       log.debug("Notification not delivered; will retry", {
         target: target.name,
@@ -316,7 +341,10 @@ export class NotificationWorker {
         at: decision.at.toISOString(),
       });
     } else {
-      await markFailed(this.#db, delivery.id, decision.reason);
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, decision.reason),
+        "recording a failure",
+      );
       this.#count(target.name, "failed");
       log.warn("Notification failed", {
         target: target.name,
