@@ -455,27 +455,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   function spawnDaemon(): Daemon {
     daemonCount++;
-    const logFile = Deno.openSync(join(dir, `daemon-${daemonCount}.log`), {
-      write: true,
-      create: true,
-      truncate: true,
-    });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "service", "start"],
+    // The daemon writes its log straight to the file (the shell `exec`s it, keeping its pid): a log piped
+    // through this process stalled at about 64 KiB in some runs, hiding a daemon's last words.
+    const logPath = join(dir, `daemon-${daemonCount}.log`);
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'exec "$@" 2>"$0"',
+        logPath,
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN,
+        "service",
+        "start",
+      ],
       env,
       stdin: "null",
       stdout: "null",
-      stderr: "piped",
+      stderr: "null",
     }).spawn();
-    const piped = child.stderr.pipeTo(logFile.writable).catch(() => {});
     const started: Daemon = {
       child,
       pid: child.pid,
-      exited: child.status.then(async (status) => {
-        // The log is complete once the pipe drains; never let a stuck pipe hold the soak.
-        await Promise.race([piped, sleep(5_000)]);
-        return status;
-      }),
+      exited: child.status,
       expectedExit: false,
     };
     started.exited.then(async (status) => {
@@ -784,11 +787,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await sender?.settled();
     if (discord !== null) {
       say("waiting for every notification to be sent");
-      await waitUntil("no pending notification", async () => {
-        const [row] = await check`
-          SELECT count(*)::int AS n FROM notification_deliveries WHERE state = 'pending'`;
-        return row.n === 0;
-      }, 120_000);
+      try {
+        await waitUntil("no pending notification", async () => {
+          const [row] = await check`
+            SELECT count(*)::int AS n FROM notification_deliveries WHERE state = 'pending'`;
+          return row.n === 0;
+        }, 120_000);
+      } catch {
+        // Reported, not thrown: what never arrived counts as missing in the verdict below.
+        say("notifications still pending after 120 s; they count as missing");
+      }
     }
     await sleep(1_000);
 
