@@ -2,12 +2,23 @@
  * `demo`: the whole product against the simulated Kick (OAuth, official API, legacy API and Pusher, all carried
  * by the binary), on a temporary embedded database, with no credentials and no network. Streamers go live and
  * offline on a script; each transition is printed as the database commits it, until Ctrl-C.
+ *
+ * All three sources run: Pusher, the poll and Kick's webhooks (the receiver on a free loopback port, the
+ * simulated Kick signing its deliveries with a per-run key it also serves, as Kick does). Every fourth change
+ * is not announced on Pusher; of those, every other one is also lost by the webhook sender, so the poll
+ * records it, and the rest arrive `via webhook`.
  */
 import type { Command } from "@commander-js/extra-typings";
 import { validateSettings } from "../config.ts";
 import { FakeWorld } from "../sim/world.ts";
 import { type FakeKick, startFakeKick } from "../sim/kick.ts";
 import { type FakePusher, startFakePusher } from "../sim/pusher.ts";
+import {
+  type FakeWebhookSender,
+  generateWebhookSigningKey,
+  startFakeWebhookSender,
+  type WebhookSigningKey,
+} from "../sim/webhooks.ts";
 import { addTarget } from "../store/notifications.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import { learnChannelIds } from "../kick/resolve.ts";
@@ -87,7 +98,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   for (const slug of DEMO_STREAMERS) world.addStreamer(slug);
   world.goLive("xqc", { title: "react andy", startedAt: new Date(Date.now() - 3_600_000) });
   world.goLive("roshtein", { title: "bonus hunt", category: "Slots & Casino" });
-  const { kick, pusher } = await startSimulatedKick(world, options.port);
+  const signingKey = await generateWebhookSigningKey();
+  const { kick, pusher } = await startSimulatedKick(world, options.port, signingKey);
+  const webhookPort = freeLoopbackPort();
   const pointers = {
     KICK_OAUTH_URL: kick.url,
     KICK_API_URL: kick.url,
@@ -103,6 +116,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     KICK_MONITOR_POLL_INTERVAL: "5",
     KICK_MONITOR_OFFLINE_GRACE: "0",
     KICK_MONITOR_HTTP: "off",
+    KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}`,
     KICK_API_RATE: "20",
     LOG_LEVEL: "warn",
   });
@@ -112,6 +126,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const opened = await openConfiguredStore(config);
   let monitor: Monitor | null = null;
   let timer: ReturnType<typeof setInterval> | undefined;
+  // Kick's deliveries, to the streamers the monitor subscribes (it does so itself when it starts).
+  const sender: FakeWebhookSender = startFakeWebhookSender({
+    world,
+    targetUrl: `http://127.0.0.1:${webhookPort}${config.webhook.path}`,
+    privateKey: signingKey.privateKey,
+    subscriptions: kick.subscriptions,
+    maxAttempts: 3,
+  });
   try {
     const { api } = createKickClients(config);
     const { channels } = await api.getChannelsBySlug(DEMO_STREAMERS);
@@ -126,6 +148,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       chatroomId: ids.get(c.slug)?.chatroomId ?? null,
     })));
     print(`kick-monitor demo: simulated Kick at ${kick.url}, Pusher at ${pusher.url}`);
+    print(`its signed webhooks go to the monitor's receiver at http://127.0.0.1:${webhookPort}`);
     print(`embedded database in ${dataDir}; ${DEMO_STREAMERS.length} streamers; Ctrl-C to stop`);
     print("");
     print("To point another shell's commands at this simulated Kick, paste:");
@@ -165,9 +188,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     let changes = 0;
     timer = setInterval(() => {
       const slug = DEMO_STREAMERS[Math.floor(random() * DEMO_STREAMERS.length)];
-      // Every fourth change is never announced on Pusher: the poll has to catch it.
+      // Every fourth change is never announced on Pusher: a webhook reports it, or, every other time, the
+      // webhook is lost too and the poll has to catch it.
       const missed = ++changes % 4 === 0;
+      const pollOnly = changes % 8 === 4;
       pusher.setPublishing(!missed);
+      if (pollOnly) sender.injectFault({ kind: "drop" });
       if (world.get(slug).live) {
         world.goOffline(slug);
       } else {
@@ -177,7 +203,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
         });
       }
       pusher.setPublishing(true);
-      if (missed) print(`(${slug} changed without a Pusher event; the next poll will record it)`);
+      if (pollOnly) {
+        print(
+          `(${slug} changed without a Pusher event or a webhook; the next poll will record it)`,
+        );
+      } else if (missed) {
+        print(`(${slug} changed without a Pusher event; its webhook will report it)`);
+      }
     }, (options.changeEverySeconds ?? 2) * 1000);
 
     await new Promise<void>((resolve) => {
@@ -187,6 +219,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     });
   } finally {
     clearInterval(timer);
+    await sender.close();
     await monitor?.stop();
     await opened.close();
     await pusher.close();
@@ -203,6 +236,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 async function startSimulatedKick(
   world: FakeWorld,
   port: number | undefined,
+  signingKey: WebhookSigningKey,
 ): Promise<{ kick: FakeKick; pusher: FakePusher }> {
   const inUse = (which: number, what: string) =>
     new UserFacingError(
@@ -216,6 +250,7 @@ async function startSimulatedKick(
       clientId: DEMO_CLIENT_ID,
       clientSecret: DEMO_CLIENT_SECRET,
       port,
+      webhooks: { signingKey },
     });
   } catch (error) {
     if (port !== undefined && error instanceof Deno.errors.AddrInUse) throw inUse(port, "Kick");
@@ -234,6 +269,14 @@ async function startSimulatedKick(
     }
     throw error;
   }
+}
+
+/** A loopback port free right now, for the webhook receiver. */
+function freeLoopbackPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
 }
 
 function describe(t: Transition): string {

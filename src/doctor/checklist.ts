@@ -15,6 +15,11 @@ export const CHECK_NAMES = [
   "legacy_lookup",
   "pusher",
   "clock",
+  // Shown only when KICK_WEBHOOK_LISTEN is set (webhook_checks.ts).
+  "webhook_key",
+  "webhook_receiver",
+  "webhook_subscriptions",
+  "webhook_deliveries",
 ] as const;
 
 export type CheckName = typeof CHECK_NAMES[number];
@@ -28,6 +33,10 @@ export const CHECK_TITLES: Readonly<Record<CheckName, string>> = {
   legacy_lookup: "Website API (legacy)",
   pusher: "Pusher socket",
   clock: "Clock",
+  webhook_key: "Webhook key",
+  webhook_receiver: "Webhook public URL",
+  webhook_subscriptions: "Webhook subscriptions",
+  webhook_deliveries: "Webhook deliveries",
 };
 
 /**
@@ -43,6 +52,10 @@ export const CHECK_DEPENDENCIES: Readonly<Record<CheckName, readonly CheckName[]
   legacy_lookup: ["config"],
   pusher: ["config"],
   clock: ["config"],
+  webhook_key: ["config"],
+  webhook_receiver: ["config"],
+  webhook_subscriptions: ["oauth_token"],
+  webhook_deliveries: ["config"],
 };
 
 export type CheckStatus = "ok" | "warning" | "failed" | "skipped";

@@ -39,6 +39,7 @@ import {
   skippedResult,
 } from "./checklist.ts";
 import { probePusher } from "./pusher_probe.ts";
+import * as webhook from "./webhook_checks.ts";
 
 /** The channel looked up when no `--slug` is given: long-lived and well known (kick-api.md §3.4). */
 export const DEFAULT_DOCTOR_SLUG = "xqc";
@@ -84,6 +85,7 @@ const CHECKS: Readonly<Record<CheckName, Check>> = {
   legacy_lookup: checkLegacy,
   pusher: checkPusher,
   clock: checkClock,
+  ...webhook.WEBHOOK_CHECKS,
 };
 
 /** Runs every check in order and returns the report. Never throws. */
@@ -112,7 +114,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     }
     done.set(name, resultOf(name, outcome));
   }
-  return buildReport(CHECK_NAMES.map((name) => done.get(name)!));
+  const shown = CHECK_NAMES.filter((name) =>
+    !name.startsWith("webhook_") || webhook.webhooksConfigured(findings.config)
+  );
+  return buildReport(shown.map((name) => done.get(name)!));
 }
 
 // ---- configuration ----------------------------------------------------------------------------------------------

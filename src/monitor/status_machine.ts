@@ -433,9 +433,12 @@ function observeOffline(state: StreamerState, observation: Observation, options:
     const staleStop = isStaleStop(state, observation);
     if (staleStop || state.pendingOffline !== null) return { state, transitions: [] };
     const lastPushAt = observation.receivedAt;
-    // A suspected poll offline saw it first: its time is the real one.
+    // A suspected poll offline that saw it first dates it; a push stating an earlier end (a webhook's
+    // `ended_at`, delivered late behind the poll's answer) is the real time (found by the soak's --webhooks).
     const first = state.suspect?.status === "offline" ? state.suspect : null;
-    const offline = first === null ? observation : { ...observation, observedAt: first.observedAt };
+    const offline = first === null || first.observedAt.getTime() >= observation.observedAt.getTime()
+      ? observation
+      : { ...observation, observedAt: first.observedAt };
     return holdOffline({ ...state, suspect: null, lastPushAt }, offline, options);
   }
   if (state.pendingOffline !== null) return { state, transitions: [] };

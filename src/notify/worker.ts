@@ -10,6 +10,7 @@
  */
 import { HttpClient, TokenBucket } from "../lib/http.ts";
 import { sleep } from "../lib/backoff.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import { addSecret, log, redact } from "../lib/log.ts";
 import { describeError } from "../lib/errors.ts";
 import type { Counter, Registry } from "../http/metrics.ts";
@@ -62,6 +63,9 @@ export interface NotificationWorkerOptions {
  */
 const PACING_BURST = 1.25;
 
+/** How long one of the worker's database calls may take before it is abandoned. */
+const DB_CALL_TIMEOUT_MS = 10_000;
+
 /** 429s in a row for one delivery before it is given a scheduled retry instead of an immediate resend. */
 const MAX_RESENDS = 5;
 
@@ -96,6 +100,11 @@ export class NotificationWorker {
   readonly #write?: (line: string) => void;
   readonly #counter: Counter | null;
   readonly #lanes = new Map<number, Lane>();
+  /**
+   * Deliveries the service took whose record the database refused (an outage): recorded, never sent again, if
+   * this worker claims them once more.
+   */
+  readonly #unrecorded = new Map<number, { messageRef: string | null; at: Date }>();
   readonly #stop = new AbortController();
   /** Targets whose lane is sending now, with the lane's promise. */
   readonly #busy = new Map<number, Promise<void>>();
@@ -158,13 +167,16 @@ export class NotificationWorker {
     const now = Date.now();
     const excluded = [...this.#lanes].filter(([, lane]) => pausedUntil(lane) > now + 1000)
       .map(([id]) => id);
-    const claimed = await claimDue(this.#db, {
-      limit: this.#batchSize,
-      now: new Date(now),
-      workerId: this.#workerId,
-      leaseMs: this.#leaseMs,
-      excludeTargetIds: [...new Set([...excluded, ...this.#busy.keys()])],
-    });
+    const claimed = await this.#bounded(
+      claimDue(this.#db, {
+        limit: this.#batchSize,
+        now: new Date(now),
+        workerId: this.#workerId,
+        leaseMs: this.#leaseMs,
+        excludeTargetIds: [...new Set([...excluded, ...this.#busy.keys()])],
+      }),
+      "claiming deliveries",
+    );
     const byTarget = new Map<number, ClaimedDelivery[]>();
     for (const delivery of claimed) {
       const list = byTarget.get(delivery.target.id) ?? [];
@@ -236,17 +248,26 @@ export class NotificationWorker {
         const lane = this.#lane(delivery);
         const holdMs = pausedUntil(lane) - Date.now();
         if (holdMs > this.#maxHoldMs || Date.now() + Math.max(0, holdMs) > releaseAt) {
-          await releaseClaims(
-            this.#db,
-            deliveries.slice(index).map((d) => d.id),
-            new Date(Math.max(Date.now(), pausedUntil(lane))),
+          await this.#bounded(
+            releaseClaims(
+              this.#db,
+              deliveries.slice(index).map((d) => d.id),
+              new Date(Math.max(Date.now(), pausedUntil(lane))),
+            ),
+            "giving claims back",
           );
           return;
+        }
+        const sent = this.#unrecorded.get(delivery.id);
+        if (sent !== undefined) {
+          await this.#recordDelivered(delivery, sent, releaseAt);
+          index++;
+          continue;
         }
         const windowWaitMs = lane.windowEndsAt - Date.now();
         if (windowWaitMs > 0) await sleep(windowWaitMs, signal);
         await lane.bucket.take(signal);
-        const outcome = await this.#deliver(delivery, lane, resends);
+        const outcome = await this.#deliver(delivery, lane, resends, releaseAt);
         if (outcome === "again") {
           resends++;
           continue;
@@ -257,9 +278,47 @@ export class NotificationWorker {
     } catch (error) {
       // Stopped (or the database failed): whatever is left goes back, untried.
       const rest = deliveries.slice(index).map((d) => d.id);
-      await releaseClaims(this.#db, rest, new Date()).catch(() => {});
+      await this.#bounded(releaseClaims(this.#db, rest, new Date()), "giving claims back")
+        .catch(() => {});
       if (!signal.aborted) {
         log.warn("Notification worker stopped a lane", { error: describeError(error) });
+      }
+    }
+  }
+
+  /**
+   * A database call that gives up after DB_CALL_TIMEOUT_MS: a query on a connection the network dropped
+   * silently can hang for good, and with it the loop (the soak's database cut left every later delivery
+   * pending: nothing was claimed again). The writer bounds its writes the same way.
+   */
+  #bounded<T>(work: Promise<T>, what: string): Promise<T> {
+    return withTimeout(work, DB_CALL_TIMEOUT_MS, `the notification worker ${what}`);
+  }
+
+  /**
+   * Records a delivery the service took. The message is out: were the record lost (the database unreachable
+   * for a moment), the claim would come back and the message be sent twice. So the record is retried with
+   * back-off until the claim's deadline, and then remembered in memory for the next claim of the row.
+   */
+  async #recordDelivered(
+    delivery: ClaimedDelivery,
+    outcome: { messageRef: string | null; at: Date },
+    until: number,
+  ): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#bounded(markDelivered(this.#db, delivery.id, outcome), "recording a delivery");
+        this.#unrecorded.delete(delivery.id);
+        this.#count(delivery.target.name, "delivered");
+        return;
+      } catch (error) {
+        this.#unrecorded.set(delivery.id, outcome);
+        if (this.#stop.signal.aborted || Date.now() >= until) throw error;
+        log.warn("Could not record a sent notification; trying again", {
+          delivery: delivery.id,
+          error: describeError(error),
+        });
+        await sleep(Math.min(5_000, 200 * 2 ** attempt), this.#stop.signal).catch(() => {});
       }
     }
   }
@@ -269,13 +328,13 @@ export class NotificationWorker {
     delivery: ClaimedDelivery,
     lane: Lane,
     resends: number,
+    releaseAt: number,
   ): Promise<"done" | "again"> {
     const target = delivery.target;
     if (delivery.kind === "offline" && delivery.replyTo?.state === "failed") {
-      await markFailed(
-        this.#db,
-        delivery.id,
-        "not sent: the online notification was not delivered",
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, "not sent: the online notification was not delivered"),
+        "recording a failure",
       );
       this.#count(target.name, "failed");
       return "done";
@@ -284,7 +343,10 @@ export class NotificationWorker {
     try {
       parsed = parseTargetUrl(target.url, target.kind);
     } catch (error) {
-      await markFailed(this.#db, delivery.id, redact(describeError(error)));
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, redact(describeError(error))),
+        "recording a failure",
+      );
       this.#count(target.name, "failed");
       return "done";
     }
@@ -300,8 +362,7 @@ export class NotificationWorker {
       if (result.pauseMs !== null) {
         lane.windowEndsAt = Math.max(lane.windowEndsAt, Date.now() + result.pauseMs);
       }
-      await markDelivered(this.#db, delivery.id, { messageRef: result.messageRef, at: now });
-      this.#count(target.name, "delivered");
+      await this.#recordDelivered(delivery, { messageRef: result.messageRef, at: now }, releaseAt);
       return "done";
     }
     const reason = redact(result.reason);
@@ -322,7 +383,10 @@ export class NotificationWorker {
       this.#retry,
     );
     if (decision.kind === "retry") {
-      await markRetry(this.#db, delivery.id, { nextAttemptAt: decision.at, error: reason });
+      await this.#bounded(
+        markRetry(this.#db, delivery.id, { nextAttemptAt: decision.at, error: reason }),
+        "scheduling a retry",
+      );
       if (!result.rateLimited) this.#count(target.name, "retry");
       log.debug("Notification not delivered; will retry", {
         target: target.name,
@@ -331,7 +395,10 @@ export class NotificationWorker {
         at: decision.at.toISOString(),
       });
     } else {
-      await markFailed(this.#db, delivery.id, decision.reason);
+      await this.#bounded(
+        markFailed(this.#db, delivery.id, decision.reason),
+        "recording a failure",
+      );
       this.#count(target.name, "failed");
       log.warn("Notification failed", {
         target: target.name,

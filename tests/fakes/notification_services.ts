@@ -97,6 +97,8 @@ export interface FakeDiscord extends Fake {
     rateLimited: number;
     /** Successful executes and edits, by arrival time (performance.now()). */
     accepted: number[];
+    /** Successful executes (POST) and edits (PATCH), in order: which webhook, which message, what body. */
+    succeeded: { method: "POST" | "PATCH"; webhookId: string; messageId: string; json: unknown }[];
   };
   /** Successful executes (POST) and edits (PATCH) in the order accepted, with the message as stored. */
   acceptedLog: { method: "POST" | "PATCH"; messageId: string; message: Record<string, unknown> }[];
@@ -114,7 +116,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   let stormUntil = -Infinity;
   let failing = { status: 500, count: 0 };
   let nextId = 1_100_000_000_000_000_000n;
-  const state = { early: 0, rateLimited: 0, accepted: [] as number[] };
+  const state = {
+    early: 0,
+    rateLimited: 0,
+    accepted: [] as number[],
+    succeeded: [] as FakeDiscord["stats"]["succeeded"],
+  };
   const acceptedLog: FakeDiscord["acceptedLog"] = [];
 
   const rateHeaders = (now: number, remaining: number): Record<string, string> => {
@@ -178,6 +185,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       messages.set(messageId, message);
       state.accepted.push(now);
       acceptedLog.push({ method: "PATCH", messageId, message });
+      state.succeeded.push({ method: "PATCH", webhookId: id, messageId, json: body });
       return json(message, 200, headers);
     }
     if (request.method !== "POST") {
@@ -187,6 +195,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     messages.set(message.id, message);
     state.accepted.push(now);
     acceptedLog.push({ method: "POST", messageId: message.id, message });
+    state.succeeded.push({ method: "POST", webhookId: id, messageId: message.id, json: body });
     if (request.search.includes("wait=true")) return json(message, 200, headers);
     return new Response(null, { status: 204, headers });
   });

@@ -10,6 +10,7 @@ import { startFakeDiscord } from "../fakes/notification_services.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import type { Store } from "../../src/store/store.ts";
+import type { Db } from "../../src/store/db.ts";
 import { addTarget, createDeliveries, listDeliveries } from "../../src/store/notifications.ts";
 import type { CommittedEvent } from "../../src/notify/types.ts";
 import { createNotificationHttpClient, NotificationWorker } from "../../src/notify/worker.ts";
@@ -183,6 +184,59 @@ for (const [index, backend] of testBackends().entries()) {
         await discord.close();
       }
     });
+
+    await t.step(
+      "a sent message whose record the database refused is recorded, never sent twice",
+      async () => {
+        const discord = await startFakeDiscord({ limit: 100, windowMs: 1000 });
+        discord.addWebhook("9", TOKEN);
+        try {
+          await withStore(backend, async (store) => {
+            await addTarget(store.db, {
+              name: "ops",
+              kind: "discord",
+              url: discord.webhookUrl("9", TOKEN),
+              streamerIds: null,
+              events: ["online"],
+              mention: null,
+              templateOnline: null,
+              templateOffline: null,
+              quietHours: null,
+              timezone: null,
+              secret: null,
+            });
+            await createDeliveries(store.db, await events(store, 1, ["online"]));
+            // The database drops out right after Discord took the message: the first records fail.
+            let refusals = 2;
+            const flaky: Db = {
+              kind: store.db.kind,
+              query<T>(text: string, params?: unknown[]): Promise<T[]> {
+                if (text.includes("SET state = 'delivered'") && refusals > 0) {
+                  refusals--;
+                  return Promise.reject(new Error("Lost connection to PostgreSQL"));
+                }
+                return store.db.query<T>(text, params);
+              },
+              exec: (script) => store.db.exec(script),
+              transaction: (fn) => store.db.transaction(fn),
+              close: () => Promise.resolve(),
+            };
+            const worker = new NotificationWorker({ db: flaky, idleMs: 20 });
+            worker.start();
+            try {
+              await waitFor("the record", async () => (await states(store)).delivered === 1, 5000);
+              await new Promise((resolve) => setTimeout(resolve, 300));
+              assert.equal(discord.stats.succeeded.length, 1, "sent once");
+              assert.equal(refusals, 0);
+            } finally {
+              await worker.stop();
+            }
+          });
+        } finally {
+          await discord.close();
+        }
+      },
+    );
 
     await t.step(
       "stop() is prompt during a long retry_after and gives the claims back",

@@ -46,6 +46,14 @@ import {
 import { SeededRandom } from "../../src/sim/random.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 import { CONFIRM_AFTER_MS } from "../../src/monitor/sources/poll.ts";
+import {
+  type FakeWebhookSender,
+  generateWebhookSigningKey,
+  startFakeWebhookSender,
+} from "../../src/sim/webhooks.ts";
+import { addTarget } from "../../src/store/notifications.ts";
+import { type FakeDiscord, startFakeDiscord } from "../fakes/notification_services.ts";
+import { compareDeliveries, type DeliveryComparison } from "./deliveries.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SECRET = "soak-client-secret-5d1e8b";
@@ -78,6 +86,13 @@ export interface SoakOptions {
   drift?: boolean;
   /** Occasional one-answer flips of the official API ("flicker" faults). */
   flicker?: boolean;
+  /**
+   * The simulated Kick also delivers signed webhooks to the daemon's receiver (KICK_WEBHOOK_LISTEN), for the
+   * streamers the daemon subscribed, dropping, delaying and duplicating some (same and new message id).
+   */
+  webhooks?: boolean;
+  /** A fake Discord target per streamer; the report compares its messages with the recorded events. */
+  notify?: boolean;
   /** The daemon's KICK_API_RATE (default 50 requests per second). */
   apiRatePerSecond?: number;
   /** The daemon's KICK_API_BATCH_SIZE (default 50, Kick's maximum). */
@@ -93,10 +108,29 @@ export interface SoakReport {
   durationMs: number;
   streamers: number;
   /** The Kick habits the run had on. */
-  conditions: { pollOnly: number; apiLagSeconds: number; drift: boolean; flicker: boolean };
+  conditions: {
+    pollOnly: number;
+    apiLagSeconds: number;
+    drift: boolean;
+    flicker: boolean;
+    webhooks: boolean;
+    notify: boolean;
+  };
   /** What the verdict allowed, and how it was computed. */
   tolerance: SoakTolerance;
   comparison: Comparison;
+  /** With `webhooks`: what the fake sender did (deliveries, not counting those to unsubscribed streamers). */
+  webhooks?: {
+    sent: number;
+    dropped: number;
+    duplicates: number;
+    accepted: number;
+    notAccepted: number;
+    /** Events recorded with source `webhook` (first to report). */
+    recordedFirst: number;
+  };
+  /** With `notify`: the fake Discord's messages against the recorded events. */
+  notifications?: DeliveryComparison & { early: number; rateLimited: number };
   /** Faults injected, by kind. */
   faults: Record<string, number>;
   /** The daemon exited without being told to (not counting SIGKILLs). */
@@ -147,6 +181,11 @@ const FAULT_KINDS: readonly FaultKind[] = [
 
 /** How long the final SIGTERM may take before the soak kills the daemon and fails. */
 const STOP_TIMEOUT_MS = 60_000;
+
+/** With `webhooks`: the share of deliveries lost, sent twice, and the most a delivery is late. */
+const WEBHOOK_DROP_RATE = 0.05;
+const WEBHOOK_DUPLICATE_RATE = 0.1;
+const WEBHOOK_DELAY_MS = 2_000;
 
 /** Drifting channels at a time, with `drift`: this share of the streamers. */
 const DRIFT_SHARE = 0.05;
@@ -271,11 +310,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ? { driftRate: DRIFT_RATE, driftSlugs: driftSlugs(), ownerSlug: slugs[0] }
       : {}),
   };
+  // With webhooks: a per-run signing key, whose public half the fake Kick serves (/public/v1/public-key).
+  const signingKey = options.webhooks ? await generateWebhookSigningKey() : null;
   const kick: FakeKick = await startFakeKick({
     world,
     clientId: "soak-client",
     clientSecret: SECRET,
     habits,
+    ...(signingKey === null ? {} : { webhooks: { signingKey } }),
   });
   // A short activity timeout so quiet sockets ping, and withheld pongs can be noticed.
   const pusher: FakePusher = await startFakePusher({ world, activityTimeout: 10 });
@@ -285,6 +327,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     apiLagSeconds,
     drift: options.drift ?? false,
     flicker: options.flicker ?? false,
+    webhooks: options.webhooks ?? false,
+    notify: options.notify ?? false,
   };
   // Each habit with a moment of its own is a fault kind of its flag; without the flags the rounds are as before.
   const faultKinds: FaultKind[] = [
@@ -295,6 +339,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const dir = await Deno.makeTempDir({ prefix: "kick-monitor-soak-" });
   const dataDir = join(dir, "data");
   const httpPort = freePort();
+  const webhookPort = signingKey === null ? null : freePort();
   const env = simulatedKickEnv({
     kickUrl: kick.url,
     pusherUrl: pusher.url,
@@ -308,7 +353,32 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
     KICK_API_RATE: String(apiRate),
     KICK_API_BATCH_SIZE: String(apiBatchSize),
+    ...(webhookPort === null ? {} : { KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}` }),
   });
+  // Kick's delivery faults (kick-api.md §1.9.5), seeded apart from the flips and faults: some deliveries lost,
+  // all late by up to WEBHOOK_DELAY_MS, some twice (half of those under a new message id). Kick retries a
+  // delivery that was not answered 200 (a restarting daemon), a few times.
+  const webhookRandom = new SeededRandom(options.seed ^ 0x0eb0_0c5e);
+  const sender: FakeWebhookSender | null = signingKey === null || webhookPort === null
+    ? null
+    : startFakeWebhookSender({
+      world,
+      targetUrl: `http://127.0.0.1:${webhookPort}/kick/webhook`,
+      privateKey: signingKey.privateKey,
+      subscriptions: kick.subscriptions,
+      dropRate: WEBHOOK_DROP_RATE,
+      duplicateRate: WEBHOOK_DUPLICATE_RATE,
+      newIdShare: 0.5,
+      delayMs: { min: 0, max: WEBHOOK_DELAY_MS },
+      maxAttempts: 3,
+      random: () => webhookRandom.next(),
+    });
+  // A Discord webhook per streamer, roomy enough that its rate limit never holds the soak's check back (the
+  // worker still obeys its headers: stats.early counts a request sent inside an announced wait).
+  const discord: FakeDiscord | null = options.notify
+    ? await startFakeDiscord({ limit: 1000, windowMs: 1000 })
+    : null;
+  const discordWebhookOf = (slug: string) => String(700_000 + slugs.indexOf(slug));
 
   const faults: Record<string, number> = {};
   const blindWindows: BlindWindow[] = [];
@@ -385,27 +455,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   function spawnDaemon(): Daemon {
     daemonCount++;
-    const logFile = Deno.openSync(join(dir, `daemon-${daemonCount}.log`), {
-      write: true,
-      create: true,
-      truncate: true,
-    });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "service", "start"],
+    // The daemon writes its log straight to the file (the shell `exec`s it, keeping its pid): a log piped
+    // through this process stalled at about 64 KiB in some runs, hiding a daemon's last words.
+    const logPath = join(dir, `daemon-${daemonCount}.log`);
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'exec "$@" 2>"$0"',
+        logPath,
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN,
+        "service",
+        "start",
+      ],
       env,
       stdin: "null",
       stdout: "null",
-      stderr: "piped",
+      stderr: "null",
     }).spawn();
-    const piped = child.stderr.pipeTo(logFile.writable).catch(() => {});
     const started: Daemon = {
       child,
       pid: child.pid,
-      exited: child.status.then(async (status) => {
-        // The log is complete once the pipe drains; never let a stuck pipe hold the soak.
-        await Promise.race([piped, sleep(5_000)]);
-        return status;
-      }),
+      exited: child.status,
       expectedExit: false,
     };
     started.exited.then(async (status) => {
@@ -522,6 +595,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           chatroomId: known ? s.chatroomId : null,
         };
       }));
+      if (discord !== null) {
+        // One Discord target per streamer, through the store API, before the daemon starts.
+        const ids = await check<{ id: string; slug: string }[]>`SELECT id, slug FROM streamers`;
+        for (const { id, slug } of ids) {
+          const webhookId = discordWebhookOf(slug);
+          const token = `soak-discord-token-${webhookId}_ABCDEFGHIJKLMNOP`;
+          discord.addWebhook(webhookId, token);
+          await addTarget(store.db, {
+            name: `discord-${slug}`,
+            kind: "discord",
+            url: discord.webhookUrl(webhookId, token),
+            streamerIds: [Number(id)],
+            events: ["online", "offline"],
+            mention: null,
+            templateOnline: null,
+            templateOffline: null,
+            quietHours: null,
+            timezone: null,
+            secret: null,
+          });
+        }
+      }
     } finally {
       await store.close();
     }
@@ -547,6 +642,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       () => Promise.resolve(pushChannelsSubscribed()),
       60_000,
     );
+    if (sender !== null) {
+      // The daemon keeps the subscriptions itself (two events per streamer).
+      await waitUntil(
+        "every streamer subscribed to webhooks",
+        () => Promise.resolve(kick.subscriptions.subscriptions.length >= 2 * streamerCount),
+        60_000,
+      );
+    }
     const historyStart = world.history.length;
     const startedAt = Date.now();
     const endAt = startedAt + options.durationMs;
@@ -681,6 +784,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await sleep((2 * pollSeconds + graceSeconds) * 1000 + 3_000);
     say("waiting for an empty journal backlog");
     await waitUntil("an empty journal backlog", async () => (await sample()) === 0, 120_000);
+    await sender?.settled();
+    if (discord !== null) {
+      say("waiting for every notification to be sent");
+      try {
+        await waitUntil("no pending notification", async () => {
+          const [row] = await check`
+            SELECT count(*)::int AS n FROM notification_deliveries WHERE state = 'pending'`;
+          return row.n === 0;
+        }, 120_000);
+      } catch {
+        // Reported, not thrown: what never arrived counts as missing in the verdict below.
+        say("notifications still pending after 120 s; they count as missing");
+      }
+    }
     await sleep(1_000);
 
     // ---- stop gracefully ---------------------------------------------------------------------------------------
@@ -726,9 +843,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       source: r.source,
     }));
     const comparison = compareHistories(truth, recorded, { tolerance, blindWindows });
+    const webhooks = sender === null ? undefined : webhookFigures(sender, recorded);
+    let notifications: SoakReport["notifications"];
+    if (discord !== null) {
+      const events = [...recorded].sort((a, b) => a.at - b.at || a.id - b.id);
+      notifications = {
+        ...compareDeliveries(events, discord.stats.succeeded, discordWebhookOf),
+        early: discord.stats.early,
+        rateLimited: discord.stats.rateLimited,
+      };
+    }
     passed = comparison.missing === 0 && comparison.duplicated === 0 &&
       comparison.falseTransitions === 0 && comparison.outOfOrder === 0 &&
-      comparison.wrongTime === 0 && unexpectedExits === 0 && finalExitCode === 0;
+      comparison.wrongTime === 0 && unexpectedExits === 0 && finalExitCode === 0 &&
+      (notifications === undefined ||
+        (notifications.missing === 0 && notifications.duplicated === 0 &&
+          notifications.unexpected === 0 && notifications.early === 0));
     return {
       seed: options.seed,
       durationMs: options.durationMs,
@@ -736,6 +866,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       conditions,
       tolerance,
       comparison,
+      webhooks,
+      notifications,
       faults,
       unexpectedExits,
       finalExitCode,
@@ -760,6 +892,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       } catch { /* already gone */ }
       await d.exited;
     }
+    await sender?.close();
+    await discord?.close();
     await check.end();
     await proxy.close();
     await pusher.close();
@@ -783,6 +917,22 @@ async function lastPollAfter(port: number, since: number): Promise<boolean> {
   }
 }
 
+/** What the fake webhook sender did, and how many recorded events a webhook reported first. */
+function webhookFigures(
+  sender: FakeWebhookSender,
+  recorded: { source: string }[],
+): NonNullable<SoakReport["webhooks"]> {
+  const subscribed = sender.deliveries.filter((d) => d.error !== "not subscribed");
+  return {
+    sent: subscribed.filter((d) => !d.dropped).length,
+    dropped: subscribed.filter((d) => d.dropped).length,
+    duplicates: subscribed.filter((d) => d.duplicateOf !== null).length,
+    accepted: subscribed.filter((d) => d.status === 200).length,
+    notAccepted: subscribed.filter((d) => !d.dropped && d.status !== 200).length,
+    recordedFirst: recorded.filter((r) => r.source === "webhook").length,
+  };
+}
+
 /** The Kick habits of a run, in words. */
 function describeConditions(c: SoakReport["conditions"]): string {
   const parts: string[] = [];
@@ -792,6 +942,8 @@ function describeConditions(c: SoakReport["conditions"]): string {
   if (c.apiLagSeconds > 0) parts.push(`API lag up to ${c.apiLagSeconds} s`);
   if (c.drift) parts.push("drifting fields");
   if (c.flicker) parts.push("flickers");
+  if (c.webhooks) parts.push("webhooks (some dropped, late, doubled)");
+  if (c.notify) parts.push("a Discord target per streamer");
   return parts.length === 0 ? "consistent" : parts.join(", ");
 }
 
@@ -807,6 +959,8 @@ function replayFlags(report: SoakReport): string {
   if (c.apiLagSeconds > 0) flags += ` --api-lag ${c.apiLagSeconds}`;
   if (c.drift) flags += " --drift";
   if (c.flicker) flags += " --flicker";
+  if (c.webhooks) flags += " --webhooks";
+  if (c.notify) flags += " --notify";
   return flags;
 }
 
@@ -859,6 +1013,25 @@ export function formatReport(report: SoakReport): string[] {
     `unexpected daemon exits: ${report.unexpectedExits}`,
     `final SIGTERM exit code: ${report.finalExitCode}`,
   ];
+  const w = report.webhooks;
+  if (w !== undefined) {
+    lines.push(
+      `webhooks:                ${w.sent} sent (${w.dropped} dropped, ${w.duplicates} duplicates), ` +
+        `${w.accepted} answered 200, ${w.notAccepted} not; ${w.recordedFirst} events first seen by one`,
+    );
+  }
+  const n = report.notifications;
+  if (n !== undefined) {
+    lines.push(
+      `deliveries expected:     ${n.expected}`,
+      `deliveries delivered:    ${n.delivered}`,
+      `deliveries duplicated:   ${n.duplicated}`,
+      `deliveries missing:      ${n.missing}`,
+      `deliveries unexpected:   ${n.unexpected}`,
+      `discord early requests:  ${n.early}  (429s answered: ${n.rateLimited})`,
+    );
+    for (const example of n.examples) lines.push(`  ${example}`);
+  }
   for (const d of c.examples) {
     lines.push(`  ${d.kind} ${d.slug} ${d.type} at ${d.at}${d.detail ? ` (${d.detail})` : ""}`);
   }

@@ -1,9 +1,9 @@
 /**
  * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--api-rate 50]
- * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--keep]`: runs the soak (harness.ts) against PostgreSQL
+ * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--webhooks] [--notify] [--keep]`: runs the soak (harness.ts) against PostgreSQL
  * (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints its report. Exits 1 when a transition is
- * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), or the daemon crashed;
- * 2 on a bad argument.
+ * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), a notification is
+ * missing, duplicated or sent inside a wait Discord announced, or the daemon crashed; 2 on a bad argument.
  */
 import { parseArgs } from "node:util";
 import { formatReport, runSoak } from "./harness.ts";
@@ -33,9 +33,13 @@ const USAGE = `Usage: deno task soak [options]
                      (below --poll, successive answers about a channel never go back in time)
   --drift            odd-but-harmless fields on some items, changing over time; one owner's channel
   --flicker          now and then one answer about a streamer shows the opposite state
+  --webhooks         Kick also delivers signed webhooks to the daemon's receiver (it subscribes itself);
+                     5% are lost, all up to 2 s late, 10% sent twice (half under a new message id)
+  --notify           a fake Discord target per streamer; the report compares its messages with the events
   --keep             keep the daemon logs even when the run passes
 
-Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, or a daemon crash.
+Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
+notification (with --notify), or a daemon crash.
 An offline found by the poll may be up to a poll interval + one pass + the API lag + 1 s late; everything
 else within 1 s. The report prints the tolerance.`;
 
@@ -86,6 +90,8 @@ if (import.meta.main) {
         "api-lag": { type: "string" },
         drift: { type: "boolean", default: false },
         flicker: { type: "boolean", default: false },
+        webhooks: { type: "boolean", default: false },
+        notify: { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -118,6 +124,8 @@ if (import.meta.main) {
     apiLagSeconds: number("api-lag", values["api-lag"], 0, 600),
     drift: values.drift,
     flicker: values.flicker,
+    webhooks: values.webhooks,
+    notify: values.notify,
     keepFiles: values.keep,
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };

@@ -24,7 +24,7 @@ type Input =
   | { at: number; push: "online"; livestream: number; started?: number }
   | { at: number; push: "offline"; livestream?: number }
   /** A webhook: push evidence with Kick's start time but no livestream id (kick-api.md §1.9.2). */
-  | { at: number; webhook: "online" | "offline"; started: number }
+  | { at: number; webhook: "online" | "offline"; started: number; ended?: number }
   /** A poll answer sent at `at`; `started` is the API's start_time (seconds after T0) for an online. */
   | { at: number; poll: "online"; started: number | null }
   | { at: number; poll: "offline" }
@@ -59,7 +59,11 @@ function toObservation(input: Input): Observation {
     return {
       ...base,
       status: input.webhook,
-      observedAt: input.webhook === "online" ? started : at,
+      observedAt: input.webhook === "online"
+        ? started
+        : input.ended === undefined
+        ? at
+        : new Date(T0 + input.ended * S),
       source: "webhook",
       evidence: "push",
       livestreamId: null,
@@ -164,6 +168,17 @@ const rows: Row[] = [
     name: "a push offline confirms a suspected poll offline, dated at the poll's sighting",
     inputs: [...liveSincePush, { at: 30, poll: "offline" }, { at: 32, push: "offline" }],
     expect: ["offline@30"],
+    final: "offline",
+  },
+  {
+    name:
+      "webhook: an offline delivered late, behind the poll's first answer, keeps Kick's earlier end",
+    inputs: [
+      { at: 0, webhook: "online", started: 0 },
+      { at: 31, poll: "offline" },
+      { at: 32, webhook: "offline", started: 0, ended: 29.5 },
+    ],
+    expect: ["offline@29.5"],
     final: "offline",
   },
   {
