@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { type Config, requireKickCredentials } from "./config.ts";
 import { requireUsableDataDir } from "./config_usability.ts";
-import { HttpClient } from "./lib/http.ts";
+import type { HttpClient } from "./lib/http.ts";
+import { KickHttpClient } from "./kick/http.ts";
 import { AppTokenProvider } from "./kick/oauth.ts";
 import { KickApi } from "./kick/api.ts";
 import { LegacyLookup } from "./kick/legacy.ts";
@@ -101,7 +102,7 @@ export interface KickClients {
 /** Builds the official-API clients; throws ConfigError (78) when the credentials are missing. */
 export function createKickClients(config: Config): KickClients {
   const { clientId, clientSecret } = requireKickCredentials(config);
-  const http = new HttpClient({
+  const http = new KickHttpClient({
     ratePerSecond: config.apiRatePerSecond,
     // Evenly spaced, never bunched: against a per-second limit as tight as our rate, a burst at start leaves
     // no slack, and the next bit of network jitter earns a 429 (measured by the reconciliation benchmark).
@@ -115,7 +116,7 @@ export function createKickClients(config: Config): KickClients {
 
 /** The best-effort legacy website lookup: few retries, since Cloudflare's answer will not change. */
 export function createLegacyLookup(config: Config): LegacyLookup {
-  const http = new HttpClient({
+  const http = new KickHttpClient({
     ratePerSecond: config.apiRatePerSecond,
     timeoutMs: Math.min(config.apiTimeoutSeconds, 5) * 1000,
     maxRetries: 1,

@@ -12,7 +12,7 @@ import {
   openConfiguredStore,
   type OpenedStore,
 } from "../resources.ts";
-import { HttpClient } from "../lib/http.ts";
+import { KickHttpClient } from "../kick/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
 import { KickApi, type KickChannel } from "../kick/api.ts";
@@ -263,7 +263,7 @@ async function checkToken(findings: Findings): Promise<CheckOutcome> {
   }
   // Built here rather than with createKickClients: doctor fails fast (few retries) and reads the Date header
   // of every answer for the clock check.
-  const http = new HttpClient({
+  const http = new KickHttpClient({
     ratePerSecond: config.apiRatePerSecond,
     timeoutMs: config.apiTimeoutSeconds * 1000,
     maxRetries: 1,

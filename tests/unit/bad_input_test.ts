@@ -16,7 +16,7 @@ import {
 } from "../../src/config.ts";
 import { parse as parseDotenv } from "dotenv";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
-import { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
 import { KickApi } from "../../src/kick/api.ts";
@@ -259,7 +259,7 @@ for (const c of apiCases) {
         }),
       );
     };
-    const http = new HttpClient({
+    const http = new KickHttpClient({
       ratePerSecond: 1000,
       timeoutMs: 2_000,
       maxRetries: 1,
