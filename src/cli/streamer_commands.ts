@@ -2,7 +2,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { Config } from "../config.ts";
 import { normaliseSlug } from "../domain/slug.ts";
-import type { KickApi, KickChannel } from "../kick/api.ts";
+import type { KickApi } from "../kick/api.ts";
+import type { KickChannel } from "../kick/channels.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
 import { judgeManualChannelId, learnChannelIds, resolveInBatches } from "../kick/resolve.ts";
 import { describeError, ExitCode, exitCodeOf, UsageError, UserFacingError } from "../lib/errors.ts";

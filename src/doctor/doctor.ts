@@ -15,7 +15,8 @@ import {
 import { KickHttpClient } from "../kick/http.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { AppTokenProvider } from "../kick/oauth.ts";
-import { KickApi, type KickChannel } from "../kick/api.ts";
+import { KickApi } from "../kick/api.ts";
+import type { KickChannel } from "../kick/channels.ts";
 import {
   KickBlockedError,
   KickCredentialsError,
