@@ -8,7 +8,7 @@ import { validateSettings } from "../config.ts";
 import { FakeWorld } from "../sim/world.ts";
 import { type FakeKick, startFakeKick } from "../sim/kick.ts";
 import { type FakePusher, startFakePusher } from "../sim/pusher.ts";
-import { addTarget } from "../store/notifications.ts";
+import { addTarget } from "../store/notification_targets.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import { learnChannelIds } from "../kick/resolve.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";

@@ -33,15 +33,12 @@ import {
 } from "../notify/types.ts";
 import { sendNow } from "../notify/worker.ts";
 import {
-  addTarget,
-  getTarget,
   insertTestDelivery,
   listDeliveries,
-  listTargets,
   markDelivered,
   markFailed,
-  removeTarget,
 } from "../store/notifications.ts";
+import { addTarget, getTarget, listTargets, removeTarget } from "../store/notification_targets.ts";
 import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";

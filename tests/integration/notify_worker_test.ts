@@ -10,7 +10,8 @@ import { startFakeDiscord } from "../fakes/notification_services.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import type { Store } from "../../src/store/store.ts";
-import { addTarget, createDeliveries, listDeliveries } from "../../src/store/notifications.ts";
+import { createDeliveries, listDeliveries } from "../../src/store/notifications.ts";
+import { addTarget } from "../../src/store/notification_targets.ts";
 import type { CommittedEvent } from "../../src/notify/types.ts";
 import { createNotificationHttpClient, NotificationWorker } from "../../src/notify/worker.ts";
 
