@@ -9,11 +9,11 @@ import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts
 import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
 import {
   describeSettings,
-  ENV_TEMPLATE,
   validateSettings,
   VARIABLE_NAMES,
   type VariableName,
 } from "../../src/config.ts";
+import { ENV_TEMPLATE } from "../../src/config_template.ts";
 import { parse as parseDotenv } from "dotenv";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
 import { KickHttpClient } from "../../src/kick/http.ts";
