@@ -29,9 +29,13 @@ export interface MigrationFile {
 
 /** A row of `schema_migrations`. */
 export interface AppliedMigration {
+  /** The number the file name starts with. */
   version: number;
+  /** The file name. */
   name: string;
+  /** The file's checksum when it was applied. */
   checksum: string;
+  /** When it was applied. */
   appliedAt: Date;
 }
 

@@ -19,7 +19,9 @@ import type { LiveStatus, StreamerStatus, Transition } from "../domain/types.ts"
 /** What a batch did: `inserted` transitions took effect; `skipped` ones were replays, duplicates, stale
  * baselines or for unknown streamers. */
 export interface ApplyResult {
+  /** Transitions that took effect. */
   inserted: number;
+  /** Transitions that were replays, duplicates, stale baselines or for unknown streamers. */
   skipped: number;
 }
 
@@ -156,7 +158,9 @@ function closeSession(plan: BatchPlan, state: Simulated, at: Date): void {
 export interface InsertedEvent {
   /** `status_events.id`. */
   eventId: number;
+  /** `streamers.id` of the streamer it is about. */
   streamerId: number;
+  /** The transition that was recorded. */
   transition: Transition;
 }
 
