@@ -124,34 +124,55 @@ type RawConfig = z.output<typeof configSchema>;
 
 /** The typed, validated configuration the rest of the program uses. */
 export interface Config {
+  /** KICK_CLIENT_ID: the app's client id; needed by anything that talks to Kick's official API. */
   kickClientId: string | undefined;
+  /** KICK_CLIENT_SECRET (redacted from every output). */
   kickClientSecret: string | undefined;
+  /** DATABASE_URL: a PostgreSQL server; undefined means the embedded database in `dataDir`. */
   databaseUrl: string | undefined;
+  /** KICK_MONITOR_DATA_DIR: the embedded database, pid file and journal. */
   dataDir: string;
+  /** KICK_OAUTH_URL, without a trailing slash. */
   oauthUrl: string;
+  /** KICK_API_URL, without a trailing slash. */
   apiUrl: string;
+  /** KICK_WEB_URL (the legacy website API), without a trailing slash. */
   webUrl: string;
-  /** The Pusher websocket URL, or {@link PUSHER_OFF} ("off"): no Pusher, webhooks and the poll only. */
-  pusherUrl: string | typeof PUSHER_OFF;
+  /**
+   * KICK_PUSHER_URL: the Pusher websocket URL, or `PUSHER_OFF` ("off"): no Pusher, webhooks and the poll
+   * only.
+   */
+  pusherUrl: string;
+  /** KICK_MONITOR_POLL_INTERVAL: seconds between reconciliation polls. */
   pollIntervalSeconds: number;
+  /** KICK_MONITOR_OFFLINE_GRACE: seconds an offline must hold before it is recorded. */
   offlineGraceSeconds: number;
+  /** KICK_MONITOR_HTTP: the health and metrics listener, or null ("off"). */
   http: { hostname: string; port: number } | null;
   /** Kick's official webhooks; `listen` null ("off") means no receiver. */
   webhook: {
+    /** KICK_WEBHOOK_LISTEN: the receiver's listener, or null ("off"). */
     listen: { hostname: string; port: number } | null;
     /** Where Kick posts, e.g. `/kick/webhook`. */
     path: string;
     /** KICK_WEBHOOK_PUBLIC_KEY as given: PEM text or a path; undefined → Kick's API, else the documented key. */
     publicKey: string | undefined;
+    /** KICK_WEBHOOK_MAX_AGE: older deliveries (by their timestamp) are refused as replays. */
     maxAgeSeconds: number;
     /** The receiver's public address, for `doctor` only. */
     publicUrl: string | undefined;
   };
+  /** LOG_LEVEL. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** LOG_FORMAT; by default pretty on a terminal, else json. */
   logFormat: "json" | "pretty";
+  /** KICK_API_RATE: requests per second toward Kick, all together. */
   apiRatePerSecond: number;
+  /** KICK_API_BATCH_SIZE: slugs or ids per official-API request. */
   apiBatchSize: number;
+  /** KICK_API_TIMEOUT: seconds one API attempt may take. */
   apiTimeoutSeconds: number;
+  /** KICK_MONITOR_CHANNELS_PER_SOCKET: Pusher channels carried by one websocket. */
   channelsPerSocket: number;
 }
 

@@ -57,6 +57,7 @@ export interface KickApiOptions {
 export interface BatchOptions {
   /** Items per request for this call, 1 to 50. */
   batchSize?: number;
+  /** Cancels every batch of the call. */
   signal?: AbortSignal;
 }
 
@@ -72,8 +73,11 @@ export interface ChannelsBySlug {
 
 /** Result of {@link KickApi.getChannelsByBroadcasterId}. */
 export interface ChannelsById {
+  /** By the broadcaster user id that was asked for. */
   channels: Map<number, KickChannel>;
+  /** Ids asked for that Kick did not return. */
   notFound: number[];
+  /** Ids Kick returned without being asked for; dropped. */
   dropped: number[];
 }
 
@@ -95,6 +99,7 @@ export class KickApi {
   readonly #batchSize: number;
   readonly #concurrency: number;
 
+  /** A client over the shared HTTP client and app token provider. */
   constructor(options: KickApiOptions) {
     this.#requests = new KickRequester(options);
     this.#subscriptions = new KickSubscriptionsApi(this.#requests);

@@ -9,6 +9,7 @@ import type { ChannelPayload, LivestreamPayload } from "./schemas.ts";
 export interface KickChannel {
   /** The slug as Kick returns it. */
   slug: string;
+  /** Kick's broadcaster user id. */
   broadcasterUserId: number;
   /**
    * Whether the channel is live; null when Kick's answer had no readable `stream.is_live` (a missing stream
@@ -17,6 +18,7 @@ export interface KickChannel {
   isLive: boolean | null;
   /** Stream title; the last one when offline; null when empty or odd. */
   title: string | null;
+  /** The stream category, if any. */
   category: string | null;
   /** Viewers while live, else null. */
   viewers: number | null;
@@ -26,20 +28,29 @@ export interface KickChannel {
 
 /** A live stream from `/public/v1/livestreams`, the one official source of the Pusher channel id (§1.5). */
 export interface KickLivestream {
+  /** The channel's slug as Kick returns it. */
   slug: string;
+  /** Kick's broadcaster user id. */
   broadcasterUserId: number;
   /** The channel id Pusher channels are named after (§3.4); never the user id. */
   channelId: number;
+  /** The stream title, if any. */
   title: string | null;
+  /** The stream category, if any. */
   category: string | null;
+  /** Current viewers, if given. */
   viewers: number | null;
+  /** When the broadcast started, if readable. */
   startedAt: Date | null;
 }
 
 /** A user from `/public/v1/users` (§1.6). */
 export interface KickUser {
+  /** Kick's user id (the broadcaster user id of their channel). */
   userId: number;
+  /** The user's display name. */
   name: string;
+  /** URL of the profile picture, if any. */
   profilePicture: string | null;
 }
 

@@ -17,8 +17,11 @@ import type { z } from "zod";
  * channels answered without a readable `stream.is_live`.
  */
 export interface KickApiStats {
+  /** Items Kick returned that were not asked for (§1.4 bug #321). */
   mismatches: number;
+  /** Items dropped because a field the monitor relies on was unreadable. */
   itemsRejected: number;
+  /** Channels answered without a readable `stream.is_live`. */
   noStream: number;
 }
 

@@ -29,6 +29,22 @@ export type { LegacyLookup } from "../kick/legacy.ts";
 export type { PusherPoolOptions } from "../pusher/pool.ts";
 export type { Db } from "../store/db.ts";
 export type { Store, StreamerRecord } from "../store/store.ts";
+// …and the types those mention in turn, so every type a contract reaches is documented (deno doc --lint).
+export type { Evidence } from "../domain/types.ts";
+export type { Counter, Gauge, GaugeReading, Histogram, Labels, Metric } from "../http/metrics.ts";
+export type { BatchOptions, ChannelsById, ChannelsBySlug } from "../kick/api.ts";
+export type { KickChannel, KickLivestream, KickUser } from "../kick/channels.ts";
+export type { LegacyLive, LegacyLookupResult } from "../kick/legacy.ts";
+export type { KickApiStats } from "../kick/requests.ts";
+export type { EventKind, EventSubscription } from "../kick/subscriptions.ts";
+export type { RetrySchedule, RetrySchedules } from "../pusher/protocol.ts";
+export type {
+  PusherChannelEvent,
+  PusherCloseInfo,
+  PusherConnectionOptions,
+  PusherRefusalInfo,
+  PusherSubscriptionError,
+} from "../pusher/types.ts";
 
 /** What a source or sink says about itself on /healthz and in the status file. */
 export interface ComponentHealth {

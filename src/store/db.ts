@@ -18,6 +18,7 @@ export type DbKind = "postgres" | "pglite";
 
 /** A connection (pool) or an open transaction; every statement is parameterised with `$1`, `$2`, …. */
 export interface Db {
+  /** Which backend it talks to. */
   readonly kind: DbKind;
   /**
    * Runs one statement and returns its rows. Statements issued on one transaction without awaiting each
