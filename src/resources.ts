@@ -11,7 +11,8 @@ import { KickHttpClient } from "./kick/http.ts";
 import { AppTokenProvider } from "./kick/oauth.ts";
 import { KickApi } from "./kick/api.ts";
 import { LegacyLookup } from "./kick/legacy.ts";
-import { openStore, type Store } from "./store/store.ts";
+import { resolveInBatches } from "./kick/resolve.ts";
+import { type NewStreamer, openStore, type Store } from "./store/store.ts";
 import { type FileLock, lockFileWithin, lockHolder } from "./lib/file_lock.ts";
 import { UserFacingError } from "./lib/errors.ts";
 
@@ -122,4 +123,39 @@ export function createLegacyLookup(config: Config): LegacyLookup {
     maxRetries: 1,
   });
   return new LegacyLookup({ http, webUrl: config.webUrl });
+}
+
+/** One batch stored by {@link addStreamersFromKick}. */
+export interface StoredBatch {
+  /** The slugs of this batch, as asked for. */
+  slugs: string[];
+  /** The streamers stored: the channels Kick knows, with the ids learned for them. */
+  rows: (Required<NewStreamer> & { broadcasterUserId: number })[];
+  /** Slugs of `rows` that were not monitored before. */
+  added: string[];
+  /** Slugs of this batch Kick has no channel for. */
+  notFound: string[];
+}
+
+/**
+ * Resolves `slugs` through Kick (src/kick/resolve.ts: the official API, then channel ids) and stores them, one
+ * API batch at a time: each batch is stored before it is yielded and before the next is asked for, so a caller
+ * can print it and an interruption keeps what was stored. The one way streamers are added from slugs
+ * (`streamers add`, `demo`).
+ */
+export async function* addStreamersFromKick(
+  store: Store,
+  slugs: string[],
+  options: { api: KickApi; legacy: LegacyLookup; batchSize: number; signal?: AbortSignal },
+): AsyncGenerator<StoredBatch> {
+  for await (const batch of resolveInBatches(slugs, options)) {
+    const rows = [...batch.channels.entries()].map(([slug, channel]) => ({
+      slug,
+      broadcasterUserId: channel.broadcasterUserId,
+      channelId: batch.ids.get(slug)?.channelId ?? null,
+      chatroomId: batch.ids.get(slug)?.chatroomId ?? null,
+    }));
+    const { added } = await store.addStreamers(rows);
+    yield { slugs: batch.slugs, rows, added, notFound: batch.notFound };
+  }
 }
