@@ -163,18 +163,29 @@ export async function createDeliveries(
 
 /** A delivery a worker has claimed: what to send, where, and the online message an offline edits. */
 export interface ClaimedDelivery {
+  /** `notification_deliveries.id`. */
   id: number;
+  /** The status event it announces; null for a `notify test` message. */
   eventId: number | null;
+  /** What it announces (online, offline, test). */
   kind: DeliveryKind;
+  /** The streamer's slug. */
   slug: string;
+  /** The stream title, if known. */
   title: string | null;
+  /** The stream category, if known. */
   category: string | null;
+  /** Viewers at the time, if known. */
   viewers: number | null;
+  /** When the event happened. */
   occurredAt: Date;
+  /** When the broadcast started, if known. */
   startedAt: Date | null;
   /** Attempts including this one. */
   attempts: number;
+  /** When the delivery was created. */
   createdAt: Date;
+  /** Where it goes. */
   target: NotificationTarget;
   /** Offline: the online delivery it follows (its state and message reference), when there is one. */
   replyTo: { id: number; state: DeliveryState; messageRef: string | null } | null;
@@ -184,6 +195,7 @@ export interface ClaimedDelivery {
 export interface ClaimOptions {
   /** At most this many rows. */
   limit: number;
+  /** The clock: rows due at or before it are claimed. */
   now: Date;
   /** Recorded in `claimed_by`. */
   workerId: string;
@@ -366,18 +378,31 @@ export async function insertTestDelivery(
 
 /** A row of `notify log`. */
 export interface DeliveryRecord {
+  /** `notification_deliveries.id`. */
   id: number;
+  /** The target's name. */
   target: string;
+  /** The status event it announces; null for a `notify test` message. */
   eventId: number | null;
+  /** The streamer's slug. */
   slug: string;
+  /** What it announces. */
   kind: DeliveryKind;
+  /** Where it is in its lifecycle. */
   state: DeliveryState;
+  /** Attempts so far. */
   attempts: number;
+  /** Why the last attempt failed, if it did. */
   lastError: string | null;
+  /** When it was delivered, if it was. */
   deliveredAt: Date | null;
+  /** The service's reference to the sent message (for edits), if any. */
   messageRef: string | null;
+  /** When it is (or was) due next. */
   nextAttemptAt: Date;
+  /** Quiet hours hold it until this time, if set. */
   heldUntil: Date | null;
+  /** When the delivery was created. */
   createdAt: Date;
 }
 
