@@ -42,12 +42,16 @@ export class KickHttpClient extends HttpClient {
   }
 }
 
-/** The generic HTTP failures as Kick's own errors; anything else as it is. */
+/**
+ * The generic HTTP failures as Kick's own errors; anything else as it is, including Kick's own errors (a
+ * caller's abort reason is rethrown as it is, and may be an earlier call's KickUnavailableError).
+ */
 function toKickError(error: unknown): unknown {
+  if (error instanceof KickBlockedError || error instanceof KickUnavailableError) return error;
   if (error instanceof ServiceBlockedError) {
     return new KickBlockedError(error.request, error.reason, { cause: error });
   }
-  if (error instanceof ServiceUnavailableError && !(error instanceof KickUnavailableError)) {
+  if (error instanceof ServiceUnavailableError) {
     return new KickUnavailableError(
       error.message,
       { request: error.request, lastStatus: error.lastStatus },
