@@ -9,11 +9,11 @@ import type { Transition } from "../../src/domain/types.ts";
 import {
   claimDue,
   createDeliveries,
-  listDeliveries,
   markDelivered,
   markFailed,
   markRetry,
 } from "../../src/store/notifications.ts";
+import { listDeliveries } from "../../src/store/delivery_log.ts";
 import {
   addTarget,
   getTarget,
