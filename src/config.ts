@@ -117,9 +117,11 @@ const variableSchemas = {
 
 export type VariableName = keyof typeof variableSchemas;
 export const VARIABLE_NAMES = Object.keys(variableSchemas) as VariableName[];
-const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
+/** Variables whose whole value is a secret: shown as "***", never in part. */
+export const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
 
-const configSchema = z.object(variableSchemas);
+/** Every variable's schema; parsing `{}` gives the defaults. */
+export const configSchema = z.object(variableSchemas);
 type RawConfig = z.output<typeof configSchema>;
 
 /** The typed, validated configuration the rest of the program uses. */
@@ -415,41 +417,4 @@ export function requireKickCredentials(config: Config): { clientId: string; clie
   }
   if (missing.length > 0) throw new ConfigError(missing);
   return { clientId: config.kickClientId!, clientSecret: config.kickClientSecret! };
-}
-
-/**
- * Settings as shown by `config show`: every variable's effective value and origin, secrets as "***" (the
- * client secret whole; a password or secret parameter inside a URL, through the one redaction function).
- */
-export function describeSettings(
-  settings: LoadedSettings,
-): { name: VariableName; value: string | null; origin: ValueOrigin }[] {
-  const defaults = configSchema.safeParse({});
-  return VARIABLE_NAMES.map((name) => {
-    const raw = settings.values[name];
-    if (raw !== undefined) {
-      return {
-        name,
-        value: SECRET_VARIABLES.has(name) ? MASK : redact(shownValue(name, raw)),
-        origin: settings.origins[name]!,
-      };
-    }
-    const fallback = defaults.success ? defaults.data[name] : undefined;
-    return { name, value: renderDefault(name, fallback), origin: "default" as const };
-  });
-}
-
-/** A PEM key given as text is shown as one line (its lines would break the table), not in full. */
-function shownValue(name: VariableName, raw: string): string {
-  if (name !== "KICK_WEBHOOK_PUBLIC_KEY" || !raw.includes("-----BEGIN")) return raw;
-  return `(PEM text, ${raw.trim().length} characters)`;
-}
-
-function renderDefault(name: VariableName, value: unknown): string | null {
-  if (value === undefined) return null;
-  if (name === "KICK_MONITOR_HTTP" || name === "KICK_WEBHOOK_LISTEN") {
-    const listen = value as { hostname: string; port: number } | null;
-    return listen ? `${listen.hostname}:${listen.port}` : "off";
-  }
-  return String(value);
 }

@@ -7,12 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts";
 import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
-import {
-  describeSettings,
-  validateSettings,
-  VARIABLE_NAMES,
-  type VariableName,
-} from "../../src/config.ts";
+import { validateSettings, VARIABLE_NAMES, type VariableName } from "../../src/config.ts";
+import { describeSettings } from "../../src/config_show.ts";
 import { ENV_TEMPLATE } from "../../src/config_template.ts";
 import { parse as parseDotenv } from "dotenv";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
