@@ -1,7 +1,7 @@
 /**
  * The one HTTP layer: every outgoing call goes through {@link HttpClient}. It knows no service: who is on the
  * other end is its `serviceName`, and whether an answer is a block (a CDN's bot protection) is its
- * `blockedReason` hook. A service's own errors and quirks live with that service (src/kick/http.ts).
+ * `blockedReason` hook. A service's own errors and quirks live with that service, in a wrapper of its own.
  *
  * - Every request first takes a token from the client's shared rate limiter.
  * - Each attempt has its own timeout; the caller's AbortSignal cancels the whole call at once.
@@ -140,7 +140,7 @@ export interface HttpClientOptions {
   /**
    * Why an answer is a block by something in front of the service rather than the service's own answer, or
    * null (the default judges nothing a block). Asked only of answers that are neither 429 nor 5xx/408; a block
-   * is thrown as ServiceBlockedError and never retried. src/kick/http.ts passes Cloudflare's 403s.
+   * is thrown as ServiceBlockedError and never retried (e.g. a CDN's challenge page).
    */
   blockedReason?: (status: number, headers: Headers, body: string) => string | null;
   /** The fetch implementation; the global one by default. Injectable for tests. */
