@@ -117,41 +117,64 @@ const variableSchemas = {
 
 export type VariableName = keyof typeof variableSchemas;
 export const VARIABLE_NAMES = Object.keys(variableSchemas) as VariableName[];
-const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
+/** Variables whose whole value is a secret: shown as "***", never in part. */
+export const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
 
-const configSchema = z.object(variableSchemas);
+/** Every variable's schema; parsing `{}` gives the defaults. */
+export const configSchema = z.object(variableSchemas);
 type RawConfig = z.output<typeof configSchema>;
 
 /** The typed, validated configuration the rest of the program uses. */
 export interface Config {
+  /** KICK_CLIENT_ID: the app's client id; needed by anything that talks to Kick's official API. */
   kickClientId: string | undefined;
+  /** KICK_CLIENT_SECRET (redacted from every output). */
   kickClientSecret: string | undefined;
+  /** DATABASE_URL: a PostgreSQL server; undefined means the embedded database in `dataDir`. */
   databaseUrl: string | undefined;
+  /** KICK_MONITOR_DATA_DIR: the embedded database, pid file and journal. */
   dataDir: string;
+  /** KICK_OAUTH_URL, without a trailing slash. */
   oauthUrl: string;
+  /** KICK_API_URL, without a trailing slash. */
   apiUrl: string;
+  /** KICK_WEB_URL (the legacy website API), without a trailing slash. */
   webUrl: string;
-  /** The Pusher websocket URL, or {@link PUSHER_OFF} ("off"): no Pusher, webhooks and the poll only. */
-  pusherUrl: string | typeof PUSHER_OFF;
+  /**
+   * KICK_PUSHER_URL: the Pusher websocket URL, or `PUSHER_OFF` ("off"): no Pusher, webhooks and the poll
+   * only.
+   */
+  pusherUrl: string;
+  /** KICK_MONITOR_POLL_INTERVAL: seconds between reconciliation polls. */
   pollIntervalSeconds: number;
+  /** KICK_MONITOR_OFFLINE_GRACE: seconds an offline must hold before it is recorded. */
   offlineGraceSeconds: number;
+  /** KICK_MONITOR_HTTP: the health and metrics listener, or null ("off"). */
   http: { hostname: string; port: number } | null;
   /** Kick's official webhooks; `listen` null ("off") means no receiver. */
   webhook: {
+    /** KICK_WEBHOOK_LISTEN: the receiver's listener, or null ("off"). */
     listen: { hostname: string; port: number } | null;
     /** Where Kick posts, e.g. `/kick/webhook`. */
     path: string;
     /** KICK_WEBHOOK_PUBLIC_KEY as given: PEM text or a path; undefined → Kick's API, else the documented key. */
     publicKey: string | undefined;
+    /** KICK_WEBHOOK_MAX_AGE: older deliveries (by their timestamp) are refused as replays. */
     maxAgeSeconds: number;
     /** The receiver's public address, for `doctor` only. */
     publicUrl: string | undefined;
   };
+  /** LOG_LEVEL. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** LOG_FORMAT; by default pretty on a terminal, else json. */
   logFormat: "json" | "pretty";
+  /** KICK_API_RATE: requests per second toward Kick, all together. */
   apiRatePerSecond: number;
+  /** KICK_API_BATCH_SIZE: slugs or ids per official-API request. */
   apiBatchSize: number;
+  /** KICK_API_TIMEOUT: seconds one API attempt may take. */
   apiTimeoutSeconds: number;
+  /** KICK_MONITOR_CHANNELS_PER_SOCKET: Pusher channels carried by one websocket. */
   channelsPerSocket: number;
 }
 
@@ -395,92 +418,3 @@ export function requireKickCredentials(config: Config): { clientId: string; clie
   if (missing.length > 0) throw new ConfigError(missing);
   return { clientId: config.kickClientId!, clientSecret: config.kickClientSecret! };
 }
-
-/**
- * Settings as shown by `config show`: every variable's effective value and origin, secrets as "***" (the
- * client secret whole; a password or secret parameter inside a URL, through the one redaction function).
- */
-export function describeSettings(
-  settings: LoadedSettings,
-): { name: VariableName; value: string | null; origin: ValueOrigin }[] {
-  const defaults = configSchema.safeParse({});
-  return VARIABLE_NAMES.map((name) => {
-    const raw = settings.values[name];
-    if (raw !== undefined) {
-      return {
-        name,
-        value: SECRET_VARIABLES.has(name) ? MASK : redact(shownValue(name, raw)),
-        origin: settings.origins[name]!,
-      };
-    }
-    const fallback = defaults.success ? defaults.data[name] : undefined;
-    return { name, value: renderDefault(name, fallback), origin: "default" as const };
-  });
-}
-
-/** A PEM key given as text is shown as one line (its lines would break the table), not in full. */
-function shownValue(name: VariableName, raw: string): string {
-  if (name !== "KICK_WEBHOOK_PUBLIC_KEY" || !raw.includes("-----BEGIN")) return raw;
-  return `(PEM text, ${raw.trim().length} characters)`;
-}
-
-function renderDefault(name: VariableName, value: unknown): string | null {
-  if (value === undefined) return null;
-  if (name === "KICK_MONITOR_HTTP" || name === "KICK_WEBHOOK_LISTEN") {
-    const listen = value as { hostname: string; port: number } | null;
-    return listen ? `${listen.hostname}:${listen.port}` : "off";
-  }
-  return String(value);
-}
-
-/** The commented template `config init` writes. */
-export const ENV_TEMPLATE =
-  `# kick-monitor configuration. Values here are overridden by the process environment.
-# Every variable is optional except the Kick app credentials, which anything that talks to Kick needs.
-
-# App credentials from https://kick.com/settings/developer (the account needs 2FA).
-KICK_CLIENT_ID=
-KICK_CLIENT_SECRET=
-
-# A real PostgreSQL server. Leave empty to use the embedded database in KICK_MONITOR_DATA_DIR.
-# DATABASE_URL=postgres://user:password@127.0.0.1:5432/kick_monitor
-
-# Embedded database, pid file and the durable event journal.
-# KICK_MONITOR_DATA_DIR=./data
-
-# Seconds between reconciliation polls of the official API.
-# KICK_MONITOR_POLL_INTERVAL=60
-
-# Seconds an offline must hold before it is recorded (with its real time).
-# KICK_MONITOR_OFFLINE_GRACE=60
-
-# Health and metrics listener ("host:port"), or "off".
-# KICK_MONITOR_HTTP=127.0.0.1:8080
-
-# debug, info, warn or error; json or pretty.
-# LOG_LEVEL=info
-# LOG_FORMAT=json
-
-# Kick endpoints (change only to point at a test double).
-# KICK_OAUTH_URL=https://id.kick.com
-# KICK_API_URL=https://api.kick.com
-# KICK_WEB_URL=https://kick.com
-# KICK_PUSHER_URL=${DEFAULT_PUSHER_URL}
-# ("off" runs without Pusher: webhooks and the poll only.)
-
-# Kick's official webhooks, a third source (needs a public HTTPS address that forwards to the listener, set as
-# the app's webhook URL at https://kick.com/settings/developer; then: kick-monitor webhooks subscribe).
-# KICK_WEBHOOK_LISTEN=off
-# KICK_WEBHOOK_PATH=/kick/webhook
-# KICK_WEBHOOK_PUBLIC_KEY=
-# KICK_WEBHOOK_MAX_AGE=300
-# KICK_WEBHOOK_PUBLIC_URL=
-
-# Politeness toward Kick's API, which publishes no rate limits.
-# KICK_API_RATE=1
-# KICK_API_BATCH_SIZE=25
-# KICK_API_TIMEOUT=10
-
-# Pusher channels carried by one websocket (more sockets mean one bad socket blinds less).
-# KICK_MONITOR_CHANNELS_PER_SOCKET=200
-`;

@@ -6,11 +6,13 @@
 import { join } from "node:path";
 import { type Config, requireKickCredentials } from "./config.ts";
 import { requireUsableDataDir } from "./config_usability.ts";
-import { HttpClient } from "./lib/http.ts";
+import type { HttpClient } from "./lib/http.ts";
+import { KickHttpClient } from "./kick/http.ts";
 import { AppTokenProvider } from "./kick/oauth.ts";
 import { KickApi } from "./kick/api.ts";
 import { LegacyLookup } from "./kick/legacy.ts";
-import { openStore, type Store } from "./store/store.ts";
+import { resolveInBatches } from "./kick/resolve.ts";
+import { type NewStreamer, openStore, type Store } from "./store/store.ts";
 import { type FileLock, lockFileWithin, lockHolder } from "./lib/file_lock.ts";
 import { UserFacingError } from "./lib/errors.ts";
 
@@ -101,7 +103,7 @@ export interface KickClients {
 /** Builds the official-API clients; throws ConfigError (78) when the credentials are missing. */
 export function createKickClients(config: Config): KickClients {
   const { clientId, clientSecret } = requireKickCredentials(config);
-  const http = new HttpClient({
+  const http = new KickHttpClient({
     ratePerSecond: config.apiRatePerSecond,
     // Evenly spaced, never bunched: against a per-second limit as tight as our rate, a burst at start leaves
     // no slack, and the next bit of network jitter earns a 429 (measured by the reconciliation benchmark).
@@ -115,10 +117,45 @@ export function createKickClients(config: Config): KickClients {
 
 /** The best-effort legacy website lookup: few retries, since Cloudflare's answer will not change. */
 export function createLegacyLookup(config: Config): LegacyLookup {
-  const http = new HttpClient({
+  const http = new KickHttpClient({
     ratePerSecond: config.apiRatePerSecond,
     timeoutMs: Math.min(config.apiTimeoutSeconds, 5) * 1000,
     maxRetries: 1,
   });
   return new LegacyLookup({ http, webUrl: config.webUrl });
+}
+
+/** One batch stored by {@link addStreamersFromKick}. */
+export interface StoredBatch {
+  /** The slugs of this batch, as asked for. */
+  slugs: string[];
+  /** The streamers stored: the channels Kick knows, with the ids learned for them. */
+  rows: (Required<NewStreamer> & { broadcasterUserId: number })[];
+  /** Slugs of `rows` that were not monitored before. */
+  added: string[];
+  /** Slugs of this batch Kick has no channel for. */
+  notFound: string[];
+}
+
+/**
+ * Resolves `slugs` through Kick (src/kick/resolve.ts: the official API, then channel ids) and stores them, one
+ * API batch at a time: each batch is stored before it is yielded and before the next is asked for, so a caller
+ * can print it and an interruption keeps what was stored. The one way streamers are added from slugs
+ * (`streamers add`, `demo`).
+ */
+export async function* addStreamersFromKick(
+  store: Store,
+  slugs: string[],
+  options: { api: KickApi; legacy: LegacyLookup; batchSize: number; signal?: AbortSignal },
+): AsyncGenerator<StoredBatch> {
+  for await (const batch of resolveInBatches(slugs, options)) {
+    const rows = [...batch.channels.entries()].map(([slug, channel]) => ({
+      slug,
+      broadcasterUserId: channel.broadcasterUserId,
+      channelId: batch.ids.get(slug)?.channelId ?? null,
+      chatroomId: batch.ids.get(slug)?.chatroomId ?? null,
+    }));
+    const { added } = await store.addStreamers(rows);
+    yield { slugs: batch.slugs, rows, added, notFound: batch.notFound };
+  }
 }

@@ -1,6 +1,8 @@
 /** `config show | validate | init`. */
 import type { Command } from "@commander-js/extra-typings";
-import { describeSettings, ENV_TEMPLATE, gatherSettings, validateSettings } from "../config.ts";
+import { gatherSettings, validateSettings } from "../config.ts";
+import { describeSettings } from "../config_show.ts";
+import { ENV_TEMPLATE } from "../config_template.ts";
 import { credentialProblems, dataDirProblem, KICK_COMMANDS } from "../config_usability.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";

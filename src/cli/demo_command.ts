@@ -19,16 +19,20 @@ import {
   startFakeWebhookSender,
   type WebhookSigningKey,
 } from "../sim/webhooks.ts";
-import { addTarget } from "../store/notifications.ts";
+import { addTarget } from "../store/notification_targets.ts";
 import { Monitor } from "../monitor/monitor.ts";
-import { learnChannelIds } from "../kick/resolve.ts";
 import { ConfigError, UserFacingError } from "../lib/errors.ts";
 import { configureLogging } from "../lib/log.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
 import type { Transition } from "../domain/types.ts";
 import type { CommandContext } from "./context.ts";
 import { parseIntegerArgument } from "./arguments.ts";
-import { createKickClients, createLegacyLookup, openConfiguredStore } from "../resources.ts";
+import {
+  addStreamersFromKick,
+  createKickClients,
+  createLegacyLookup,
+  openConfiguredStore,
+} from "../resources.ts";
 
 const DEMO_STREAMERS = ["xqc", "trainwreckstv", "adinross", "amouranth", "roshtein", "westcol"];
 const CATEGORIES = [
@@ -136,17 +140,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   });
   try {
     const { api } = createKickClients(config);
-    const { channels } = await api.getChannelsBySlug(DEMO_STREAMERS);
-    const ids = await learnChannelIds([...channels.values()], {
+    const adding = addStreamersFromKick(opened.store, DEMO_STREAMERS, {
       api,
       legacy: createLegacyLookup(config),
+      batchSize: config.apiBatchSize,
     });
-    await opened.store.addStreamers([...channels.values()].map((c) => ({
-      slug: c.slug,
-      broadcasterUserId: c.broadcasterUserId,
-      channelId: ids.get(c.slug)?.channelId ?? null,
-      chatroomId: ids.get(c.slug)?.chatroomId ?? null,
-    })));
+    for await (const _batch of adding) {
+      // Stored as it comes; the demo prints its streamers once it runs.
+    }
     print(`kick-monitor demo: simulated Kick at ${kick.url}, Pusher at ${pusher.url}`);
     print(`its signed webhooks go to the monitor's receiver at http://127.0.0.1:${webhookPort}`);
     print(`embedded database in ${dataDir}; ${DEMO_STREAMERS.length} streamers; Ctrl-C to stop`);

@@ -2,9 +2,10 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { Config } from "../config.ts";
 import { normaliseSlug } from "../domain/slug.ts";
-import type { KickApi, KickChannel } from "../kick/api.ts";
+import type { KickApi } from "../kick/api.ts";
+import type { KickChannel } from "../kick/channels.ts";
 import type { LegacyLookup } from "../kick/legacy.ts";
-import { judgeManualChannelId, learnChannelIds, resolveInBatches } from "../kick/resolve.ts";
+import { judgeManualChannelId, learnChannelIds } from "../kick/resolve.ts";
 import { describeError, ExitCode, exitCodeOf, UsageError, UserFacingError } from "../lib/errors.ts";
 import { sessionDocument, streamerDocument } from "../domain/documents.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
@@ -12,7 +13,12 @@ import type { Store } from "../store/store.ts";
 import { isoOrNull, parseIntegerArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 import { ProgressLine } from "./progress.ts";
-import { createKickClients, createLegacyLookup, withStore } from "../resources.ts";
+import {
+  addStreamersFromKick,
+  createKickClients,
+  createLegacyLookup,
+  withStore,
+} from "../resources.ts";
 
 export function registerStreamerCommands(program: Command, context: () => CommandContext): void {
   const streamers = program.command("streamers").description("manage the monitored streamers");
@@ -239,26 +245,19 @@ async function addInBatches(
   try {
     await withStore(options.config, async (store) => {
       progress.update(0);
-      const batches = resolveInBatches(slugs, {
+      const batches = addStreamersFromKick(store, slugs, {
         api: options.api,
         legacy: options.legacy,
         batchSize: options.config.apiBatchSize,
         signal: stop.signal,
       });
       try {
-        for await (const batch of batches) {
-          const rows = [...batch.channels.entries()].map(([slug, channel]) => ({
-            slug,
-            broadcasterUserId: channel.broadcasterUserId,
-            channelId: batch.ids.get(slug)?.channelId ?? null,
-            chatroomId: batch.ids.get(slug)?.chatroomId ?? null,
-          }));
-          const result = await store.addStreamers(rows);
-          done += batch.slugs.length;
+        for await (const { slugs: asked, rows, added, notFound: unknown } of batches) {
+          done += asked.length;
           stored += rows.length;
-          notFound.push(...batch.notFound);
+          notFound.push(...unknown);
           progress.around(() => {
-            const lines = rows.map((row) => describeAdded(row, result.added.includes(row.slug)));
+            const lines = rows.map((row) => describeAdded(row, added.includes(row.slug)));
             if (lines.length > 0) printLines(...lines);
           });
           progress.update(done);

@@ -4,24 +4,10 @@
  * it asks Kick a handful of questions (one token, one channel lookup, at most one live-streams lookup, one legacy
  * lookup, one Pusher socket).
  */
-import { type Config, PUSHER_OFF, requireKickCredentials } from "../config.ts";
+import { type Config, PUSHER_OFF } from "../config.ts";
 import { dataDirProblem } from "../config_usability.ts";
-import {
-  createLegacyLookup,
-  embeddedDatabaseExists,
-  openConfiguredStore,
-  type OpenedStore,
-} from "../resources.ts";
-import { HttpClient } from "../lib/http.ts";
+import { embeddedDatabaseExists, openConfiguredStore, type OpenedStore } from "../resources.ts";
 import { ConfigError, describeError, UnavailableError, UserFacingError } from "../lib/errors.ts";
-import { AppTokenProvider } from "../kick/oauth.ts";
-import { KickApi, type KickChannel } from "../kick/api.ts";
-import {
-  KickBlockedError,
-  KickCredentialsError,
-  KickResponseError,
-  KickUnavailableError,
-} from "../kick/errors.ts";
 import { maskDatabaseUrl } from "../store/db.ts";
 import {
   blockingDependency,
@@ -30,16 +16,18 @@ import {
   type CheckName,
   type CheckOutcome,
   type CheckResult,
-  type DateSample,
   type DoctorReport,
   type FailureKind,
   judgeClockSkew,
-  judgeTokenLifetime,
   resultOf,
   skippedResult,
 } from "./checklist.ts";
 import { probePusher } from "./pusher_probe.ts";
 import * as webhook from "./webhook_checks.ts";
+import { type Check, type DoctorOptions, failedFromError, type Findings } from "./findings.ts";
+import { checkApi, checkLegacy, checkToken } from "./kick_checks.ts";
+
+export type { DoctorOptions } from "./findings.ts";
 
 /** The channel looked up when no `--slug` is given: long-lived and well known (kick-api.md §3.4). */
 export const DEFAULT_DOCTOR_SLUG = "xqc";
@@ -50,33 +38,10 @@ export const DEFAULT_DOCTOR_SLUG = "xqc";
  */
 export const FALLBACK_PUSHER_CHANNEL = "channel.668";
 
-/** Options of {@link runDoctor}. */
-export interface DoctorOptions {
-  /** Loads and validates the configuration; throws ConfigError (the `config` line fails). */
-  loadConfig: () => Config;
-  /** The channel to look up, already normalised (default DEFAULT_DOCTOR_SLUG). */
-  slug?: string;
-  /** Limit of each Pusher step (default 10,000 ms). */
-  pusherStepTimeoutMs?: number;
-}
-
-/** What the checks learn and pass on to later checks. */
-interface Findings {
-  slug: string;
-  config: Config | null;
-  api: KickApi | null;
-  /** The slug's channel, when the official API found it. */
-  channel: KickChannel | null;
-  /** The slug's Pusher channel id and where it came from. */
-  channelId: { id: number; source: string } | null;
-  /** Why the legacy lookup gave no channel id, for the Pusher line. */
-  legacyNote: string | null;
-  /** `Date` headers of Kick's answers, latest last. */
-  dates: DateSample[];
-}
-
-type Check = (findings: Findings, options: DoctorOptions) => Promise<CheckOutcome>;
-
+/**
+ * Every check by name (the order and dependencies are CHECK_NAMES in ./checklist.ts). A group of checks lives
+ * in its own file (./kick_checks.ts) and is registered here, one line per check.
+ */
 const CHECKS: Readonly<Record<CheckName, Check>> = {
   config: checkConfig,
   database: checkDatabase,
@@ -244,166 +209,6 @@ async function checkDatabase(findings: Findings): Promise<CheckOutcome> {
   }
 }
 
-// ---- Kick: OAuth and the official API ---------------------------------------------------------------------------
-
-const CREDENTIALS_FIX =
-  "Copy the client id and secret again from https://kick.com/settings/developer into KICK_CLIENT_ID and " +
-  "KICK_CLIENT_SECRET (regenerate the secret if it is lost)";
-
-async function checkToken(findings: Findings): Promise<CheckOutcome> {
-  const config = findings.config!;
-  let credentials: { clientId: string; clientSecret: string };
-  try {
-    credentials = requireKickCredentials(config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return {
-      status: "failed",
-      kind: "config",
-      detail: `No app credentials: ${error.problems.join("; ")}`,
-      fix:
-        "Register an app at https://kick.com/settings/developer (the account needs 2FA) and set " +
-        "KICK_CLIENT_ID and KICK_CLIENT_SECRET in .env",
-    };
-  }
-  // Built here rather than with createKickClients: doctor fails fast (few retries) and reads the Date header
-  // of every answer for the clock check.
-  const http = new HttpClient({
-    ratePerSecond: config.apiRatePerSecond,
-    timeoutMs: config.apiTimeoutSeconds * 1000,
-    maxRetries: 1,
-    fetch: recordingDates(findings.dates),
-  });
-  const tokens = new AppTokenProvider({ http, oauthUrl: config.oauthUrl, ...credentials });
-  findings.api = new KickApi({ http, tokens, apiUrl: config.apiUrl, batchSize: 1 });
-  try {
-    await tokens.getToken();
-  } catch (error) {
-    return kickFailure(error, config.oauthUrl);
-  }
-  const expiresAt = tokens.expiresAt;
-  return judgeTokenLifetime(expiresAt === null ? null : (expiresAt - Date.now()) / 1000);
-}
-
-async function checkApi(findings: Findings): Promise<CheckOutcome> {
-  const config = findings.config!;
-  const api = findings.api!;
-  let channel: KickChannel | undefined;
-  try {
-    const { channels } = await api.getChannelsBySlug([findings.slug]);
-    channel = channels.get(findings.slug);
-  } catch (error) {
-    return kickFailure(error, config.apiUrl);
-  }
-  if (channel === undefined) {
-    return {
-      status: "warning",
-      detail: `GET /public/v1/channels answered and parsed, but Kick has no channel ${
-        JSON.stringify(findings.slug)
-      }`,
-      fix: "Check the slug (the part after kick.com/), or run doctor with another --slug",
-    };
-  }
-  findings.channel = channel;
-  const state = channel.isLive ? `live (${channel.viewers ?? "?"} viewers)` : "offline";
-  return {
-    status: "ok",
-    detail:
-      `GET /public/v1/channels?slug=${findings.slug} answered and parsed: broadcaster user id ${channel.broadcasterUserId}, ${state}`,
-  };
-}
-
-/** The outcome of a failed Kick request, by the error's kind (src/kick/errors.ts). */
-function kickFailure(error: unknown, baseUrl: string): CheckOutcome {
-  if (error instanceof KickCredentialsError) {
-    return { status: "failed", kind: "config", detail: error.message, fix: CREDENTIALS_FIX };
-  }
-  if (error instanceof KickBlockedError) {
-    return {
-      status: "failed",
-      kind: "unavailable",
-      detail: error.message,
-      fix: `Cloudflare refuses requests from this address to ${baseUrl}; try from another network`,
-    };
-  }
-  if (error instanceof KickUnavailableError) {
-    return {
-      status: "failed",
-      kind: "unavailable",
-      detail: error.message,
-      fix:
-        `Check the network, DNS and proxy settings toward ${baseUrl}; if they are fine, Kick is down: ` +
-        "try again later",
-    };
-  }
-  if (error instanceof KickResponseError) {
-    return {
-      status: "failed",
-      kind: "failure",
-      detail: error.message,
-      fix:
-        "Kick's answer no longer matches what kick-monitor expects: run `deno task test:live` to see " +
-        "the difference, and report it",
-    };
-  }
-  return failedFromError(error);
-}
-
-/** A fetch that records every answer's `Date` header, with when the request left and the answer came. */
-function recordingDates(samples: DateSample[]): typeof fetch {
-  return async (input, init) => {
-    const sentAt = Date.now();
-    const response = await fetch(input, init);
-    const date = response.headers.get("date");
-    if (date !== null) {
-      const url = new URL(input instanceof Request ? input.url : input);
-      samples.push({ date, sentAt, receivedAt: Date.now(), host: url.host });
-    }
-    return response;
-  };
-}
-
-// ---- Kick: legacy website API -----------------------------------------------------------------------------------
-
-async function checkLegacy(findings: Findings): Promise<CheckOutcome> {
-  const config = findings.config!;
-  const result = await createLegacyLookup(config).lookup(findings.slug);
-  const path = `GET /api/v2/channels/${findings.slug}`;
-  switch (result.kind) {
-    case "found":
-      findings.channelId = { id: result.channelId, source: "the website API" };
-      return {
-        status: "ok",
-        detail:
-          `${path} answered and parsed: channel id ${result.channelId}, chatroom id ${result.chatroomId}`,
-      };
-    case "blocked":
-      findings.legacyNote = "website API blocked";
-      return {
-        status: "warning",
-        detail:
-          `${path} is blocked by Cloudflare (${result.reason}); common from servers (kick-api.md §2.2)`,
-        fix:
-          "Nothing needed: monitoring uses the official API. For realtime events, channel ids come from " +
-          "the live-streams list while a streamer is live, or `streamers add SLUG --channel-id N`",
-      };
-    case "not-found":
-      findings.legacyNote = "website API does not know the slug";
-      return {
-        status: "warning",
-        detail: `${path}: the website API has no channel ${JSON.stringify(findings.slug)}`,
-        fix: "Check the slug, or run doctor with another --slug",
-      };
-    case "failed":
-      findings.legacyNote = "website API failed";
-      return {
-        status: "warning",
-        detail: `${path} failed: ${result.reason}`,
-        fix: `It is best effort only; check KICK_WEB_URL (${config.webUrl}) if this persists`,
-      };
-  }
-}
-
 // ---- Pusher -----------------------------------------------------------------------------------------------------
 
 async function checkPusher(findings: Findings, options: DoctorOptions): Promise<CheckOutcome> {
@@ -470,29 +275,4 @@ async function pusherChannelFor(findings: Findings): Promise<{ channel: string; 
 
 function checkClock(findings: Findings): Promise<CheckOutcome> {
   return Promise.resolve(judgeClockSkew(findings.dates.at(-1) ?? null));
-}
-
-// ---- helpers ----------------------------------------------------------------------------------------------------
-
-/** A failed outcome from an error no check anticipated; its kind follows the error's exit code. */
-function failedFromError(error: unknown): CheckOutcome {
-  if (error instanceof UserFacingError) {
-    const kind: FailureKind = error instanceof ConfigError
-      ? "config"
-      : error instanceof UnavailableError
-      ? "unavailable"
-      : "failure";
-    return {
-      status: "failed",
-      kind,
-      detail: describeError(error),
-      fix: "Fix what the message names, then run doctor again",
-    };
-  }
-  return {
-    status: "failed",
-    kind: "failure",
-    detail: `Unexpected error: ${describeError(error)}`,
-    fix: "Report this as a kick-monitor bug, with the output above",
-  };
 }

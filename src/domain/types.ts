@@ -20,14 +20,19 @@ export type Evidence = "push" | "poll";
 
 /** "Streamer X looked online/offline at time T, per source S, livestream L." */
 export interface Observation {
+  /** The streamer's slug (lowercase). */
   slug: string;
+  /** Looked online or offline. */
   status: LiveStatus;
   /** When the source says the change happened (stream start time, or when the event was seen). */
   observedAt: Date;
   /** When this process received it. */
   receivedAt: Date;
+  /** Which source saw it. */
   source: EventSource;
+  /** What kind of evidence it is (push or poll). */
   evidence: Evidence;
+  /** Kick's livestream id, when the source names one. */
   livestreamId: number | null;
   /**
    * The broadcast's start time as Kick states it (the API's `start_time`, Pusher's `created_at`, the webhook's
@@ -36,8 +41,11 @@ export interface Observation {
    * id to say which).
    */
   streamStartedAt?: Date | null;
+  /** The stream title, if the source gave one. */
   title: string | null;
+  /** The stream category, if the source gave one. */
   category: string | null;
+  /** Viewers while live, if the source gave them. */
   viewers: number | null;
   /** The source's payload, kept for the event log. */
   raw: unknown;
@@ -47,19 +55,28 @@ export interface Observation {
 export interface Transition {
   /** Stable identity; the database ignores a second row with the same key. */
   dedupeKey: string;
+  /** The streamer's slug (lowercase). */
   slug: string;
+  /** Went online or offline. */
   type: LiveStatus;
+  /** When it happened (the real time, as the evidence dates it). */
   occurredAt: Date;
+  /** When this process learned of it. */
   receivedAt: Date;
+  /** The source whose observation made it. */
   source: EventSource;
+  /** Kick's livestream id, when known. */
   livestreamId: number | null;
+  /** The stream title, if known. */
   title: string | null;
+  /** The stream category, if known. */
   category: string | null;
   /**
    * The first status learned for a newly added streamer: it sets the status and opens a session when live,
    * but writes no status event, because nothing "just happened".
    */
   baseline: boolean;
+  /** The source's payload, kept for the event log. */
   raw: unknown;
 }
 

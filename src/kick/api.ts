@@ -1,7 +1,9 @@
 /**
  * The official Kick REST API (kick-api.md §1): channels by slug or broadcaster id, live streams, users, the
  * webhook public key and the app's event subscriptions (§1.8; the planning is in src/kick/subscriptions.ts),
- * through the shared HttpClient with the app access token.
+ * through the shared HttpClient with the app access token. The request itself (token, 401, error mapping) is
+ * src/kick/requests.ts; the channel, live stream and user types and their normalisers are src/kick/channels.ts;
+ * the event-subscription endpoints are src/kick/subscriptions_api.ts, exposed here.
  *
  * - Lookups are batched (25 per request by default, at most 50, §1.4) and run a few batches at a time;
  *   the client's rate limiter decides the pace.
@@ -14,72 +16,30 @@
  *   once per field; the rest of the batch stands. An envelope that does not validate is a KickResponseError
  *   (exit 1), not retried (see src/kick/errors.ts).
  */
-import { describeRequest, type HttpClient, type HttpResponse } from "../lib/http.ts";
 import { log } from "../lib/log.ts";
 import { checkSlug } from "../domain/slug.ts";
-import { KickCredentialsError, KickResponseError } from "./errors.ts";
 import type { AppTokenProvider } from "./oauth.ts";
 import {
-  apiErrorSchema,
   channelSchema,
-  channelStreamSchema,
-  createdSubscriptionSchema,
   describeIssues,
-  envelope,
-  eventSubscriptionSchema,
   listResponseSchema,
   livestreamSchema,
-  parseBody,
-  parseKickTime,
   publicKeyResponseSchema,
   userSchema,
 } from "./schemas.ts";
-import { z } from "zod";
+import type { z } from "zod";
+import type { EventKind, EventSubscription } from "./subscriptions.ts";
+import type { ChannelPayload } from "./schemas.ts";
+import type { HttpClient } from "../lib/http.ts";
 import {
-  type EventKind,
-  type EventSubscription,
-  SubscriptionLimitError,
-  WebhooksNotEnabledError,
-} from "./subscriptions.ts";
-import type { ChannelPayload, LivestreamPayload } from "./schemas.ts";
-
-/** A channel as the rest of the program sees it. */
-export interface KickChannel {
-  /** The slug as Kick returns it. */
-  slug: string;
-  broadcasterUserId: number;
-  /**
-   * Whether the channel is live; null when Kick's answer had no readable `stream.is_live` (a missing stream
-   * is no observation, never "offline").
-   */
-  isLive: boolean | null;
-  /** Stream title; the last one when offline; null when empty or odd. */
-  title: string | null;
-  category: string | null;
-  /** Viewers while live, else null. */
-  viewers: number | null;
-  /** Start of the current broadcast while live, else null. */
-  startedAt: Date | null;
-}
-
-/** A live stream from `/public/v1/livestreams`, the one official source of the Pusher channel id (§1.5). */
-export interface KickLivestream {
-  slug: string;
-  broadcasterUserId: number;
-  /** The channel id Pusher channels are named after (§3.4); never the user id. */
-  channelId: number;
-  title: string | null;
-  category: string | null;
-  viewers: number | null;
-  startedAt: Date | null;
-}
-
-/** A user from `/public/v1/users` (§1.6). */
-export interface KickUser {
-  userId: number;
-  name: string;
-  profilePicture: string | null;
-}
+  type KickChannel,
+  type KickLivestream,
+  type KickUser,
+  toKickChannel,
+  toKickLivestream,
+} from "./channels.ts";
+import { type KickApiStats, KickRequester, neverAborted } from "./requests.ts";
+import { KickSubscriptionsApi } from "./subscriptions_api.ts";
 
 /** Options of {@link KickApi}. */
 export interface KickApiOptions {
@@ -97,6 +57,7 @@ export interface KickApiOptions {
 export interface BatchOptions {
   /** Items per request for this call, 1 to 50. */
   batchSize?: number;
+  /** Cancels every batch of the call. */
   signal?: AbortSignal;
 }
 
@@ -112,8 +73,11 @@ export interface ChannelsBySlug {
 
 /** Result of {@link KickApi.getChannelsByBroadcasterId}. */
 export interface ChannelsById {
+  /** By the broadcaster user id that was asked for. */
   channels: Map<number, KickChannel>;
+  /** Ids asked for that Kick did not return. */
   notFound: number[];
+  /** Ids Kick returned without being asked for; dropped. */
   dropped: number[];
 }
 
@@ -129,19 +93,17 @@ export class KickApi {
    * because a field the monitor relies on was unreadable; `noStream`: channels answered without a readable
    * `stream.is_live`.
    */
-  readonly stats = { mismatches: 0, itemsRejected: 0, noStream: 0 };
-  /** Problems already logged, so a drifted field is logged once, not at every poll. */
-  readonly #reported = new Set<string>();
-  readonly #http: HttpClient;
-  readonly #tokens: AppTokenProvider;
-  readonly #apiUrl: string;
+  readonly stats: KickApiStats;
+  readonly #requests: KickRequester;
+  readonly #subscriptions: KickSubscriptionsApi;
   readonly #batchSize: number;
   readonly #concurrency: number;
 
+  /** A client over the shared HTTP client and app token provider. */
   constructor(options: KickApiOptions) {
-    this.#http = options.http;
-    this.#tokens = options.tokens;
-    this.#apiUrl = options.apiUrl.replace(/\/+$/, "");
+    this.#requests = new KickRequester(options);
+    this.#subscriptions = new KickSubscriptionsApi(this.#requests);
+    this.stats = this.#requests.stats;
     this.#batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
   }
@@ -220,17 +182,17 @@ export class KickApi {
       ["limit", String(Math.max(1, Math.min(100, limit)))],
       ["sort", "viewer_count"],
     ];
-    const body = await this.#get(
+    const body = await this.#requests.get(
       "/public/v1/livestreams",
       params,
       listResponseSchema,
-      signal ?? new AbortController().signal,
+      signal ?? neverAborted(),
     );
     const out: { slug: string; broadcasterUserId: number; channelId: number }[] = [];
     for (const [index, raw] of body.data.entries()) {
       const parsed = livestreamSchema.safeParse(raw);
       if (!parsed.success) {
-        this.#reject("/public/v1/livestreams", index, raw, describeIssues(parsed.error));
+        this.#requests.reject("/public/v1/livestreams", index, raw, describeIssues(parsed.error));
         continue;
       }
       out.push({
@@ -264,93 +226,31 @@ export class KickApi {
 
   /** The PEM public key Kick signs webhooks with (`GET /public/v1/public-key`, §1.7; no token needed). */
   async getPublicKey(signal?: AbortSignal): Promise<string> {
-    const url = new URL(`${this.#apiUrl}/public/v1/public-key`);
-    const response = await this.#http.request(url, { signal });
-    const body = readResponse(describeRequest("GET", url), response, publicKeyResponseSchema);
+    const path = "/public/v1/public-key";
+    const body = await this.#requests.getPublic(path, publicKeyResponseSchema, signal);
     return body.data.public_key;
   }
 
-  /** The app's event subscriptions (`GET /public/v1/events/subscriptions`, §1.8); unreadable items dropped. */
-  async listEventSubscriptions(signal?: AbortSignal): Promise<EventSubscription[]> {
-    const path = "/public/v1/events/subscriptions";
-    const body = await this.#get(path, [], listResponseSchema, signal ?? neverAborted());
-    const out: EventSubscription[] = [];
-    for (const [index, raw] of body.data.entries()) {
-      const parsed = eventSubscriptionSchema.safeParse(raw);
-      if (!parsed.success) {
-        this.#reject(path, index, raw, describeIssues(parsed.error));
-        continue;
-      }
-      out.push({
-        id: parsed.data.id,
-        broadcasterUserId: parsed.data.broadcaster_user_id,
-        event: parsed.data.event,
-        version: parsed.data.version,
-        createdAt: parseKickTime(parsed.data.created_at),
-      });
-    }
-    return out;
+  /** The app's event subscriptions (`GET /public/v1/events/subscriptions`, §1.8); see src/kick/subscriptions_api.ts. */
+  listEventSubscriptions(signal?: AbortSignal): Promise<EventSubscription[]> {
+    return this.#subscriptions.list(signal);
   }
 
   /**
-   * Subscribes the app's webhook to `events` of one broadcaster (`POST /public/v1/events/subscriptions`, §1.8)
-   * and returns the new subscription ids by event name. Throws SubscriptionLimitError on Kick's
-   * `event subscription limit reached`, WebhooksNotEnabledError when the app has no webhooks, and
-   * KickResponseError on any other refusal (Kick's errors are per element).
+   * Subscribes the app's webhook to `events` of one broadcaster (§1.8) and returns the new subscription ids by
+   * event name; see {@link KickSubscriptionsApi.create} for the errors.
    */
-  async createEventSubscriptions(
+  createEventSubscriptions(
     broadcasterUserId: number,
     events: readonly EventKind[],
     signal?: AbortSignal,
   ): Promise<Map<string, string>> {
-    const { name, response } = await this.#send("POST", "/public/v1/events/subscriptions", [], {
-      signal,
-      json: {
-        broadcaster_user_id: broadcasterUserId,
-        events: events.map((kind) => ({ name: kind.name, version: kind.version })),
-        method: "webhook",
-      },
-    });
-    if (response.status === 400) {
-      const error = parseBody(apiErrorSchema, response.body);
-      if (
-        error.ok && typeof error.value.data === "string" && /limit reached/i.test(error.value.data)
-      ) {
-        throw new SubscriptionLimitError(name);
-      }
-    }
-    const body = readResponse(name, response, envelope(z.array(createdSubscriptionSchema)));
-    const created = new Map<string, string>();
-    for (const element of body.data) {
-      if (element.error) {
-        if (/not enabled/i.test(element.error)) throw new WebhooksNotEnabledError();
-        if (/limit reached/i.test(element.error)) throw new SubscriptionLimitError(name);
-        throw new KickResponseError(
-          name,
-          response.status,
-          `Kick refused ${element.name}: ${JSON.stringify(element.error.slice(0, 200))}`,
-        );
-      }
-      if (element.subscription_id) created.set(element.name, element.subscription_id);
-    }
-    return created;
+    return this.#subscriptions.create(broadcasterUserId, events, signal);
   }
 
-  /** Deletes subscriptions by id (`DELETE /public/v1/events/subscriptions?id=…&id=…`, §1.8), 50 per request. */
-  async deleteEventSubscriptions(ids: readonly string[], signal?: AbortSignal): Promise<void> {
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += MAX_BATCH_SIZE) {
-      const params = unique.slice(i, i + MAX_BATCH_SIZE).map((id): [string, string] => ["id", id]);
-      const { name, response } = await this.#send(
-        "DELETE",
-        "/public/v1/events/subscriptions",
-        params,
-        { signal },
-      );
-      if (response.status !== 204 && response.status !== 200) {
-        readResponse(name, response, apiErrorSchema);
-      }
-    }
+  /** Deletes subscriptions by id (§1.8), 50 per request. */
+  deleteEventSubscriptions(ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    return this.#subscriptions.delete(ids, signal);
   }
 
   /**
@@ -376,11 +276,11 @@ export class KickApi {
       const asked = new Set(batch);
       const params = batch.map((key): [string, string] => [query.param, String(key)]);
       params.push(...(query.extra ?? []));
-      const body = await this.#get(query.path, params, listResponseSchema, signal);
+      const body = await this.#requests.get(query.path, params, listResponseSchema, signal);
       for (const [index, raw] of body.data.entries()) {
         const parsed = query.schema.safeParse(raw);
         if (!parsed.success) {
-          this.#reject(query.path, index, raw, describeIssues(parsed.error));
+          this.#requests.reject(query.path, index, raw, describeIssues(parsed.error));
           continue;
         }
         const item = parsed.data;
@@ -404,33 +304,12 @@ export class KickApi {
     return { found, dropped };
   }
 
-  /** Counts a dropped item and logs it once per request path and field (never its values). */
-  #reject(path: string, index: number, raw: unknown, problem: string): void {
-    this.stats.itemsRejected++;
-    const field = problem.replace(/^\(body\)|\[\d+\]/g, "").split(":")[0];
-    const key = `${path} ${field}`;
-    if (this.#reported.has(key) || this.#reported.size > 1_000) return;
-    this.#reported.add(key);
-    const slug = typeof raw === "object" && raw !== null && "slug" in raw &&
-        typeof raw.slug === "string"
-      ? raw.slug.slice(0, 25)
-      : null;
-    log.warn("Kick answered an item the monitor cannot read; dropping that item only", {
-      request: path,
-      item: `data[${index}]`,
-      slug,
-      problem,
-    });
-  }
-
   /** {@link toKickChannel}, counting and logging channels without a readable stream. */
   #toChannel(item: ChannelPayload): KickChannel {
     const channel = toKickChannel(item);
     if (channel.isLive === null) {
       this.stats.noStream++;
-      const key = `no-stream ${item.slug}`;
-      if (!this.#reported.has(key) && this.#reported.size <= 1_000) {
-        this.#reported.add(key);
+      if (this.#requests.firstReport(`no-stream ${item.slug}`)) {
         log.warn(
           "Kick answered a channel without a readable stream.is_live; no observation for it",
           {
@@ -440,52 +319,6 @@ export class KickApi {
       }
     }
     return channel;
-  }
-
-  /** GET with the app token, validating a 200 answer (see {@link KickApi.#send}). */
-  async #get<T extends z.ZodType>(
-    path: string,
-    params: [string, string][],
-    schema: T,
-    signal: AbortSignal,
-  ): Promise<z.output<T>> {
-    const { name, response } = await this.#send("GET", path, params, { signal });
-    return readResponse(name, response, schema);
-  }
-
-  /** A request with the app token; on 401 re-mints once and retries once (§1.2). Any other status is returned. */
-  async #send(
-    method: "GET" | "POST" | "DELETE",
-    path: string,
-    params: [string, string][],
-    options: { signal?: AbortSignal; json?: unknown },
-  ): Promise<{ name: string; response: HttpResponse }> {
-    const url = new URL(`${this.#apiUrl}${path}`);
-    for (const [key, value] of params) url.searchParams.append(key, value);
-    const name = describeRequest(method, url);
-    const { signal } = options;
-    const send = (token: string): Promise<HttpResponse> =>
-      this.#http.request(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(options.json === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: options.json === undefined ? undefined : JSON.stringify(options.json),
-        signal,
-      });
-    let token = await this.#tokens.getToken(signal);
-    let response = await send(token);
-    if (response.status === 401) {
-      log.info("Kick refused the app access token; minting a new one", { request: name });
-      this.#tokens.invalidate(token);
-      token = await this.#tokens.getToken(signal);
-      response = await send(token);
-      if (response.status === 401) {
-        throw new KickCredentialsError(`a freshly minted app access token was refused on ${name}`);
-      }
-    }
-    return { name, response };
   }
 
   /**
@@ -529,11 +362,6 @@ export class KickApi {
   }
 }
 
-/** A signal for calls without one. */
-function neverAborted(): AbortSignal {
-  return new AbortController().signal;
-}
-
 function checkBatchSize(size: number): number {
   if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
     throw new RangeError(
@@ -541,56 +369,4 @@ function checkBatchSize(size: number): number {
     );
   }
   return size;
-}
-
-/** Validates a 200 answer, or throws a KickResponseError saying what came instead. */
-function readResponse<T extends z.ZodType>(
-  name: string,
-  response: { status: number; body: string },
-  schema: T,
-): z.output<T> {
-  if (response.status !== 200) {
-    const error = parseBody(apiErrorSchema, response.body);
-    const said = error.ok
-      ? `Kick said ${JSON.stringify(error.value.message)}${
-        typeof error.value.data === "string" ? ` (${JSON.stringify(error.value.data)})` : ""
-      }`
-      : "expected HTTP 200";
-    throw new KickResponseError(name, response.status, said);
-  }
-  const parsed = parseBody(schema, response.body);
-  if (!parsed.ok) throw new KickResponseError(name, response.status, parsed.problem);
-  return parsed.value;
-}
-
-/**
- * Normalises a channel item; only `stream.is_live` decides liveness (§1.4, §5 item 10), and a stream without a
- * readable one is no observation (`isLive: null`).
- */
-export function toKickChannel(item: ChannelPayload): KickChannel {
-  const stream = channelStreamSchema.safeParse(item.stream);
-  const isLive = stream.success ? stream.data.is_live : null;
-  const live = isLive === true && stream.success;
-  return {
-    slug: item.slug,
-    broadcasterUserId: item.broadcaster_user_id,
-    isLive,
-    title: item.stream_title ?? null,
-    category: item.category ?? null,
-    viewers: live ? stream.data.viewer_count ?? null : null,
-    startedAt: live ? parseKickTime(stream.data.start_time) : null,
-  };
-}
-
-/** Normalises a livestream item. */
-export function toKickLivestream(item: LivestreamPayload): KickLivestream {
-  return {
-    slug: item.slug,
-    broadcasterUserId: item.broadcaster_user_id,
-    channelId: item.channel_id,
-    title: item.stream_title ?? null,
-    category: item.category ?? null,
-    viewers: item.viewer_count ?? null,
-    startedAt: parseKickTime(item.started_at),
-  };
 }

@@ -2,23 +2,23 @@
  * The ways talking to Kick fails, each with the exit code of interface.md. Messages name the request
  * (method, host and path, never the query string) and never contain the client secret or an access token.
  */
-import { ConfigError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
+import {
+  ConfigError,
+  ExitCode,
+  ServiceBlockedError,
+  ServiceUnavailableError,
+  UserFacingError,
+} from "../lib/errors.ts";
 
 /** Kick could not be reached, or kept failing (timeouts, 5xx, 429) after every retry (exit 69). */
-export class KickUnavailableError extends UnavailableError {
-  /** `METHOD host/path` of the request that failed. */
-  readonly request: string;
-  /** HTTP status of the last attempt, or null when it got no response (network error, timeout). */
-  readonly lastStatus: number | null;
+export class KickUnavailableError extends ServiceUnavailableError {
   constructor(
     message: string,
     details: { request: string; lastStatus: number | null },
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(message, { service: "Kick", ...details }, options);
     this.name = "KickUnavailableError";
-    this.request = details.request;
-    this.lastStatus = details.lastStatus;
   }
 }
 
@@ -26,15 +26,14 @@ export class KickUnavailableError extends UnavailableError {
  * Cloudflare in front of Kick refused the request (403 challenge page or "Request blocked by security
  * policy", kick-api.md §2.2). Retrying from the same address does not help, so it is never retried (exit 69).
  */
-export class KickBlockedError extends UnavailableError {
-  readonly request: string;
-  /** What identified the block, e.g. `"Just a moment..." challenge page`. */
-  readonly reason: string;
-  constructor(request: string, reason: string) {
-    super(`Kick blocked ${request} (HTTP 403 from Cloudflare: ${reason})`);
+export class KickBlockedError extends ServiceBlockedError {
+  constructor(request: string, reason: string, options?: ErrorOptions) {
+    super(
+      `Kick blocked ${request} (HTTP 403 from Cloudflare: ${reason})`,
+      { service: "Kick", request, reason },
+      options,
+    );
     this.name = "KickBlockedError";
-    this.request = request;
-    this.reason = reason;
   }
 }
 

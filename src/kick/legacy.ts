@@ -14,9 +14,13 @@ import { legacyChannelSchema, parseBody, parseKickTime } from "./schemas.ts";
 
 /** The live broadcast the legacy API reports. */
 export interface LegacyLive {
+  /** Kick's livestream id. */
   livestreamId: number;
+  /** The stream title, if any. */
   title: string | null;
+  /** When the broadcast started, if readable. */
   startedAt: Date | null;
+  /** Current viewers, if given. */
   viewers: number | null;
 }
 
@@ -53,6 +57,7 @@ export class LegacyLookup {
   readonly #webUrl: string;
   #warnedBlocked = false;
 
+  /** A lookup over its own HTTP client (few retries: Cloudflare's answer will not change). */
   constructor(options: LegacyLookupOptions) {
     this.#http = options.http;
     this.#webUrl = options.webUrl.replace(/\/+$/, "");

@@ -4,7 +4,8 @@
  * from, in order: the user, the legacy website API (best effort; Cloudflare often blocks it, §2.2), or the
  * official live-streams list while the streamer is live (§1.5).
  */
-import type { KickApi, KickChannel } from "./api.ts";
+import type { KickApi } from "./api.ts";
+import type { KickChannel } from "./channels.ts";
 import type { LegacyLookup } from "./legacy.ts";
 
 export interface ResolvedIds {

@@ -12,7 +12,9 @@ import { ConfigError, ExitCode, UserFacingError } from "../lib/errors.ts";
 
 /** An event type and version, as subscribed (§1.8 body `events[]`). */
 export interface EventKind {
+  /** The event's name, e.g. `livestream.status.updated`. */
   name: string;
+  /** The event's version. */
   version: number;
 }
 
@@ -26,8 +28,11 @@ export const MONITOR_EVENTS: readonly EventKind[] = [
 export interface EventSubscription {
   /** ULID. */
   id: string;
+  /** The broadcaster whose events it delivers. */
   broadcasterUserId: number;
+  /** The event's name. */
   event: string;
+  /** The event's version. */
   version: number;
   /** Null when Kick's answer had no readable `created_at`. */
   createdAt: Date | null;

@@ -51,6 +51,55 @@ export class UnavailableError extends UserFacingError {
   }
 }
 
+/**
+ * An HTTP service could not be reached, or kept failing (timeouts, 5xx, 429) after every retry (exit 69).
+ * Thrown by the one HTTP client (src/lib/http.ts); a client for one service may map it to its own subclass.
+ */
+export class ServiceUnavailableError extends UnavailableError {
+  /** Who is on the other end, as the client names it ("Kick", "The notification target"). */
+  readonly service: string;
+  /** `METHOD host/path` of the request that failed. */
+  readonly request: string;
+  /** HTTP status of the last attempt, or null when it got no response (network error, timeout). */
+  readonly lastStatus: number | null;
+  constructor(
+    message: string,
+    details: { service: string; request: string; lastStatus: number | null },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ServiceUnavailableError";
+    this.service = details.service;
+    this.request = details.request;
+    this.lastStatus = details.lastStatus;
+  }
+}
+
+/**
+ * Something in front of an HTTP service (a CDN's bot protection, say) refused the request, as the client's
+ * `blockedReason` hook judged the answer. Retrying from the same address does not help, so it is never
+ * retried (exit 69).
+ */
+export class ServiceBlockedError extends UnavailableError {
+  /** Who is on the other end, as the client names it. */
+  readonly service: string;
+  /** `METHOD host/path` of the request that was refused. */
+  readonly request: string;
+  /** What identified the block, e.g. `"Just a moment..." challenge page`. */
+  readonly reason: string;
+  constructor(
+    message: string,
+    details: { service: string; request: string; reason: string },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ServiceBlockedError";
+    this.service = details.service;
+    this.request = details.request;
+    this.reason = details.reason;
+  }
+}
+
 /** A bad command-line argument (exit 2). */
 export class UsageError extends UserFacingError {
   constructor(message: string) {

@@ -1,14 +1,16 @@
 /**
- * The one HTTP layer for every Kick call (OAuth, official API, legacy website API).
+ * The one HTTP layer: every outgoing call goes through {@link HttpClient}. It knows no service: who is on the
+ * other end is its `serviceName`, and whether an answer is a block (a CDN's bot protection) is its
+ * `blockedReason` hook. A service's own errors and quirks live with that service, in a wrapper of its own.
  *
- * - Every request first takes a token from the client's shared rate limiter (Kick publishes no limits and
- *   asks for politeness, kick-api.md §1.10).
+ * - Every request first takes a token from the client's shared rate limiter.
  * - Each attempt has its own timeout; the caller's AbortSignal cancels the whole call at once.
  * - 429: `Retry-After` (delta seconds or HTTP date) is honoured for the whole client: the limiter is paused, so no
  *   request of this client leaves before it expires. Without `Retry-After`, the backoff delay pauses it instead.
  * - 5xx, 408, network errors and timeouts: retried with the one backoff (src/lib/backoff.ts).
- * - Retries exhausted: KickUnavailableError (exit 69). A Cloudflare 403: KickBlockedError, never retried.
- * - Every other status (2xx, 4xx) is returned as it is; callers validate bodies (src/kick/schemas.ts).
+ * - Retries exhausted: ServiceUnavailableError (exit 69). An answer `blockedReason` recognises:
+ *   ServiceBlockedError (exit 69), never retried.
+ * - Every other status (2xx, 4xx) is returned as it is; callers validate bodies.
  *
  * Messages name the method, host and path of a request, never its query string.
  *
@@ -18,7 +20,7 @@
  */
 import { backoffDelay, sleep } from "./backoff.ts";
 import { log } from "./log.ts";
-import { KickBlockedError, KickUnavailableError } from "../kick/errors.ts";
+import { ServiceBlockedError, ServiceUnavailableError } from "./errors.ts";
 
 /** Options of {@link TokenBucket}. */
 export interface TokenBucketOptions {
@@ -114,30 +116,6 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   return Math.max(0, time - nowMs);
 }
 
-/**
- * Why a response looks like Cloudflare refusing us (kick-api.md §2.2), or null. Only a 403 qualifies.
- * A `cf-` header alone is not enough: every answer that passes through Cloudflare carries `cf-ray`,
- * including an ordinary JSON 403 from the API itself, so a `cf-` header counts only on an HTML page.
- */
-export function cloudflareBlockReason(
-  status: number,
-  headers: Headers,
-  body: string,
-): string | null {
-  if (status !== 403) return null;
-  if (/just a moment/i.test(body)) return '"Just a moment..." challenge page';
-  if (/request blocked by security policy/i.test(body)) {
-    return '"Request blocked by security policy."';
-  }
-  const mitigated = headers.get("cf-mitigated");
-  if (mitigated !== null) return `cf-mitigated: ${mitigated}`;
-  const html = (headers.get("content-type") ?? "").includes("text/html") ||
-    body.trimStart().startsWith("<");
-  const cloudflareHeader = [...headers.keys()].some((name) => name.startsWith("cf-"));
-  if (html && cloudflareHeader) return "HTML page with Cloudflare headers";
-  return null;
-}
-
 /** Options of {@link HttpClient}. */
 export interface HttpClientOptions {
   /** Sustained request rate of this client, all requests together. */
@@ -157,13 +135,19 @@ export interface HttpClientOptions {
   /** Randomness for backoff jitter; injectable for tests. */
   random?: () => number;
   userAgent?: string;
-  /** Who is on the other end, in messages ("Kick is unavailable: …"); "Kick" by default. */
+  /** Who is on the other end, in messages ("<serviceName> is unavailable: …"); "The server" by default. */
   serviceName?: string;
+  /**
+   * Why an answer is a block by something in front of the service rather than the service's own answer, or
+   * null (the default judges nothing a block). Asked only of answers that are neither 429 nor 5xx/408; a block
+   * is thrown as ServiceBlockedError and never retried (e.g. a CDN's challenge page).
+   */
+  blockedReason?: (status: number, headers: Headers, body: string) => string | null;
   /** The fetch implementation; the global one by default. Injectable for tests. */
   fetch?: typeof fetch;
   /**
    * Largest response body read into memory, in bytes (default {@link DEFAULT_MAX_RESPONSE_BYTES}). A longer body
-   * is cut off and the call fails at once (KickUnavailableError, not retried: the same request would get the same
+   * is cut off and the call fails at once (ServiceUnavailableError, not retried: the same request would get the same
    * answer), so a broken or hostile server cannot make us buffer without limit.
    */
   maxResponseBytes?: number;
@@ -177,7 +161,7 @@ export interface HttpRequest {
   /** Cancels the call (waiting, attempts and backoff); its reason is rethrown as it is. */
   signal?: AbortSignal;
   /**
-   * Return every HTTP answer as it is (429, 5xx and a Cloudflare 403 too), without retrying it or pausing the
+   * Return every HTTP answer as it is (429, 5xx and a blocked answer too), without retrying it or pausing the
    * limiter: for callers that apply their own policy to the status. Failures without an answer are still
    * retried up to `maxRetries`.
    */
@@ -210,8 +194,8 @@ export interface HttpStats {
 export const DEFAULT_USER_AGENT = "kick-monitor/0.1.0";
 
 /**
- * 4 MiB: a full 50-channel `/public/v1/channels` answer is about 100 KB (kick-api.md §1.4), a legacy channel page
- * about 20 KB, so forty times the largest real answer still fits.
+ * 4 MiB: the largest answer expected is a full 50-item API page of about 100 KB, so forty times that still
+ * fits.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
@@ -246,6 +230,7 @@ export class HttpClient {
   readonly #fetch: typeof fetch;
   readonly #maxResponseBytes: number;
   readonly #serviceName: string;
+  readonly #blockedReason: (status: number, headers: Headers, body: string) => string | null;
 
   constructor(options: HttpClientOptions) {
     this.limiter = new TokenBucket({ ratePerSecond: options.ratePerSecond, burst: options.burst });
@@ -258,12 +243,14 @@ export class HttpClient {
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#fetch = options.fetch ?? fetch;
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    this.#serviceName = options.serviceName ?? "Kick";
+    this.#serviceName = options.serviceName ?? "The server";
+    this.#blockedReason = options.blockedReason ?? (() => null);
   }
 
   /**
    * Sends a request, waiting for the rate limiter and retrying as the module documentation says.
-   * Throws KickUnavailableError when retries run out, KickBlockedError on a Cloudflare 403, and the
+   * Throws ServiceUnavailableError when retries run out, ServiceBlockedError on an answer `blockedReason`
+   * recognises, and the
    * signal's reason when `init.signal` aborts.
    */
   async request(url: string | URL, init: HttpRequest = {}): Promise<HttpResponse> {
@@ -276,13 +263,7 @@ export class HttpClient {
       this.stats.requests++;
       const outcome = await this.#attempt(target, method, init);
       if (outcome.kind === "too-large") {
-        throw new KickUnavailableError(
-          `${this.#serviceName} is unavailable: ${name} ${outcome.problem}`,
-          {
-            request: name,
-            lastStatus: null,
-          },
-        );
+        throw this.#unavailable(`${name} ${outcome.problem}`, name, null);
       }
       let problem: string;
       let retryAfterMs: number | null = null;
@@ -299,8 +280,13 @@ export class HttpClient {
           problem = `HTTP ${status}`;
           retryAfterMs = parseRetryAfter(headers.get("retry-after"), Date.now());
         } else {
-          const blocked = cloudflareBlockReason(status, headers, body);
-          if (blocked !== null) throw new KickBlockedError(name, blocked);
+          const blocked = this.#blockedReason(status, headers, body);
+          if (blocked !== null) {
+            throw new ServiceBlockedError(
+              `${this.#serviceName} blocked ${name} (HTTP ${status}: ${blocked})`,
+              { service: this.#serviceName, request: name, reason: blocked },
+            );
+          }
           return outcome.response;
         }
       } else {
@@ -320,34 +306,53 @@ export class HttpClient {
         const fields = { request: name, waitMs: delayMs, retryAfter: retryAfterMs !== null };
         // One warning per episode; 429s while already paused (requests that were in flight) are noise.
         if (Date.now() < this.limiter.pausedUntil) {
-          log.debug("Kick is still rate limiting us", fields);
-        } else log.warn("Kick is rate limiting us; pausing all requests", fields);
+          log.debug(`${this.#serviceName} is still rate limiting us`, fields);
+        } else log.warn(`${this.#serviceName} is rate limiting us; pausing all requests`, fields);
         this.limiter.pauseUntil(Date.now() + delayMs);
       }
       if (attempt >= this.#maxRetries) {
-        throw new KickUnavailableError(
-          `${this.#serviceName} is unavailable: ${name} failed ${
-            attempt + 1
-          } times (last: ${problem})`,
-          { request: name, lastStatus },
+        throw this.#unavailable(
+          `${name} failed ${attempt + 1} times (last: ${problem})`,
+          name,
+          lastStatus,
         );
       }
       if (excessive && retryAfterMs !== null) {
         // Holding every request for that long would hang the whole program: fail this call instead.
-        throw new KickUnavailableError(
-          `${this.#serviceName} is unavailable: ${name} answered ${problem} and asked to wait ` +
+        throw this.#unavailable(
+          `${name} answered ${problem} and asked to wait ` +
             `${Math.ceil(retryAfterMs / 1000)} s (Retry-After), longer than the ` +
             `${Math.round(this.#maxRetryAfterMs / 1000)} s this client waits`,
-          { request: name, lastStatus },
+          name,
+          lastStatus,
         );
       }
       this.stats.retries++;
       if (lastStatus !== 429) {
-        log.debug("Retrying a Kick request", { request: name, problem, attempt, delayMs });
+        log.debug("Retrying a request", {
+          service: this.#serviceName,
+          request: name,
+          problem,
+          attempt,
+          delayMs,
+        });
         await sleep(delayMs, init.signal);
       }
       // After a 429 the next limiter.take() waits out the pause.
     }
+  }
+
+  /** "<service> is unavailable: <detail>" as a ServiceUnavailableError. */
+  #unavailable(
+    detail: string,
+    request: string,
+    lastStatus: number | null,
+  ): ServiceUnavailableError {
+    return new ServiceUnavailableError(`${this.#serviceName} is unavailable: ${detail}`, {
+      service: this.#serviceName,
+      request,
+      lastStatus,
+    });
   }
 
   /** One attempt under its own timeout. Throws only the caller's abort reason. */

@@ -20,6 +20,32 @@ import type { PusherPoolOptions } from "../pusher/pool.ts";
 import type { Db } from "../store/db.ts";
 import type { InsertedEvent, Store, StreamerRecord } from "../store/store.ts";
 
+// The types the contracts mention, so a source or a sink can be written against this one module.
+export type { Config } from "../config.ts";
+export type { Observation, Transition } from "../domain/types.ts";
+export type { Registry } from "../http/metrics.ts";
+export type { KickApi } from "../kick/api.ts";
+export type { LegacyLookup } from "../kick/legacy.ts";
+export type { PusherPoolOptions } from "../pusher/pool.ts";
+export type { Db } from "../store/db.ts";
+export type { Store, StreamerRecord } from "../store/store.ts";
+// …and the types those mention in turn, so every type a contract reaches is documented (deno doc --lint).
+export type { Evidence } from "../domain/types.ts";
+export type { Counter, Gauge, GaugeReading, Histogram, Labels, Metric } from "../http/metrics.ts";
+export type { BatchOptions, ChannelsById, ChannelsBySlug } from "../kick/api.ts";
+export type { KickChannel, KickLivestream, KickUser } from "../kick/channels.ts";
+export type { LegacyLive, LegacyLookupResult } from "../kick/legacy.ts";
+export type { KickApiStats } from "../kick/requests.ts";
+export type { EventKind, EventSubscription } from "../kick/subscriptions.ts";
+export type { RetrySchedule, RetrySchedules } from "../pusher/protocol.ts";
+export type {
+  PusherChannelEvent,
+  PusherCloseInfo,
+  PusherConnectionOptions,
+  PusherRefusalInfo,
+  PusherSubscriptionError,
+} from "../pusher/types.ts";
+
 /** What a source or sink says about itself on /healthz and in the status file. */
 export interface ComponentHealth {
   /**
@@ -41,13 +67,19 @@ export interface SourceHealth extends ComponentHealth {
 
 /** What the monitor gives every source. */
 export interface SourceContext {
+  /** The validated configuration. */
   config: Config;
+  /** The open store (streamers, ids); sources never record events themselves, they emit them. */
   store: Store;
+  /** Kick's official API, with the app token. */
   api: KickApi;
+  /** The best-effort legacy website lookup (channel ids), when the monitor made one. */
   legacy?: LegacyLookup;
+  /** Where a source registers its metrics. */
   metrics: Registry;
   /** Aborted when the monitor stops: pass it to every request. */
   signal: AbortSignal;
+  /** The monitor's clock in milliseconds (injectable for tests). */
   now(): number;
   /**
    * Hands observations to the pipeline; returns the transitions they caused. Each says what kind of evidence
@@ -60,8 +92,11 @@ export interface SourceContext {
   streamers(): StreamerRecord[];
   /** The pipeline's view of streamers, for sources that reason about what is already known. */
   pipeline: {
+    /** The status the pipeline holds for a streamer, if it knows it. */
     statusOf(slug: string): string | undefined;
+    /** Streamers to ask about again (answers that contradicted a push), and when. */
     followUps(now: number, confirmAfterMs: number): { slug: string; dueAt: number }[];
+    /** A streamer's slug changed: move its state. */
     rename(slug: string, newSlug: string): void;
   };
   /** Transitions not yet committed. */
@@ -89,6 +124,7 @@ export interface Source {
   stop(): Promise<void>;
   /** The monitored streamers changed (added, removed, renamed, given ids). */
   streamersChanged(streamers: readonly StreamerRecord[]): void;
+  /** How it is doing, for /healthz and the status file. */
   health(): SourceHealth;
   /** A reconciliation pass now; only sources that can reconcile implement it. */
   reconcile?(reason: string): Promise<void>;
@@ -98,7 +134,9 @@ export interface Source {
 
 /** Builds a source; null when the configuration turns it off (e.g. `KICK_PUSHER_URL=off`). */
 export interface SourceFactory {
+  /** The source's name (the same as the Source's). */
   readonly name: string;
+  /** Builds the source for this monitor, or null when the configuration turns it off. */
   create(context: SourceContext): Source | null;
 }
 
@@ -107,10 +145,15 @@ export type CommittedEvent = InsertedEvent;
 
 /** What the monitor gives every sink. */
 export interface SinkContext {
+  /** The validated configuration. */
   config: Config;
+  /** The open store. */
   store: Store;
+  /** Where a sink registers its metrics. */
   metrics: Registry;
+  /** Aborted when the monitor stops. */
   signal: AbortSignal;
+  /** The monitor's clock in milliseconds (injectable for tests). */
   now(): number;
   /** Where a sink that prints (the demo's console notifications) writes; stdout when unset. */
   consoleOutput?: (line: string) => void;
@@ -118,8 +161,11 @@ export interface SinkContext {
 
 /** A consumer of committed transitions (metrics, notifications, a live stream of the status page). */
 export interface Sink {
+  /** Its name in logs, /healthz and /metrics. */
   readonly name: string;
+  /** Starts its background work, if any (a delivery worker). */
   start?(): Promise<void>;
+  /** Stops; resolves when nothing of it runs any more. */
   stop?(): Promise<void>;
   /**
    * The durable part: runs inside the transaction that records the events, with the events it newly
@@ -130,11 +176,14 @@ export interface Sink {
   inTransaction?(tx: Db, events: CommittedEvent[]): Promise<void>;
   /** After the commit, best effort: transitions in commit order, and when they were committed. */
   committed?(transitions: Transition[], committedAt: number): void;
+  /** How it is doing, for /healthz and the status file; a sink without one is not shown. */
   health?(): ComponentHealth;
 }
 
 /** Builds a sink; null when the configuration turns it off. */
 export interface SinkFactory {
+  /** The sink's name (the same as the Sink's). */
   readonly name: string;
+  /** Builds the sink for this monitor, or null when the configuration turns it off. */
   create(context: SinkContext): Sink | null;
 }

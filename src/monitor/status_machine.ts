@@ -16,7 +16,8 @@
  *
  * 1. Unknown streamer: the first poll is a baseline (the state found, not a change that just happened); the
  *    first push is a real change.
- * 2. A poll online whose start time matches the current session (within SESSION_MATCH_MS: Pusher's
+ * 2. A poll online whose start time matches the current session (within SESSION_MATCH_MS, with the other
+ *    session-matching helpers in src/monitor/session_match.ts: Pusher's
  *    `created_at` and the API's `start_time` differ by seconds, §3.5) confirms it and cancels any pending or
  *    suspected offline, whatever the dates.
  * 3. A poll offline while online is only *suspected*. A second consecutive poll offline makes it real, dated
@@ -38,12 +39,14 @@
  * 7. Any other report older than what we know is stale and ignored.
  */
 import type { Evidence, Observation, StreamerStatus, Transition } from "../domain/types.ts";
-
-/**
- * How far two start times of one broadcast may differ: Pusher's `created_at` and the API's `start_time` differ
- * by seconds (§3.5: 3 s in the captured sample); two answers of the API state the same `start_time`.
- */
-export const SESSION_MATCH_MS = { acrossSources: 10_000, sameSource: 1_000 };
+import {
+  adoptApiStart,
+  isStaleStop,
+  pushIsNewBroadcast,
+  sameSessionAs,
+  sameStart,
+  timeOf,
+} from "./session_match.ts";
 
 /**
  * The most a poll answer is assumed to lag a push: a contradicting answer within min(poll interval, this) of
@@ -150,8 +153,6 @@ function transitionFrom(observation: Observation, baseline: boolean, slug: strin
   };
 }
 
-const time = (date: Date | null): number => date?.getTime() ?? -Infinity;
-
 /** Applies one observation (see the rules in the module's header). */
 export function observe(
   state: StreamerState,
@@ -200,9 +201,9 @@ function shieldMsOf(options: MachineOptions): number {
  */
 function shieldStart(state: StreamerState, observation: Observation): number {
   const sessionStart = observation.status === "offline" && state.status === "online"
-    ? time(state.sessionStartedAt)
+    ? timeOf(state.sessionStartedAt)
     : -Infinity;
-  return Math.max(time(state.lastPushAt), sessionStart);
+  return Math.max(timeOf(state.lastPushAt), sessionStart);
 }
 
 /** Whether a poll answer is shielded by a recent push or session start (the API's cache has not caught up). */
@@ -258,7 +259,7 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
     ? pushIsNewBroadcast(state, observation)
     : started !== null && !sameStart(state, observation) &&
       started.getTime() >=
-        Math.max(time(state.since), time(state.lastOfflineSeenAt)) - shieldMsOf(options);
+        Math.max(timeOf(state.since), timeOf(state.lastOfflineSeenAt)) - shieldMsOf(options);
   if (newBroadcast) return goOnline(seen, observation);
   if (push) return { state, transitions: [] }; // A replay of the session we saw end.
 
@@ -271,85 +272,18 @@ function observeOnline(state: StreamerState, observation: Observation, options: 
   // Two consecutive poll answers say live: it is, since its stated start when that follows our offline,
   // else since we first saw it (a session cannot start before the offline that precedes it).
   const first = state.suspect;
-  const since = started !== null && started.getTime() > time(state.since)
+  const since = started !== null && started.getTime() > timeOf(state.since)
     ? started.getTime()
-    : Math.max(first.receivedAt.getTime(), time(state.since) + 1);
+    : Math.max(first.receivedAt.getTime(), timeOf(state.since) + 1);
   return goOnline(seen, { ...observation, observedAt: new Date(since) });
-}
-
-/**
- * Whether an online observation is of the open session: by livestream id when both are known (push), else by
- * start time, within the tolerance of the clocks involved (a start time older than the session's is a
- * lagging answer about it, not a new broadcast); without either, it is taken as the same.
- */
-function sameSessionAs(state: StreamerState, observation: Observation): boolean {
-  if (observation.livestreamId !== null && state.livestreamId !== null) {
-    return observation.livestreamId === state.livestreamId;
-  }
-  const started = observation.streamStartedAt ?? null;
-  if (started === null || state.sessionStartedAt === null) return true;
-  return started.getTime() <= state.sessionStartedAt.getTime() + startTolerance(state, observation);
-}
-
-/** Whether an online observation states the start time of the last session (within the clocks' tolerance). */
-function sameStart(state: StreamerState, observation: Observation): boolean {
-  const started = observation.streamStartedAt ?? null;
-  if (started === null || state.sessionStartedAt === null) return false;
-  return Math.abs(started.getTime() - state.sessionStartedAt.getTime()) <=
-    startTolerance(state, observation);
-}
-
-function startTolerance(state: StreamerState, observation: Observation): number {
-  const sameClock = observation.evidence === "poll" && state.sessionStartedBy === "poll";
-  return sameClock ? SESSION_MATCH_MS.sameSource : SESSION_MATCH_MS.acrossSources;
-}
-
-/**
- * Whether a push online, while offline, is a new broadcast rather than a replay of the one that ended. By
- * livestream id when the push has one (Pusher); else by its start time (Kick's webhooks carry `started_at`
- * but no livestream id, and are delivered late or twice, kick-api.md §1.9.5): the ended session's start, or
- * one before our offline, is a replay.
- */
-function pushIsNewBroadcast(state: StreamerState, observation: Observation): boolean {
-  if (observation.livestreamId !== null) {
-    return observation.livestreamId !== state.livestreamId ||
-      observation.observedAt.getTime() > time(state.since);
-  }
-  const started = observation.streamStartedAt ?? null;
-  if (started === null) return observation.observedAt.getTime() > time(state.since);
-  return !sameStart(state, observation) && started.getTime() > time(state.since);
-}
-
-/**
- * Whether a push offline ends another broadcast than the open one: a different livestream id (a replayed
- * StopStreamBroadcast), or, without ids, a start time that is not the open session's and before it (a late
- * webhook about an earlier broadcast).
- */
-function isStaleStop(state: StreamerState, observation: Observation): boolean {
-  if (observation.livestreamId !== null && state.livestreamId !== null) {
-    return observation.livestreamId !== state.livestreamId;
-  }
-  const started = observation.streamStartedAt ?? null;
-  return started !== null && state.sessionStartedAt !== null && !sameStart(state, observation) &&
-    started.getTime() < state.sessionStartedAt.getTime();
-}
-
-/**
- * A session first seen without a start time takes the API's. One started by a push keeps Pusher's: a lagging
- * answer about the previous broadcast would otherwise become the session's start.
- */
-function adoptApiStart(state: StreamerState, started: Date | null) {
-  return state.sessionStartedAt !== null || started === null
-    ? {}
-    : { sessionStartedAt: started, sessionStartedBy: "poll" as const };
 }
 
 function goOnline(state: StreamerState, next: Observation): Step {
   // History never goes backwards: a start time Kick's clock puts before our offline (seconds of skew between
   // Pusher and the API, §3.5) is recorded just after it, or the store would keep it as history only.
-  const observation = next.observedAt.getTime() > time(state.since) ? next : {
+  const observation = next.observedAt.getTime() > timeOf(state.since) ? next : {
     ...next,
-    observedAt: new Date(time(state.since) + 1),
+    observedAt: new Date(timeOf(state.since) + 1),
   };
   return {
     state: {
@@ -376,7 +310,7 @@ function newBroadcastWhileOnline(
   const push = observation.evidence === "push";
   const lastAlive = state.pendingOffline?.observedAt ?? state.suspect?.observedAt ??
     state.lastOnlineSeenAt;
-  const gapMs = observation.observedAt.getTime() - time(lastAlive);
+  const gapMs = observation.observedAt.getTime() - timeOf(lastAlive);
   if (options.offlineGraceMs > 0 && gapMs < options.offlineGraceMs) {
     // A restart within the grace stays one session: adopt the new livestream, keep the session.
     return {
@@ -398,7 +332,7 @@ function newBroadcastWhileOnline(
       ? missed.observedAt.getTime()
       : observation.observedAt.getTime() - 1;
   // Never before the session it ends (Kick's clocks may put the new start right on the old one).
-  const offlineAt = new Date(Math.max(candidate, time(state.since) + 1));
+  const offlineAt = new Date(Math.max(candidate, timeOf(state.since) + 1));
   const offline: Observation = {
     ...observation,
     status: "offline",
@@ -420,7 +354,7 @@ function observeOffline(state: StreamerState, observation: Observation, options:
   const push = observation.evidence === "push";
   if (state.status === "offline") {
     // Agreement; a suspected online was a flicker.
-    const latest = Math.max(time(state.lastOfflineSeenAt), observation.observedAt.getTime());
+    const latest = Math.max(timeOf(state.lastOfflineSeenAt), observation.observedAt.getTime());
     return {
       state: { ...state, suspect: null, lastOfflineSeenAt: new Date(latest) },
       transitions: [],
@@ -428,7 +362,7 @@ function observeOffline(state: StreamerState, observation: Observation, options:
   }
   // Online. Rule 7: older than the session, or than a pending offline, is stale.
   const knownSince = state.pendingOffline?.observedAt ?? state.since;
-  if (observation.observedAt.getTime() < time(knownSince)) return { state, transitions: [] };
+  if (observation.observedAt.getTime() < timeOf(knownSince)) return { state, transitions: [] };
   if (push) {
     const staleStop = isStaleStop(state, observation);
     if (staleStop || state.pendingOffline !== null) return { state, transitions: [] };

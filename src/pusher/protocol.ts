@@ -323,7 +323,9 @@ export function closeAction(code: number): CloseAction {
 
 /** A backoff schedule for `backoffDelay` (src/lib/backoff.ts): the first delay and the largest. */
 export interface RetrySchedule {
+  /** The first delay, in milliseconds. */
   baseMs: number;
+  /** The largest delay, in milliseconds. */
   capMs: number;
 }
 

@@ -6,7 +6,9 @@ import type { RetrySchedules } from "./protocol.ts";
 
 /** An application event received on a subscribed channel. */
 export interface PusherChannelEvent {
+  /** The channel it arrived on, e.g. `channel.668`. */
   channel: string;
+  /** The event's name, e.g. `App\Events\StreamerIsLive`. */
   event: string;
   /** The event's data with the second JSON encoding removed (see `decodeData`). */
   data: unknown;
@@ -16,7 +18,9 @@ export interface PusherChannelEvent {
 
 /** How a socket closed: the WebSocket close code and reason (1006 for failures the client detected itself). */
 export interface PusherCloseInfo {
+  /** The WebSocket close code. */
   code: number;
+  /** The close reason, possibly empty. */
   reason: string;
 }
 
@@ -33,8 +37,11 @@ export interface PusherRefusalInfo extends PusherCloseInfo {
 
 /** A refused subscription. `channel` is null for real Pusher's `pusher:error` form, which names none. */
 export interface PusherSubscriptionError {
+  /** The channel refused, when the answer names it. */
   channel: string | null;
+  /** What the server said. */
   message: string;
+  /** The HTTP-like status the server gave, if any. */
   status: number | null;
 }
 

@@ -18,6 +18,7 @@ export type DbKind = "postgres" | "pglite";
 
 /** A connection (pool) or an open transaction; every statement is parameterised with `$1`, `$2`, …. */
 export interface Db {
+  /** Which backend it talks to. */
   readonly kind: DbKind;
   /**
    * Runs one statement and returns its rows. Statements issued on one transaction without awaiting each
@@ -187,6 +188,7 @@ export class PostgresDb implements Db {
   /** The server's address and database, for messages (never the user or password). */
   readonly #where: string;
 
+  /** A Db over a postgres.js pool or transaction; `where` names the server in messages. */
   constructor(pool: postgres.Sql, target: PostgresTarget, where: string) {
     this.#pool = pool;
     this.#target = target;
@@ -319,6 +321,7 @@ export class PgliteDb implements Db {
   /** The data directory, whose files are made private again on close; undefined in memory. */
   dataDir: string | undefined;
 
+  /** A Db over a PGlite instance, or a transaction (at a savepoint depth) of it. */
   constructor(pg: PGlite, target: PGlite | PgliteTransaction, savepointDepth = 0) {
     this.#pg = pg;
     this.#target = target;

@@ -9,19 +9,24 @@ import { UserFacingError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 
 /** Where the migration files live; `deno compile --include sql/` embeds them at the same relative place. */
+/** The migration files shipped with kick-monitor (`sql/`). */
 export const MIGRATIONS_DIR: URL = new URL("../../sql/", import.meta.url);
 
-// Advisory lock class of migrations (the second key is the schema), so runners on different schemas of one
-// database don't wait for each other. Any constant works; it must differ from the monitor lock's.
+/**
+ * Advisory lock class of migrations (the second key is the schema), so runners on different schemas of one
+ * database don't wait for each other. Any constant works; it must differ from the monitor lock's.
+ */
 export const MIGRATION_LOCK_CLASS = 0x6b6d0001;
 
 const FILE_PATTERN = /^(\d{3,})_([A-Za-z0-9_-]+)\.sql$/;
 
 /** A migration file as found on disk. */
 export interface MigrationFile {
+  /** The number the file name starts with. */
   version: number;
   /** The file name, e.g. `001_init.sql`. */
   name: string;
+  /** The file's SQL. */
   sql: string;
   /** SHA-256 of the file (line endings normalised to `\n`), lowercase hex. */
   checksum: string;
@@ -29,9 +34,13 @@ export interface MigrationFile {
 
 /** A row of `schema_migrations`. */
 export interface AppliedMigration {
+  /** The number the file name starts with. */
   version: number;
+  /** The file name. */
   name: string;
+  /** The file's checksum when it was applied. */
   checksum: string;
+  /** When it was applied. */
   appliedAt: Date;
 }
 

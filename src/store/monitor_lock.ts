@@ -14,6 +14,7 @@ export interface MonitorLock {
    * session), "unknown" when the database cannot be asked right now.
    */
   check(): Promise<"held" | "lost" | "unknown">;
+  /** Releases the lock and its connection. */
   release(): Promise<void>;
 }
 

@@ -1,138 +1,21 @@
 /**
- * Notification targets and deliveries (sql/003_notifications.sql): every query of the notification feature,
- * as functions over a Db, so the writer can call `createDeliveries` on its own transaction handle.
+ * Notification deliveries (sql/003_notifications.sql): every query of a delivery's lifecycle, as functions
+ * over a Db, so the writer can call `createDeliveries` on its own transaction handle. The targets they go to
+ * are src/store/notification_targets.ts.
  *
  * The delivery lifecycle: `createDeliveries` (pending, in the transaction that committed the events) →
  * `claimDue` (a worker's lease) → `markDelivered` | `markRetry` | `markFailed`. A lease that runs out (the
  * worker crashed) makes the row claimable again.
  */
 import type { Db } from "./db.ts";
-import { UserFacingError } from "../lib/errors.ts";
 import { firstAttemptAt, targetWants } from "../notify/matching.ts";
 import type {
   CommittedEvent,
   DeliveryKind,
   DeliveryState,
-  EventKind,
   NotificationTarget,
-  QuietHours,
-  TargetKind,
 } from "../notify/types.ts";
-
-/** A target to add (`notify add`). */
-export type NewTarget = Omit<NotificationTarget, "id" | "createdAt">;
-
-const TARGET_COLUMNS = `
-  t.id, t.name, t.kind, t.url, array_to_json(t.streamer_ids) AS streamer_ids,
-  array_to_json(t.events) AS events, t.mention, t.template_online, t.template_offline,
-  t.quiet_start, t.quiet_end, t.timezone, t.secret, t.created_at`;
-
-interface TargetRow {
-  id: number;
-  name: string;
-  kind: TargetKind;
-  url: string;
-  streamer_ids: number[] | string | null;
-  events: EventKind[] | string;
-  mention: string | null;
-  template_online: string | null;
-  template_offline: string | null;
-  quiet_start: number | null;
-  quiet_end: number | null;
-  timezone: string | null;
-  secret: string | null;
-  created_at: Date;
-}
-
-/** json columns arrive parsed from postgres.js and as text from some PGlite paths. */
-function json<T>(value: T | string): T {
-  return typeof value === "string" ? JSON.parse(value) as T : value;
-}
-
-function toTarget(row: TargetRow): NotificationTarget {
-  const quietHours: QuietHours | null = row.quiet_start === null || row.quiet_end === null
-    ? null
-    : { startMinute: row.quiet_start, endMinute: row.quiet_end };
-  return {
-    id: Number(row.id),
-    name: row.name,
-    kind: row.kind,
-    url: row.url,
-    streamerIds: row.streamer_ids === null ? null : json(row.streamer_ids).map(Number),
-    events: json(row.events),
-    mention: row.mention,
-    templateOnline: row.template_online,
-    templateOffline: row.template_offline,
-    quietHours,
-    timezone: row.timezone,
-    secret: row.secret,
-    createdAt: row.created_at,
-  };
-}
-
-/** Stores a target; throws UserFacingError (exit 1) when the name is taken. */
-export async function addTarget(db: Db, target: NewTarget): Promise<NotificationTarget> {
-  try {
-    const rows = await db.query<TargetRow>(
-      `INSERT INTO notification_targets AS t
-              (name, kind, url, streamer_ids, events, mention, template_online, template_offline,
-               quiet_start, quiet_end, timezone, secret)
-       VALUES ($1, $2, $3, (SELECT array_agg(v::bigint) FROM jsonb_array_elements_text($4::text::jsonb) v),
-               (SELECT array_agg(v) FROM jsonb_array_elements_text($5::text::jsonb) v),
-               $6, $7, $8, $9, $10, $11, $12)
-       RETURNING ${TARGET_COLUMNS}`,
-      [
-        target.name,
-        target.kind,
-        target.url,
-        target.streamerIds === null ? null : JSON.stringify(target.streamerIds),
-        JSON.stringify(target.events),
-        target.mention,
-        target.templateOnline,
-        target.templateOffline,
-        target.quietHours?.startMinute ?? null,
-        target.quietHours?.endMinute ?? null,
-        target.timezone,
-        target.secret,
-      ],
-    );
-    return toTarget(rows[0]);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "23505") {
-      throw new UserFacingError(
-        `A notification target named ${JSON.stringify(target.name)} already exists ` +
-          "(remove it first: kick-monitor notify remove NAME)",
-      );
-    }
-    throw error;
-  }
-}
-
-/** Every target, by name. */
-export async function listTargets(db: Db): Promise<NotificationTarget[]> {
-  const rows = await db.query<TargetRow>(
-    `SELECT ${TARGET_COLUMNS} FROM notification_targets t ORDER BY t.name`,
-  );
-  return rows.map(toTarget);
-}
-
-/** The target named `name`, or null. */
-export async function getTarget(db: Db, name: string): Promise<NotificationTarget | null> {
-  const rows = await db.query<TargetRow>(
-    `SELECT ${TARGET_COLUMNS} FROM notification_targets t WHERE t.name = $1`,
-    [name],
-  );
-  return rows.length === 0 ? null : toTarget(rows[0]);
-}
-
-/** Removes a target and its deliveries; false when there was none of that name. */
-export async function removeTarget(db: Db, name: string): Promise<boolean> {
-  const rows = await db.query<{ id: number }>(
-    `DELETE FROM notification_targets WHERE name = $1 RETURNING id`,
-    [name],
-  );
-  return rows.length > 0;
-}
+import { listTargets } from "./notification_targets.ts";
 
 /** Options of {@link createDeliveries}. */
 export interface CreateDeliveriesOptions {
@@ -280,18 +163,29 @@ export async function createDeliveries(
 
 /** A delivery a worker has claimed: what to send, where, and the online message an offline edits. */
 export interface ClaimedDelivery {
+  /** `notification_deliveries.id`. */
   id: number;
+  /** The status event it announces; null for a `notify test` message. */
   eventId: number | null;
+  /** What it announces (online, offline, test). */
   kind: DeliveryKind;
+  /** The streamer's slug. */
   slug: string;
+  /** The stream title, if known. */
   title: string | null;
+  /** The stream category, if known. */
   category: string | null;
+  /** Viewers at the time, if known. */
   viewers: number | null;
+  /** When the event happened. */
   occurredAt: Date;
+  /** When the broadcast started, if known. */
   startedAt: Date | null;
   /** Attempts including this one. */
   attempts: number;
+  /** When the delivery was created. */
   createdAt: Date;
+  /** Where it goes. */
   target: NotificationTarget;
   /** Offline: the online delivery it follows (its state and message reference), when there is one. */
   replyTo: { id: number; state: DeliveryState; messageRef: string | null } | null;
@@ -301,6 +195,7 @@ export interface ClaimedDelivery {
 export interface ClaimOptions {
   /** At most this many rows. */
   limit: number;
+  /** The clock: rows due at or before it are claimed. */
   now: Date;
   /** Recorded in `claimed_by`. */
   workerId: string;
@@ -486,67 +381,4 @@ export async function insertTestDelivery(
     [target.id, options.streamerId, options.slug, options.now, options.workerId],
   );
   return Number(rows[0].id);
-}
-
-/** A row of `notify log`. */
-export interface DeliveryRecord {
-  id: number;
-  target: string;
-  eventId: number | null;
-  slug: string;
-  kind: DeliveryKind;
-  state: DeliveryState;
-  attempts: number;
-  lastError: string | null;
-  deliveredAt: Date | null;
-  messageRef: string | null;
-  nextAttemptAt: Date;
-  heldUntil: Date | null;
-  createdAt: Date;
-}
-
-/** Deliveries, newest first; `target` narrows to one target's name. */
-export async function listDeliveries(
-  db: Db,
-  filter: { target?: string; limit: number },
-): Promise<DeliveryRecord[]> {
-  const rows = await db.query<{
-    id: number;
-    target: string;
-    event_id: number | null;
-    slug: string;
-    kind: DeliveryKind;
-    state: DeliveryState;
-    attempts: number;
-    last_error: string | null;
-    delivered_at: Date | null;
-    message_ref: string | null;
-    next_attempt_at: Date;
-    held_until: Date | null;
-    created_at: Date;
-  }>(
-    `SELECT d.id, t.name AS target, d.event_id, d.slug, d.kind, d.state, d.attempts, d.last_error,
-            d.delivered_at, d.message_ref, d.next_attempt_at, d.held_until, d.created_at
-       FROM notification_deliveries d
-       JOIN notification_targets t ON t.id = d.target_id
-      WHERE ($1::text IS NULL OR t.name = $1)
-      ORDER BY d.id DESC
-      LIMIT $2`,
-    [filter.target ?? null, filter.limit],
-  );
-  return rows.map((r) => ({
-    id: Number(r.id),
-    target: r.target,
-    eventId: r.event_id === null ? null : Number(r.event_id),
-    slug: r.slug,
-    kind: r.kind,
-    state: r.state,
-    attempts: r.attempts,
-    lastError: r.last_error,
-    deliveredAt: r.delivered_at,
-    messageRef: r.message_ref,
-    nextAttemptAt: r.next_attempt_at,
-    heldUntil: r.held_until,
-    createdAt: r.created_at,
-  }));
 }

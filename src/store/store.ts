@@ -16,7 +16,9 @@ import {
 } from "./transitions.ts";
 
 export type { ApplyOptions, ApplyResult, InsertedEvent } from "./transitions.ts";
-export type { MigrationStatus } from "./migrate.ts";
+export type { AppliedMigration, MigrateOptions, MigrationStatus } from "./migrate.ts";
+export type { Db, DbKind } from "./db.ts";
+export type { Transition } from "../domain/types.ts";
 export {
   type EventFilter,
   type EventRecord,
@@ -108,6 +110,7 @@ export class Store {
   /** The schema everything lives in, or null for the default search_path. */
   readonly schema: string | null;
 
+  /** A store over an open database; `openStore` is the usual way to get one. */
   constructor(db: Db, schema: string | null = null) {
     this.db = db;
     this.kind = db.kind;

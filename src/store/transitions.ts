@@ -19,14 +19,19 @@ import type { LiveStatus, StreamerStatus, Transition } from "../domain/types.ts"
 /** What a batch did: `inserted` transitions took effect; `skipped` ones were replays, duplicates, stale
  * baselines or for unknown streamers. */
 export interface ApplyResult {
+  /** Transitions that took effect. */
   inserted: number;
+  /** Transitions that were replays, duplicates, stale baselines or for unknown streamers. */
   skipped: number;
 }
 
 /** A streamer's stored state at the start of a batch, as `planBatch` needs it (the status machine's in-memory one is status_machine.ts's StreamerState). */
 export interface StoredStreamerState {
+  /** `streamers.id`. */
   id: number;
+  /** The stored status. */
   status: StreamerStatus;
+  /** When the stored status began, if known. */
   statusChangedAt: Date | null;
   /** Id of its open session (ended_at IS NULL), if any. */
   openSessionId: number | null;
@@ -34,7 +39,9 @@ export interface StoredStreamerState {
 
 /** One transition of a known streamer, in batch order. */
 export interface PlanStep {
+  /** `streamers.id` of the streamer it is about. */
   streamerId: number;
+  /** The transition. */
   transition: Transition;
   /** For non-baseline transitions: whether its event row was newly inserted (false: a replay). */
   newEvent: boolean;
@@ -42,11 +49,17 @@ export interface PlanStep {
 
 /** A session row to insert; `endedAt` is null for the (at most one per streamer) session left open. */
 export interface SessionInsert {
+  /** `streamers.id`. */
   streamerId: number;
+  /** Kick's livestream id, when known. */
   livestreamId: number | null;
+  /** When the broadcast started. */
   startedAt: Date;
+  /** When it ended; null while open. */
   endedAt: Date | null;
+  /** The stream title, if known. */
   title: string | null;
+  /** The stream category, if known. */
   category: string | null;
 }
 
@@ -156,7 +169,9 @@ function closeSession(plan: BatchPlan, state: Simulated, at: Date): void {
 export interface InsertedEvent {
   /** `status_events.id`. */
   eventId: number;
+  /** `streamers.id` of the streamer it is about. */
   streamerId: number;
+  /** The transition that was recorded. */
   transition: Transition;
 }
 

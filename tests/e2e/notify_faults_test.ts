@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { startE2eRig } from "../helpers/e2e_rig.ts";
 import { runCli, waitFor } from "../helpers/cli.ts";
 import { startFakeDiscord } from "../fakes/notification_services.ts";
-import { listDeliveries } from "../../src/store/notifications.ts";
+import { listDeliveries } from "../../src/store/delivery_log.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const TOKEN = "e2e-faults-discord-token_QRSTUVWXYZabcdef";

@@ -1,6 +1,6 @@
 /** HttpClient and KickApi against the fake Kick's faults: retries, Retry-After, timeouts, blocks. */
 import assert from "node:assert/strict";
-import { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
 import { KickApi } from "../../src/kick/api.ts";
 import { KickBlockedError, KickUnavailableError } from "../../src/kick/errors.ts";
@@ -107,7 +107,7 @@ Deno.test("an unreachable Kick is exit 69 after retries (closed ports)", async (
   const closedPort = (listener.addr as Deno.NetAddr).port;
   listener.close();
   for (const base of [`http://127.0.0.1:${closedPort}`, "http://127.0.0.1:1"]) {
-    const http = new HttpClient(FAST_HTTP);
+    const http = new KickHttpClient(FAST_HTTP);
     const tokens = new AppTokenProvider({
       http,
       oauthUrl: base,

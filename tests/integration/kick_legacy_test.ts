@@ -1,6 +1,6 @@
 /** LegacyLookup against the fake kick.com/api/v2: best effort, never throws. */
 import assert from "node:assert/strict";
-import { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { LEGACY_BLOCKED_WARNING, LegacyLookup } from "../../src/kick/legacy.ts";
 import { FAST_HTTP, withRig } from "./kick_rig.ts";
 
@@ -80,7 +80,7 @@ Deno.test("failures are results, never exceptions", async () => {
     assert.deepEqual(await pending, { kind: "failed", reason: "stopping" });
 
     const unreachable = new LegacyLookup({
-      http: new HttpClient({ ...FAST_HTTP, maxRetries: 0 }),
+      http: new KickHttpClient({ ...FAST_HTTP, maxRetries: 0 }),
       webUrl: "http://127.0.0.1:1",
     });
     const down = await unreachable.lookup("a");

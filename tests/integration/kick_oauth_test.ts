@@ -1,7 +1,7 @@
 /** AppTokenProvider against the fake id.kick.com. */
 import assert from "node:assert/strict";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
-import { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { KickCredentialsError, KickResponseError } from "../../src/kick/errors.ts";
 import { ConfigError, exitCodeOf } from "../../src/lib/errors.ts";
 import { log } from "../../src/lib/log.ts";
@@ -140,7 +140,7 @@ Deno.test("the secret and the token never appear in errors or logs", async () =>
       rig.fake.clearFaults();
     }
     const unreachable = new AppTokenProvider({
-      http: new HttpClient({ ...FAST_HTTP, maxRetries: 0 }),
+      http: new KickHttpClient({ ...FAST_HTTP, maxRetries: 0 }),
       oauthUrl: "http://127.0.0.1:1",
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,

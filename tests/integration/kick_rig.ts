@@ -1,5 +1,6 @@
 /** Shared set-up of the Kick integration tests: a world, the fake Kick, and the clients pointed at it. */
-import { HttpClient, type HttpClientOptions } from "../../src/lib/http.ts";
+import type { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient, type KickHttpClientOptions } from "../../src/kick/http.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
 import { KickApi } from "../../src/kick/api.ts";
@@ -11,7 +12,7 @@ export const CLIENT_ID = "01JTESTCLIENTID";
 export const CLIENT_SECRET = "s3cr3t-client-secret-value";
 
 /** Fast retries so fault tests stay quick. */
-export const FAST_HTTP: HttpClientOptions = {
+export const FAST_HTTP: KickHttpClientOptions = {
   ratePerSecond: 1000,
   timeoutMs: 2000,
   maxRetries: 3,
@@ -32,7 +33,7 @@ export interface KickRig {
 }
 
 export interface RigOptions {
-  http?: Partial<HttpClientOptions>;
+  http?: Partial<KickHttpClientOptions>;
   fake?: Partial<Omit<FakeKickOptions, "world">>;
   clientSecret?: string;
   batchSize?: number;
@@ -50,7 +51,7 @@ export async function startRig(options: RigOptions = {}): Promise<KickRig> {
     clientSecret: CLIENT_SECRET,
     ...options.fake,
   });
-  const http = new HttpClient({ ...FAST_HTTP, ...options.http });
+  const http = new KickHttpClient({ ...FAST_HTTP, ...options.http });
   const tokens = new AppTokenProvider({
     http,
     oauthUrl: fake.url,

@@ -1,5 +1,5 @@
 /**
- * src/store/notifications.ts on both backends: target CRUD, createDeliveries' rules and idempotence, the
+ * src/store/notification_targets.ts and notifications.ts on both backends: target CRUD, createDeliveries' rules and idempotence, the
  * claim's lease and SKIP LOCKED, and the log.
  */
 import assert from "node:assert/strict";
@@ -7,18 +7,20 @@ import { type TestBackend, testBackends } from "../helpers/db.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import type { Transition } from "../../src/domain/types.ts";
 import {
-  addTarget,
   claimDue,
   createDeliveries,
-  getTarget,
-  listDeliveries,
-  listTargets,
   markDelivered,
   markFailed,
   markRetry,
+} from "../../src/store/notifications.ts";
+import { listDeliveries } from "../../src/store/delivery_log.ts";
+import {
+  addTarget,
+  getTarget,
+  listTargets,
   type NewTarget,
   removeTarget,
-} from "../../src/store/notifications.ts";
+} from "../../src/store/notification_targets.ts";
 import type { CommittedEvent } from "../../src/notify/types.ts";
 import { UserFacingError } from "../../src/lib/errors.ts";
 

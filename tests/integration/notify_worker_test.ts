@@ -11,7 +11,9 @@ import { Registry } from "../../src/http/metrics.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { Db } from "../../src/store/db.ts";
-import { addTarget, createDeliveries, listDeliveries } from "../../src/store/notifications.ts";
+import { createDeliveries } from "../../src/store/notifications.ts";
+import { listDeliveries } from "../../src/store/delivery_log.ts";
+import { addTarget } from "../../src/store/notification_targets.ts";
 import type { CommittedEvent } from "../../src/notify/types.ts";
 import { createNotificationHttpClient, NotificationWorker } from "../../src/notify/worker.ts";
 

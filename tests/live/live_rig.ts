@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import type { z } from "zod";
 import { type Config, gatherSettings, validateSettings } from "../../src/config.ts";
-import { describeRequest, HttpClient } from "../../src/lib/http.ts";
+import { describeRequest, type HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { addSecret, configureLogging } from "../../src/lib/log.ts";
 import { oauthTokenSchema, parseBody } from "../../src/kick/schemas.ts";
 import { compareShapes, shapeOf } from "../../src/doctor/shape.ts";
@@ -52,9 +53,14 @@ export function liveConfig(): Config {
 }
 
 /** One request per second to the real services, one retry; failures are the test's failures. */
-const realHttp = new HttpClient({ ratePerSecond: 1, burst: 1, timeoutMs: 15_000, maxRetries: 1 });
+const realHttp = new KickHttpClient({
+  ratePerSecond: 1,
+  burst: 1,
+  timeoutMs: 15_000,
+  maxRetries: 1,
+});
 /** The simulated Kick needs no politeness. */
-const fakeHttp = new HttpClient({ ratePerSecond: 1000, timeoutMs: 5_000, maxRetries: 0 });
+const fakeHttp = new KickHttpClient({ ratePerSecond: 1000, timeoutMs: 5_000, maxRetries: 0 });
 
 /** An answer, its body parsed as JSON (null when an error status came without JSON) but not validated. */
 export interface RawAnswer {

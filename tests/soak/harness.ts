@@ -51,7 +51,7 @@ import {
   generateWebhookSigningKey,
   startFakeWebhookSender,
 } from "../../src/sim/webhooks.ts";
-import { addTarget } from "../../src/store/notifications.ts";
+import { addTarget } from "../../src/store/notification_targets.ts";
 import { type FakeDiscord, startFakeDiscord } from "../fakes/notification_services.ts";
 import { compareDeliveries, type DeliveryComparison } from "./deliveries.ts";
 

@@ -7,16 +7,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseServerFrame, type ServerFrame } from "../../src/pusher/protocol.ts";
 import { parseKickLiveEvent } from "../../src/kick/pusher_events.ts";
-import {
-  describeSettings,
-  ENV_TEMPLATE,
-  validateSettings,
-  VARIABLE_NAMES,
-  type VariableName,
-} from "../../src/config.ts";
+import { validateSettings, VARIABLE_NAMES, type VariableName } from "../../src/config.ts";
+import { describeSettings } from "../../src/config_show.ts";
+import { ENV_TEMPLATE } from "../../src/config_template.ts";
 import { parse as parseDotenv } from "dotenv";
 import { ExitCode, exitCodeOf } from "../../src/lib/errors.ts";
-import { HttpClient } from "../../src/lib/http.ts";
+import { KickHttpClient } from "../../src/kick/http.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 import { AppTokenProvider } from "../../src/kick/oauth.ts";
 import { KickApi } from "../../src/kick/api.ts";
@@ -259,7 +255,7 @@ for (const c of apiCases) {
         }),
       );
     };
-    const http = new HttpClient({
+    const http = new KickHttpClient({
       ratePerSecond: 1000,
       timeoutMs: 2_000,
       maxRetries: 1,

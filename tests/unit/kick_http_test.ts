@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  cloudflareBlockReason,
-  HttpClient,
-  parseRetryAfter,
-  TokenBucket,
-} from "../../src/lib/http.ts";
+import { HttpClient, parseRetryAfter, TokenBucket } from "../../src/lib/http.ts";
+import { ServiceBlockedError, ServiceUnavailableError } from "../../src/lib/errors.ts";
+import { cloudflareBlockReason, KickHttpClient } from "../../src/kick/http.ts";
 import { KickBlockedError, KickUnavailableError } from "../../src/kick/errors.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 
@@ -136,7 +133,7 @@ Deno.test("HttpClient retries 5xx with backoff and returns the first good answer
     () => new Response("", { status: 500 }),
     () => new Response('{"ok":true}', { status: 200 }),
   ]);
-  const client = new HttpClient({ ...FAST, fetch });
+  const client = new KickHttpClient({ ...FAST, fetch });
   const response = await client.request("http://kick.test/public/v1/channels?slug=a");
   assert.equal(response.status, 200);
   assert.equal(response.body, '{"ok":true}');
@@ -150,7 +147,7 @@ Deno.test("HttpClient retries 5xx with backoff and returns the first good answer
 
 Deno.test("HttpClient gives up after maxRetries with KickUnavailableError (exit 69), no query string", async () => {
   const { fetch, calls } = scriptedFetch([() => new Response("", { status: 502 })]);
-  const client = new HttpClient({ ...FAST, maxRetries: 2, fetch });
+  const client = new KickHttpClient({ ...FAST, maxRetries: 2, fetch });
   const error = await client.request("http://kick.test/public/v1/channels?slug=hidden").then(
     () => assert.fail("resolved"),
     (e) => e,
@@ -170,7 +167,7 @@ Deno.test("HttpClient keeps the query string out of network error messages", asy
       "error sending request for url (http://kick.test/x?token=topsecret): connection refused",
     );
   }]);
-  const client = new HttpClient({ ...FAST, maxRetries: 1, fetch });
+  const client = new KickHttpClient({ ...FAST, maxRetries: 1, fetch });
   const error = await client.request("http://kick.test/x?token=topsecret").catch((e) => e);
   assert.ok(error instanceof KickUnavailableError);
   assert.equal(error.lastStatus, null);
@@ -183,7 +180,7 @@ Deno.test("HttpClient returns 4xx answers to the caller without retrying", async
   const { fetch, calls } = scriptedFetch([
     () => new Response('{"data":{},"message":"Unauthorized"}', { status: 401 }),
   ]);
-  const client = new HttpClient({ ...FAST, fetch });
+  const client = new KickHttpClient({ ...FAST, fetch });
   const response = await client.request("http://kick.test/public/v1/channels");
   assert.equal(response.status, 401);
   assert.equal(calls.length, 1);
@@ -195,7 +192,7 @@ Deno.test("HttpClient throws KickBlockedError on a Cloudflare 403 and does not r
       status: 403,
       headers: { "content-type": "text/html", "cf-ray": "1-AMS" },
     })]);
-  const client = new HttpClient({ ...FAST, fetch });
+  const client = new KickHttpClient({ ...FAST, fetch });
   const error = await client.request("http://kick.test/api/v2/channels/x").catch((e) => e);
   assert.ok(error instanceof KickBlockedError);
   assert.equal(error.exitCode, 69);
@@ -214,7 +211,7 @@ Deno.test("HttpClient times out a silent attempt and retries it", async () => {
       );
     });
   }) as typeof fetch;
-  const client = new HttpClient({ ...FAST, timeoutMs: 30, fetch: fetchFn });
+  const client = new KickHttpClient({ ...FAST, timeoutMs: 30, fetch: fetchFn });
   const response = await client.request("http://kick.test/slow");
   assert.equal(response.body, "ok");
   assert.equal(client.stats.timeouts, 1);
@@ -229,7 +226,7 @@ Deno.test("HttpClient stops at once when the caller aborts, with the caller's re
           () => reject(new DOMException("aborted", "AbortError")),
         );
       })) as typeof fetch;
-  const client = new HttpClient({ ...FAST, timeoutMs: 5000, fetch: fetchFn });
+  const client = new KickHttpClient({ ...FAST, timeoutMs: 5000, fetch: fetchFn });
   const controller = new AbortController();
   const pending = client.request("http://kick.test/x", { signal: controller.signal });
   setTimeout(() => controller.abort(new Error("shutting down")), 10);
@@ -242,7 +239,7 @@ Deno.test("HttpClient refuses to wait for an excessive Retry-After", async () =>
   const { fetch } = scriptedFetch([
     () => new Response("", { status: 429, headers: { "retry-after": "3600" } }),
   ]);
-  const client = new HttpClient({ ...FAST, maxRetryAfterMs: 60_000, fetch });
+  const client = new KickHttpClient({ ...FAST, maxRetryAfterMs: 60_000, fetch });
   const error = await client.request("http://kick.test/public/v1/channels").catch((e) => e);
   assert.ok(error instanceof KickUnavailableError);
   assert.match(error.message, /3600 s/);
@@ -255,7 +252,7 @@ Deno.test("a 429 on the last attempt still pauses the client for the Retry-After
   const { fetch } = scriptedFetch([
     () => new Response("", { status: 429, headers: { "retry-after": "30" } }),
   ]);
-  const client = new HttpClient({ ...FAST, maxRetries: 0, fetch });
+  const client = new KickHttpClient({ ...FAST, maxRetries: 0, fetch });
   const error = await client.request("http://kick.test/public/v1/channels").catch((e) => e);
   assert.ok(error instanceof KickUnavailableError);
   assert.equal(error.lastStatus, 429);
@@ -268,4 +265,40 @@ Deno.test("a 429 on the last attempt still pauses the client for the Retry-After
   setTimeout(() => controller.abort(new Error("not waiting 30 s")), 20);
   await assert.rejects(later, { message: "not waiting 30 s" });
   assert.equal(client.stats.requests, 1);
+});
+
+Deno.test("the generic HttpClient names its service and judges blocks only by its hook", async () => {
+  const cloudflare = () =>
+    new Response("<html>Just a moment...</html>", {
+      status: 403,
+      headers: { "content-type": "text/html", "cf-ray": "1" },
+    });
+  const plain = new HttpClient({ ...FAST, fetch: scriptedFetch([cloudflare]).fetch });
+  assert.equal((await plain.request("http://target.test/hook")).status, 403);
+
+  const hooked = new HttpClient({
+    ...FAST,
+    serviceName: "The target",
+    blockedReason: (status) => status === 403 ? "refused" : null,
+    fetch: scriptedFetch([cloudflare]).fetch,
+  });
+  const blocked = await hooked.request("http://target.test/hook").then(() => null, (e) => e);
+  assert.ok(blocked instanceof ServiceBlockedError);
+  assert.ok(!(blocked instanceof KickBlockedError));
+  assert.equal(blocked.message, "The target blocked GET target.test/hook (HTTP 403: refused)");
+
+  const down = new HttpClient({
+    ...FAST,
+    serviceName: "The target",
+    maxRetries: 0,
+    fetch: scriptedFetch([() => new Response("", { status: 503 })]).fetch,
+  });
+  const unavailable = await down.request("http://target.test/hook").then(() => null, (e) => e);
+  assert.ok(unavailable instanceof ServiceUnavailableError);
+  assert.ok(!(unavailable instanceof KickUnavailableError));
+  assert.match(
+    unavailable.message,
+    /^The target is unavailable: GET target\.test\/hook failed 1 times/,
+  );
+  assert.equal(unavailable.exitCode, 69);
 });

@@ -14,7 +14,7 @@ import {
   publicKeyResponseSchema,
   usersResponseSchema,
 } from "../../src/kick/schemas.ts";
-import { toKickChannel, toKickLivestream } from "../../src/kick/api.ts";
+import { toKickChannel, toKickLivestream } from "../../src/kick/channels.ts";
 import {
   KickBlockedError,
   KickCredentialsError,

@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import type { Observation } from "../../src/domain/types.ts";
 import { Registry } from "../../src/http/metrics.ts";
-import type { KickApi, KickChannel } from "../../src/kick/api.ts";
+import type { KickApi } from "../../src/kick/api.ts";
+import type { KickChannel } from "../../src/kick/channels.ts";
 import { configureLogging } from "../../src/lib/log.ts";
-import { BLIND_PASSES, MISSING_PASSES, Reconciler } from "../../src/monitor/sources/poll.ts";
+import { BLIND_PASSES, MISSING_PASSES, Reconciler } from "../../src/monitor/sources/reconciler.ts";
 import { PollSource } from "../../src/monitor/sources/poll_pass.ts";
 import type { Store, StreamerRecord } from "../../src/store/store.ts";
 

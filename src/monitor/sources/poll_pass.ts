@@ -12,7 +12,8 @@
  *   `/public/v1/livestreams`, the one official place that reveals it (§1.5).
  */
 import type { Observation } from "../../domain/types.ts";
-import { DEFAULT_BATCH_SIZE, type KickApi, type KickChannel } from "../../kick/api.ts";
+import { DEFAULT_BATCH_SIZE, type KickApi } from "../../kick/api.ts";
+import type { KickChannel } from "../../kick/channels.ts";
 import { describeError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 
