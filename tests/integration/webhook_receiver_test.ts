@@ -314,18 +314,19 @@ Deno.test("webhook receiver: refusals and ignored types, each answered and count
     }
     assert.equal(rig.events.length, 1);
     assert.deepEqual(
-      rig.counted.map((c) => `${c.status} ${c.outcome}`),
+      // The requests run at once: their answers may be counted in any order.
+      rig.counted.map((c) => `${c.status} ${c.outcome}`).sort(),
       [
-        "404 refused",
-        "405 refused",
+        "200 ignored",
+        "400 refused",
         "400 refused",
         "401 refused",
+        "404 refused",
+        "405 refused",
         "413 refused",
-        "400 refused",
-        "200 ignored",
       ],
     );
-    assert.equal(rig.counted[6].type, "kicks.gifted");
+    assert.equal(rig.counted.find((c) => c.outcome === "ignored")?.type, "kicks.gifted");
     assert.equal(rig.receiver.stats.ignored, 1);
   });
 });
