@@ -52,7 +52,4 @@ function fieldsInRange(match: RegExpExecArray): boolean {
   return hour <= 23 && minute <= 59 && second <= 59;
 }
 
-/** Formats a date for JSON output (ISO 8601 UTC) or null. */
-export function isoOrNull(date: Date | null | undefined): string | null {
-  return date ? date.toISOString() : null;
-}
+export { isoOrNull } from "../domain/documents.ts";

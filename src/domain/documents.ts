@@ -33,7 +33,8 @@ export function coverageOf(record: Pick<StreamerRecord, "channelId">): Coverage 
   return record.channelId === null ? "poll_only" : "pusher";
 }
 
-function isoOrNull(date: Date | null | undefined): string | null {
+/** Formats a date for JSON output (ISO 8601 UTC) or null. */
+export function isoOrNull(date: Date | null | undefined): string | null {
   return date instanceof Date ? date.toISOString() : null;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { KickApi } from "./api.ts";
 import type { KickChannel } from "./channels.ts";
-import type { LegacyLookup } from "./legacy.ts";
+import type { LegacyLookup, LegacyLookupResult } from "./legacy.ts";
 
 export interface ResolvedIds {
   channelId: number;
@@ -37,6 +37,16 @@ export interface LegacyState {
 /** Consecutive legacy failures after which a resolution stops asking it (issue 10: any kind, not only 403). */
 export const LEGACY_FAILURES_TO_STOP = 2;
 
+/**
+ * Counts one website answer: a failure of any kind but "not found" (an answer) adds one, anything else resets
+ * the count; returns true once LEGACY_FAILURES_TO_STOP failures in a row say to stop asking.
+ */
+export function noteLegacyAnswer(state: LegacyState, found: LegacyLookupResult): boolean {
+  state.failures = found.kind === "blocked" || found.kind === "failed" ? state.failures + 1 : 0;
+  if (state.failures >= LEGACY_FAILURES_TO_STOP) state.blocked = true;
+  return state.blocked;
+}
+
 /** A fresh {@link LegacyState}. */
 export function freshLegacyState(): LegacyState {
   return { blocked: false, failures: 0 };
@@ -61,10 +71,7 @@ export async function learnChannelIds(
       ids.set(channel.slug, { channelId: found.channelId, chatroomId: found.chatroomId });
     }
     // Two failures in a row mean the rest would fail too: don't knock on the door 60 times.
-    legacyState.failures = found.kind === "blocked" || found.kind === "failed"
-      ? legacyState.failures + 1
-      : 0;
-    if (legacyState.failures >= LEGACY_FAILURES_TO_STOP) legacyState.blocked = true;
+    noteLegacyAnswer(legacyState, found);
   }
   const missing = channels.filter((c) => !ids.has(c.slug));
   if (missing.length > 0) {

@@ -6,7 +6,7 @@
  * from `/public/v1/livestreams` in every poll pass; see sources/poll_pass.ts.)
  */
 import type { LegacyLookup } from "../kick/legacy.ts";
-import { LEGACY_FAILURES_TO_STOP } from "../kick/resolve.ts";
+import { freshLegacyState, noteLegacyAnswer } from "../kick/resolve.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Store, StreamerRecord } from "../store/store.ts";
@@ -36,13 +36,18 @@ export class ChannelIdRetry {
     if (this.#running) return 0;
     this.#running = true;
     let learned = 0;
-    let failures = 0;
+    const legacyState = freshLegacyState();
     try {
       for (const streamer of this.#options.streamers().filter((s) => s.channelId === null)) {
         if (this.#options.signal.aborted) break;
         const found = await this.#options.legacy.lookup(streamer.slug);
+        if (noteLegacyAnswer(legacyState, found)) {
+          log.info("the website API keeps failing; trying again tomorrow", {
+            reason: found.kind === "blocked" || found.kind === "failed" ? found.reason : null,
+          });
+          break;
+        }
         if (found.kind === "found") {
-          failures = 0;
           await this.#options.store.setStreamerIds(streamer.slug, {
             channelId: found.channelId,
             chatroomId: found.chatroomId,
@@ -53,12 +58,6 @@ export class ChannelIdRetry {
             slug: streamer.slug,
             channelId: found.channelId,
           });
-        } else if (found.kind === "not-found") failures = 0;
-        else if (++failures >= LEGACY_FAILURES_TO_STOP) {
-          log.info("the website API keeps failing; trying again tomorrow", {
-            reason: found.reason,
-          });
-          break;
         }
       }
     } catch (error) {
