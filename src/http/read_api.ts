@@ -17,6 +17,7 @@ import { eventDocument, sessionDocument, streamerDocument } from "../domain/docu
 import type { Transition } from "../domain/types.ts";
 import { normaliseSlug } from "../domain/slug.ts";
 import type { Store } from "../store/store.ts";
+import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
@@ -27,12 +28,6 @@ export interface ReadApiOptions {
   /** Between SSE comments that keep idle connections (and proxies) open, ms. */
   heartbeatMs?: number;
 }
-
-const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
 
 const MAX_LIMIT = 1_000;
 

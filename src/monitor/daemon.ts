@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import { requireUsableDataDir } from "../config_usability.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { readApiRoutes } from "../http/read_api.ts";
+import { webRoutes } from "../web/routes.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
@@ -113,11 +114,19 @@ async function runUntil(
           return { ...await starting.monitor.health(), ...database };
         },
         metrics: () => starting.monitor?.metrics.render() ?? "",
-        // The read API answers 503 until the monitor runs (its store is then open).
-        routes: readApiRoutes({
-          store: () => starting.monitor === null ? null : opened?.store ?? null,
-          subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
-        }),
+        // The read API and the pages answer 503 until the monitor runs (its store is then open).
+        routes: [
+          ...readApiRoutes({
+            store: () => starting.monitor === null ? null : opened?.store ?? null,
+            subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
+          }),
+          ...webRoutes({
+            store: () => starting.monitor === null ? null : opened?.store ?? null,
+            status: () => starting.monitor?.status() ?? null,
+            subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
+          }),
+        ],
+        token: config.httpToken,
       })
       : null;
     opened = await openStoreWithRetry(config, stop.signal, (reason) => {

@@ -1,0 +1,143 @@
+/**
+ * The status page's pure parts (src/web/): escaping of everything streamers write, the 90-day strip and the
+ * weekly hours, and the lists of the status page with their paging.
+ */
+import assert from "node:assert/strict";
+import type { SessionDocument, StreamerDocument } from "../../src/domain/documents.ts";
+import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
+import { escapeHtml, formatDuration, html } from "../../src/web/html.ts";
+import {
+  groupStreamers,
+  PAGE_SIZE,
+  renderStatusPage,
+  renderStreamerPage,
+} from "../../src/web/pages.ts";
+
+const EVIL = `<script>alert(1)</script>"'&`;
+const NOW = Date.parse("2026-12-03T12:00:00Z");
+
+function streamer(slug: string, status: StreamerDocument["status"], changed: string | null) {
+  const doc: StreamerDocument = {
+    slug,
+    broadcaster_user_id: 1,
+    channel_id: 2,
+    status,
+    status_reason: null,
+    coverage: "pusher",
+    status_changed_at: changed,
+    last_checked_at: null,
+    session: status === "online"
+      ? { started_at: changed, title: EVIL, category: `<img src=x onerror=alert(2)>` }
+      : null,
+  };
+  return doc;
+}
+
+function session(start: string, end: string | null, title: string | null = null): SessionDocument {
+  return {
+    livestream_id: null,
+    started_at: start,
+    ended_at: end,
+    duration_seconds: end === null ? null : (Date.parse(end) - Date.parse(start)) / 1000,
+    title,
+    category: null,
+    peak_viewers: null,
+  };
+}
+
+Deno.test("html escapes every interpolation, and only SafeHtml passes unescaped", () => {
+  assert.equal(escapeHtml(EVIL), "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;");
+  assert.equal(
+    html`<p title="${EVIL}">${[EVIL, 3, null]}</p>`.text,
+    `<p title="${escapeHtml(EVIL)}">${escapeHtml(EVIL)}3</p>`,
+  );
+  assert.equal(html`<div>${html`<b>${"<i>"}</b>`}</div>`.text, "<div><b>&lt;i&gt;</b></div>");
+});
+
+Deno.test("a title of <script>alert(1)</script> renders as text on both pages", () => {
+  const page = renderStatusPage({
+    streamers: [streamer("alpha", "online", "2026-12-03T11:00:00Z")],
+    status: null,
+    pages: { live: 1, offline: 1, unknown: 1 },
+  });
+  assert.ok(!page.includes("<script>alert"), "the title became markup");
+  assert.ok(!page.includes("<img src=x"), "the category became markup");
+  assert.ok(page.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  // No inline script or style anywhere: the CSP would block it, and it would be a hole.
+  assert.doesNotMatch(page, /<script>|<style|style=/);
+  assert.match(page, /<script src="\/static\/app\.js" defer><\/script>/);
+  const own = renderStreamerPage({
+    streamer: streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    sessions: [session("2026-12-03T11:00:00Z", null, EVIL)],
+    events: [{
+      id: 1,
+      slug: "alpha",
+      type: "online",
+      occurred_at: "2026-12-03T11:00:00Z",
+      received_at: null,
+      source: "pusher",
+      livestream_id: null,
+      title: EVIL,
+    }],
+    nowMs: NOW,
+  });
+  assert.ok(!own.includes("<script>alert"));
+  assert.doesNotMatch(own, /<script>|<style|style=/);
+  assert.ok(own.includes("<title>2026-12-03 11:00 – still live UTC (1 h 0 min): &lt;script&gt;"));
+});
+
+Deno.test("the status page lists live first, newest change first, in pages", () => {
+  const many = Array.from(
+    { length: PAGE_SIZE.offline * 2 + 1 },
+    (_, i) => streamer(`off${i}`, "offline", new Date(NOW - i * 60_000).toISOString()),
+  );
+  const groups = groupStreamers([
+    ...many,
+    streamer("live1", "online", null),
+    streamer("u", "unknown", null),
+  ]);
+  assert.deepEqual(groups.live.map((s) => s.slug), ["live1"]);
+  assert.equal(groups.offline[0].slug, "off0");
+  assert.deepEqual(groups.unknown.map((s) => s.slug), ["u"]);
+  const second = renderStatusPage({
+    streamers: many,
+    status: null,
+    pages: { live: 1, offline: 2, unknown: 1 },
+  });
+  assert.ok(second.includes(`data-slug="off${PAGE_SIZE.offline}"`));
+  assert.ok(!second.includes('data-slug="off0"'));
+  assert.match(second, /page 2 of 3/);
+  assert.match(second, /href="\/\?offline=3#offline-heading"/);
+  assert.match(second, /href="\/\?#offline-heading"|href="\/\?offline=1/);
+  assert.match(second, /<span data-count="offline">101<\/span>/);
+});
+
+Deno.test("the strip splits sessions at UTC midnight and keeps to the last 90 days", () => {
+  const pieces = stripPieces([
+    session("2026-12-02T22:00:00Z", "2026-12-03T02:00:00Z"),
+    session("2026-12-03T10:00:00Z", null),
+    session("2020-01-01T00:00:00Z", "2020-01-01T01:00:00Z"),
+  ], NOW);
+  assert.deepEqual(
+    pieces.map((p) => [p.day, p.fromHour, p.toHour]),
+    [[STRIP_DAYS - 2, 22, 24], [STRIP_DAYS - 1, 0, 2], [STRIP_DAYS - 1, 10, 12]],
+  );
+});
+
+Deno.test("weekly hours count each week's share of sessions, the open one until now", () => {
+  // 2026-12-03 is a Thursday: this week began on Monday 2026-11-30.
+  const weeks = weeklyHours([
+    session("2026-11-29T22:00:00Z", "2026-11-30T03:00:00Z"),
+    session("2026-12-03T09:00:00Z", null),
+  ], NOW);
+  assert.equal(weeks.length, 13);
+  assert.deepEqual(weeks.at(-1), { weekStart: "2026-11-30", hours: 6 });
+  assert.deepEqual(weeks.at(-2), { weekStart: "2026-11-23", hours: 2 });
+});
+
+Deno.test("durations read naturally", () => {
+  assert.equal(formatDuration(45), "45 s");
+  assert.equal(formatDuration(12 * 60), "12 min");
+  assert.equal(formatDuration(3 * 3600 + 12 * 60), "3 h 12 min");
+  assert.equal(formatDuration(50 * 3600), "2 d 2 h");
+});
