@@ -83,6 +83,7 @@ export function layout(title: string, body: SafeHtml, bodyAttributes: SafeHtml =
         <meta name="color-scheme" content="light dark">
         <title>${title}</title>
         <link rel="stylesheet" href="/static/style.css">
+        <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
         <script src="/static/app.js" defer></script>
       </head>
       <body ${bodyAttributes}>

@@ -309,7 +309,7 @@ export function renderStreamerPage(view: StreamerPageView): string {
       </div>
     </section>
     <section aria-labelledby="events-heading">
-      <h2 id="events-heading">Last ${view.events.length} events</h2>
+      <h2 id="events-heading">Latest events</h2>
       <div class="scroll">
         <table id="events">
           <thead>

@@ -39,6 +39,9 @@ export interface WebOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** The tab's icon (without one, browsers ask for /favicon.ico and log the 404 as an error). */
+const ICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">' +
+  '<rect width="16" height="16" rx="3" fill="#53fc18"/><circle cx="8" cy="8" r="3.5" fill="#000"/></svg>';
 const EVENTS_SHOWN = 50;
 /** More sessions than anyone streams in 90 days (10 a day). */
 const SESSIONS_READ = 900;
@@ -146,5 +149,6 @@ export function webRoutes(options: WebOptions): Route[] {
     },
     { path: "/static/app.js", handle: asset(APP_JS, "text/javascript; charset=utf-8") },
     { path: "/static/style.css", handle: asset(STYLE_CSS, "text/css; charset=utf-8") },
+    { path: "/static/icon.svg", handle: asset(ICON_SVG, "image/svg+xml") },
   ];
 }

@@ -49,6 +49,7 @@ tr.fresh { animation: fresh 3s ease-out; }
 .pager { margin: .5rem 0; }
 .chart { margin: .75rem 0; }
 .chart svg { width: 100%; height: auto; display: block; }
+.chart svg.weeks { max-width: 36rem; }
 .chart figcaption { font-size: .85rem; color: var(--muted); }
 .strip .day { fill: var(--strip-day); }
 .strip .live { fill: var(--strip-live); }
