@@ -9,8 +9,8 @@
  * - `GET /badge/{slug}.svg`: live / offline, shields-style;
  * - `GET /export/sessions.csv?streamer=`: sessions as CSV.
  *
- * JSON answers carry an ETag (a 304 for a matching If-None-Match) and `Cache-Control: no-cache`; every answer a
- * strict Content-Security-Policy. Titles are written by streamers: they are escaped for SVG and neutralised
+ * JSON, badge and CSV answers carry an ETag (a 304 for a matching If-None-Match) and `Cache-Control: no-cache`;
+ * every answer a strict Content-Security-Policy (access.ts). Titles are written by streamers: they are escaped for SVG and neutralised
  * for spreadsheets in CSV.
  */
 import { eventDocument, sessionDocument, streamerDocument } from "../domain/documents.ts";
@@ -53,7 +53,7 @@ export function readApiRoutes(options: ReadApiOptions): Route[] {
     { path: "/api/v1/stream", handle: () => stream(options) },
     {
       path: /^\/badge\/([^/]+)\.svg$/,
-      handle: (_request, [slug]) => withStore(options, (store) => badge(store, slug)),
+      handle: (request, [slug]) => withStore(options, (store) => badge(request, store, slug)),
     },
     {
       path: "/export/sessions.csv",
@@ -79,27 +79,36 @@ function problem(status: number, message: string): Response {
 }
 
 /** A JSON document with its ETag; 304 when the client has it already. */
-async function json(
+function json(
   request: Request,
   document: unknown,
   extra: Record<string, string> = {},
 ): Promise<Response> {
-  const body = JSON.stringify(document);
+  return withEtag(request, JSON.stringify(document), {
+    "content-type": "application/json",
+    ...extra,
+  });
+}
+
+/**
+ * An answer with an ETag (a digest of the body) and `Cache-Control: no-cache` (clients revalidate each
+ * time); 304 without a body when the client's If-None-Match matches.
+ */
+async function withEtag(
+  request: Request,
+  body: string,
+  headers: Record<string, string>,
+  status = 200,
+): Promise<Response> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
   const etag = `"${
     [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")
   }"`;
-  const headers = {
-    etag,
-    "cache-control": "no-cache",
-    "content-type": "application/json",
-    ...SECURITY_HEADERS,
-    ...extra,
-  };
-  if (request.headers.get("if-none-match") === etag) {
-    return new Response(null, { status: 304, headers });
+  const all = { etag, "cache-control": "no-cache", ...SECURITY_HEADERS, ...headers };
+  if (status === 200 && request.headers.get("if-none-match") === etag) {
+    return new Response(null, { status: 304, headers: all });
   }
-  return new Response(body, { headers });
+  return new Response(body, { status, headers: all });
 }
 
 /** `limit` from the query: 1 to MAX_LIMIT, `fallback` when absent; null when invalid. */
@@ -217,7 +226,7 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-async function badge(store: Store, rawSlug: string): Promise<Response> {
+async function badge(request: Request, store: Store, rawSlug: string): Promise<Response> {
   const slug = slugOf(rawSlug);
   const record = slug === null ? null : await store.getStreamer(slug);
   const status = record === null
@@ -246,14 +255,12 @@ async function badge(store: Store, rawSlug: string): Promise<Response> {
       status === "online" ? "#000" : "#fff"
     }">` +
     `${message}</text></g></svg>`;
-  return new Response(svg, {
-    status: record === null ? 404 : 200,
-    headers: {
-      "content-type": "image/svg+xml",
-      "cache-control": "no-cache",
-      ...SECURITY_HEADERS,
-    },
-  });
+  return await withEtag(
+    request,
+    svg,
+    { "content-type": "image/svg+xml" },
+    record === null ? 404 : 200,
+  );
 }
 
 /** A CSV field: quoted, and a leading = + - @ neutralised so a spreadsheet never runs a title as a formula. */
@@ -287,11 +294,8 @@ async function sessionsCsv(request: Request, store: Store): Promise<Response> {
       );
     }
   }
-  return new Response(lines.join("\r\n") + "\r\n", {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": 'attachment; filename="sessions.csv"',
-      ...SECURITY_HEADERS,
-    },
+  return await withEtag(request, lines.join("\r\n") + "\r\n", {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": 'attachment; filename="sessions.csv"',
   });
 }

@@ -170,6 +170,30 @@ for (const backend of testBackends()) {
       const again = await (await fetch(`${base}/`, { headers: bearer })).text();
       assert.match(again, /<tr data-slug="beta">/);
 
+      // Every cacheable read route: Cache-Control and an ETag that turns into a 304.
+      for (
+        const path of [
+          "/api/v1/streamers",
+          "/api/v1/events?limit=5",
+          "/api/v1/streamers/alpha/sessions",
+          "/badge/alpha.svg",
+          "/export/sessions.csv",
+          "/static/style.css",
+        ]
+      ) {
+        const first = await fetch(`${base}${path}`, { headers: bearer });
+        assert.equal(first.status, 200, path);
+        assert.equal(first.headers.get("cache-control"), "no-cache", path);
+        const tag = first.headers.get("etag");
+        assert.match(tag ?? "", /^"[0-9a-f]+"$/, path);
+        await first.body?.cancel();
+        const second = await fetch(`${base}${path}`, {
+          headers: { ...bearer, "if-none-match": tag! },
+        });
+        assert.equal(second.status, 304, path);
+        await second.body?.cancel();
+      }
+
       // Static files: served by the daemon, revalidated by ETag.
       const js = await fetch(`${base}/static/app.js`, { headers: bearer });
       assert.match(js.headers.get("content-type") ?? "", /^text\/javascript/);
