@@ -19,6 +19,7 @@ import { normaliseSlug } from "../domain/slug.ts";
 import type { Store } from "../store/store.ts";
 import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
+import type { StreamerSnapshot } from "./streamer_snapshot.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
 export interface ReadApiOptions {
@@ -27,6 +28,11 @@ export interface ReadApiOptions {
   subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
   /** Between SSE comments that keep idle connections (and proxies) open, ms. */
   heartbeatMs?: number;
+  /**
+   * The daemon's in-memory streamer documents (shared with the status page): `/api/v1/streamers` answers
+   * from it, serialised once per change, instead of reading every streamer per request.
+   */
+  snapshot?: StreamerSnapshot;
 }
 
 const MAX_LIMIT = 1_000;
@@ -37,10 +43,12 @@ export function readApiRoutes(options: ReadApiOptions): Route[] {
     {
       path: "/api/v1/streamers",
       handle: (request) =>
-        withStore(
-          options,
-          async (store) => json(request, (await store.listStreamers()).map(streamerDocument)),
-        ),
+        options.snapshot === undefined
+          ? withStore(
+            options,
+            async (store) => json(request, (await store.listStreamers()).map(streamerDocument)),
+          )
+          : streamersFromSnapshot(request, options.snapshot),
     },
     {
       path: "/api/v1/events",
@@ -78,6 +86,19 @@ function problem(status: number, message: string): Response {
   });
 }
 
+async function streamersFromSnapshot(
+  request: Request,
+  snapshot: StreamerSnapshot,
+): Promise<Response> {
+  const documents = await snapshot.documents();
+  if (documents === null) return problem(503, "the monitor is starting; try again in a moment");
+  const { body, etag } = await snapshot.derived("api/v1/streamers", documents, async () => {
+    const body = JSON.stringify(documents);
+    return { body, etag: await etagOf(body) };
+  });
+  return await withEtag(request, body, { "content-type": "application/json" }, 200, etag);
+}
+
 /** A JSON document with its ETag; 304 when the client has it already. */
 function json(
   request: Request,
@@ -99,16 +120,22 @@ async function withEtag(
   body: string,
   headers: Record<string, string>,
   status = 200,
+  knownEtag?: string,
 ): Promise<Response> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-  const etag = `"${
-    [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }"`;
+  const etag = knownEtag ?? await etagOf(body);
   const all = { etag, "cache-control": "no-cache", ...SECURITY_HEADERS, ...headers };
   if (status === 200 && request.headers.get("if-none-match") === etag) {
     return new Response(null, { status: 304, headers: all });
   }
   return new Response(body, { status, headers: all });
+}
+
+/** A strong ETag: the first 96 bits of the body's SHA-256. */
+async function etagOf(body: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
+  return `"${
+    [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }"`;
 }
 
 /** `limit` from the query: 1 to MAX_LIMIT, `fallback` when absent; null when invalid. */

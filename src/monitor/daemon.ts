@@ -9,7 +9,9 @@ import type { Config } from "../config.ts";
 import { requireUsableDataDir } from "../config_usability.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { readApiRoutes } from "../http/read_api.ts";
+import { StreamerSnapshot } from "../http/streamer_snapshot.ts";
 import { webRoutes } from "../web/routes.ts";
+import type { Transition } from "../domain/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
@@ -99,6 +101,12 @@ async function runUntil(
   let opened: OpenedStore | null = null;
   let http: HttpServer | null = null;
   let lockGuard: ReturnType<typeof setInterval> | undefined;
+  const pageData = {
+    store: () => starting.monitor === null ? null : opened?.store ?? null,
+    subscribe: (listener: (transitions: Transition[]) => void) =>
+      starting.monitor?.onCommitted(listener) ?? null,
+  };
+  const snapshot = new StreamerSnapshot(pageData);
   try {
     http = config.http
       ? startHttpServer(config.http, {
@@ -116,14 +124,11 @@ async function runUntil(
         metrics: () => starting.monitor?.metrics.render() ?? "",
         // The read API and the pages answer 503 until the monitor runs (its store is then open).
         routes: [
-          ...readApiRoutes({
-            store: () => starting.monitor === null ? null : opened?.store ?? null,
-            subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
-          }),
+          ...readApiRoutes({ ...pageData, snapshot }),
           ...webRoutes({
-            store: () => starting.monitor === null ? null : opened?.store ?? null,
+            store: pageData.store,
+            snapshot,
             status: () => starting.monitor?.status() ?? null,
-            subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
           }),
         ],
         token: config.httpToken,

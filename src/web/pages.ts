@@ -13,7 +13,8 @@ export const PAGE_SIZE = { live: 200, offline: 50, unknown: 50 } as const;
 
 /** Everything the status page shows. */
 export interface StatusPageView {
-  streamers: readonly StreamerDocument[];
+  /** The streamers by list ({@link groupStreamers}). */
+  groups: Record<ListName, readonly StreamerDocument[]>;
   /** The running monitor's figures, or null while it starts. */
   status: MonitorStatus | null;
   /** 1-based page of each list. */
@@ -188,7 +189,7 @@ ${pager(list, page, items.length, view.pages)}
 
 /** The status page: live now, recently offline, unknown, and the sources' health. */
 export function renderStatusPage(view: StatusPageView): string {
-  const groups = groupStreamers(view.streamers);
+  const groups = view.groups;
   const body = html`<h1>Kick streamers</h1>
 ${
     listSection(

@@ -1,24 +1,19 @@
 /**
  * The status page's routes: `GET /`, `GET /streamers/{slug}`, and its two static files. The data comes from
- * the store and the monitor's status; the rendering is pages.ts. The streamer list is kept for a moment
- * (dropped at once when a transition commits), so a page open on many phones, or 10,000 streamers, costs one
- * query now and then rather than one per request.
+ * the store, the monitor's status and the in-memory streamer snapshot (http/streamer_snapshot.ts, kept
+ * current by each transition), so 10,000 streamers cost no query per request; the rendering is pages.ts.
  */
 import { createHash } from "node:crypto";
-import {
-  eventDocument,
-  sessionDocument,
-  type StreamerDocument,
-  streamerDocument,
-} from "../domain/documents.ts";
-import type { Transition } from "../domain/types.ts";
+import { eventDocument, sessionDocument, streamerDocument } from "../domain/documents.ts";
 import { normaliseSlug } from "../domain/slug.ts";
 import type { Route } from "../http/server.ts";
+import type { StreamerSnapshot } from "../http/streamer_snapshot.ts";
 import type { MonitorStatus } from "../monitor/monitor.ts";
 import type { Store } from "../store/store.ts";
 import { APP_JS } from "./app_js.ts";
 import { STRIP_DAYS } from "./charts.ts";
 import {
+  groupStreamers,
   renderNotFoundPage,
   renderStatusPage,
   renderStreamerPage,
@@ -30,10 +25,8 @@ import { STYLE_CSS } from "./style_css.ts";
 export interface WebOptions {
   store: () => Store | null;
   status: () => MonitorStatus | null;
-  /** Subscribes to committed transitions (Monitor.onCommitted); null until the monitor runs. */
-  subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
-  /** How long the streamer list may be reused, ms (default 2,000). */
-  cacheMs?: number;
+  /** Every streamer's document, from memory (shared with the read API). */
+  snapshot: StreamerSnapshot;
   /** The clock (tests). */
   now?: () => number;
 }
@@ -80,33 +73,20 @@ function pageNumber(url: URL, name: string): number {
 /** The page routes, for startHttpServer (after the read API's). */
 export function webRoutes(options: WebOptions): Route[] {
   const now = options.now ?? Date.now;
-  const cacheMs = options.cacheMs ?? 2_000;
-  let cached: { at: number; streamers: StreamerDocument[] } | null = null;
-  let subscribed = false;
-
-  async function streamers(store: Store): Promise<StreamerDocument[]> {
-    if (!subscribed) {
-      subscribed = options.subscribe(() => {
-        cached = null;
-      }) !== null;
-    }
-    if (cached === null || now() - cached.at > cacheMs || !subscribed) {
-      const at = now();
-      cached = { at, streamers: (await store.listStreamers()).map(streamerDocument) };
-    }
-    return cached.streamers;
-  }
-
   return [
     {
       path: "/",
       page: true,
       handle: async (request) => {
-        const store = options.store();
-        if (store === null) return starting();
+        const streamers = await options.snapshot.documents();
+        if (streamers === null) return starting();
         const url = new URL(request.url);
         const view: StatusPageView = {
-          streamers: await streamers(store),
+          groups: options.snapshot.derived(
+            "status page",
+            streamers,
+            () => groupStreamers(streamers),
+          ),
           status: options.status(),
           pages: {
             live: pageNumber(url, "live"),

@@ -10,6 +10,8 @@ import { readApiRoutes } from "../../src/http/read_api.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { dedupeKeyOf } from "../../src/monitor/status_machine.ts";
 import { webRoutes } from "../../src/web/routes.ts";
+import { StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
+import { streamerDocument } from "../../src/domain/documents.ts";
 import { testBackends } from "../helpers/db.ts";
 
 const TOKEN = "page-token-0123456789abcdef";
@@ -39,17 +41,18 @@ for (const backend of testBackends()) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     };
+    // Re-read only when the test says so: what the page shows after a commit comes from the transition.
+    const snapshot = new StreamerSnapshot({
+      store: () => database.store,
+      subscribe,
+      refreshMs: 3_600_000,
+    });
     const server = startHttpServer({ hostname: "127.0.0.1", port: 0 }, {
       health: () => ({ healthy: true }),
       metrics: () => "kick_monitor_up 1\n",
       routes: [
-        ...readApiRoutes({ store: () => database.store, subscribe, heartbeatMs: 50 }),
-        ...webRoutes({
-          store: () => database.store,
-          status: () => null,
-          subscribe,
-          cacheMs: 60_000,
-        }),
+        ...readApiRoutes({ store: () => database.store, subscribe, heartbeatMs: 50, snapshot }),
+        ...webRoutes({ store: () => database.store, status: () => null, snapshot }),
       ],
       token: TOKEN,
     });
@@ -164,11 +167,18 @@ for (const backend of testBackends()) {
         assert.ok(!(await missing.text()).includes("<script>"));
       }
 
-      // The cached list is dropped when a transition commits.
-      await store.applyTransitions([online("beta", new Date(), "second")]);
-      for (const listener of listeners) listener([online("beta", new Date(), "second")]);
+      // A committed transition reaches the page and the API at once, from memory.
+      const beta = online("beta", new Date(), "second <i>");
+      await store.applyTransitions([beta]);
+      for (const listener of listeners) listener([beta]);
       const again = await (await fetch(`${base}/`, { headers: bearer })).text();
-      assert.match(again, /<tr data-slug="beta">/);
+      assert.match(again, /<tr data-slug="beta">[^]*?second &lt;i&gt;/);
+      const listed = await (await fetch(`${base}/api/v1/streamers`, { headers: bearer })).json();
+      assert.deepEqual(
+        listed,
+        (await store.listStreamers()).map(streamerDocument),
+        "the in-memory documents differ from the store's",
+      );
 
       // Every cacheable read route: Cache-Control and an ETag that turns into a 304.
       for (
@@ -214,7 +224,11 @@ Deno.test("without a token every route answers as before, with the security head
   const server = startHttpServer({ hostname: "127.0.0.1", port: 0 }, {
     health: () => ({ healthy: true }),
     metrics: () => "",
-    routes: webRoutes({ store: () => null, status: () => null, subscribe: () => null }),
+    routes: webRoutes({
+      store: () => null,
+      status: () => null,
+      snapshot: new StreamerSnapshot({ store: () => null, subscribe: () => null }),
+    }),
   });
   try {
     const page = await fetch(`http://127.0.0.1:${server.port}/`);

@@ -4,6 +4,9 @@
  */
 import assert from "node:assert/strict";
 import type { SessionDocument, StreamerDocument } from "../../src/domain/documents.ts";
+import type { Transition } from "../../src/domain/types.ts";
+import { applyTransition, StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
+import type { Store } from "../../src/store/store.ts";
 import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
 import { escapeHtml, formatDuration, html } from "../../src/web/html.ts";
 import {
@@ -56,7 +59,7 @@ Deno.test("html escapes every interpolation, and only SafeHtml passes unescaped"
 
 Deno.test("a title of <script>alert(1)</script> renders as text on both pages", () => {
   const page = renderStatusPage({
-    streamers: [streamer("alpha", "online", "2026-12-03T11:00:00Z")],
+    groups: groupStreamers([streamer("alpha", "online", "2026-12-03T11:00:00Z")]),
     status: null,
     pages: { live: 1, offline: 1, unknown: 1 },
   });
@@ -100,7 +103,7 @@ Deno.test("the status page lists live first, newest change first, in pages", () 
   assert.equal(groups.offline[0].slug, "off0");
   assert.deepEqual(groups.unknown.map((s) => s.slug), ["u"]);
   const second = renderStatusPage({
-    streamers: many,
+    groups: groupStreamers(many),
     status: null,
     pages: { live: 1, offline: 2, unknown: 1 },
   });
@@ -140,4 +143,112 @@ Deno.test("durations read naturally", () => {
   assert.equal(formatDuration(12 * 60), "12 min");
   assert.equal(formatDuration(3 * 3600 + 12 * 60), "3 h 12 min");
   assert.equal(formatDuration(50 * 3600), "2 d 2 h");
+});
+
+Deno.test("a transition applies to a document as the store applies it; an older one changes nothing", () => {
+  const at = (minutes: number) => new Date(NOW + minutes * 60_000);
+  const base = streamer("alpha", "offline", at(0).toISOString());
+  const t = (
+    type: "online" | "offline",
+    minutes: number,
+    title: string | null = null,
+  ): Transition => ({
+    dedupeKey: `${type}${minutes}`,
+    slug: "alpha",
+    type,
+    occurredAt: at(minutes),
+    receivedAt: at(minutes),
+    source: "pusher" as const,
+    livestreamId: null,
+    title,
+    category: null,
+    baseline: false,
+    raw: null,
+  });
+  const live = applyTransition(base, t("online", 5, "hello"));
+  assert.equal(live.status, "online");
+  assert.deepEqual(live.session, {
+    started_at: at(5).toISOString(),
+    title: "hello",
+    category: null,
+  });
+  assert.equal(
+    applyTransition(live, t("offline", -1)),
+    live,
+    "a late offline moved the status back",
+  );
+  const again = applyTransition(live, t("online", 6, "other"));
+  assert.equal(again.session?.started_at, at(5).toISOString(), "an open session was replaced");
+  const off = applyTransition(live, t("offline", 9));
+  assert.equal(off.status, "offline");
+  assert.equal(off.session, null);
+  assert.equal(off.status_changed_at, at(9).toISOString());
+});
+
+Deno.test("the snapshot reads once, applies transitions, and re-applies those that arrive during a read", async () => {
+  let reads = 0;
+  let release: () => void = () => {};
+  let listener: (transitions: Transition[]) => void = () => {};
+  const rows = [{ slug: "alpha" }];
+  const store = {
+    listStreamers: async () => {
+      reads++;
+      if (reads === 2) await new Promise<void>((resolve) => release = resolve);
+      return rows.map((r) => ({
+        id: 1,
+        slug: r.slug,
+        broadcasterUserId: 1,
+        channelId: 2,
+        chatroomId: null,
+        status: "offline" as const,
+        statusChangedAt: new Date(NOW - 3_600_000),
+        lastCheckedAt: null,
+        addedAt: new Date(NOW - 7_200_000),
+        session: null,
+        unavailableReason: null,
+      }));
+    },
+  } as unknown as Store;
+  let clock = NOW;
+  const snapshot = new StreamerSnapshot({
+    store: () => store,
+    subscribe: (l) => {
+      listener = l;
+      return () => {};
+    },
+    refreshMs: 1_000,
+    now: () => clock,
+  });
+  const first = await snapshot.documents();
+  assert.equal(first?.[0].status, "offline");
+  const goLive: Transition = {
+    dedupeKey: "k",
+    slug: "alpha",
+    type: "online",
+    occurredAt: new Date(NOW),
+    receivedAt: new Date(NOW),
+    source: "pusher",
+    livestreamId: null,
+    title: "t",
+    category: null,
+    baseline: false,
+    raw: null,
+  };
+  clock += 2_000; // the next call starts a background re-read (which waits), and answers from memory
+  assert.equal((await snapshot.documents())?.[0].status, "offline");
+  listener([goLive]); // committed while the re-read is under way: the read's rows predate it
+  assert.equal((await snapshot.documents())?.[0].status, "online");
+  release();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(reads, 2);
+  assert.equal(
+    (await snapshot.documents())?.[0].status,
+    "online",
+    "the re-read lost the transition",
+  );
+  const docs = (await snapshot.documents())!;
+  let builds = 0;
+  snapshot.derived("x", docs, () => builds++);
+  snapshot.derived("x", docs, () => builds++);
+  assert.equal(builds, 1);
 });
