@@ -2,7 +2,7 @@
  * The daemon's in-memory view of every streamer's document (src/domain/documents.ts), shared by the status
  * page and `GET /api/v1/streamers` so that neither reads 10,000 rows per request (issue 14 item 6: p99 ≤ 50
  * ms). Read from the store once, kept current by each committed transition (applied as the store applies it:
- * a transition older than the status changes nothing), and re-read in the background every few seconds for
+ * a transition older than the status changes nothing), and re-read in the background every 30 s for
  * what transitions do not carry (last checked, unavailability, streamers added or removed). Requests never
  * wait for a re-read except the very first.
  */
@@ -16,7 +16,7 @@ export interface StreamerSnapshotOptions {
   store: () => Store | null;
   /** Subscribes to committed transitions (Monitor.onCommitted); null until the monitor runs. */
   subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
-  /** How old the last read may get before a background re-read, ms (default 10,000). */
+  /** How old the last read may get before a background re-read, ms (default 30,000). */
   refreshMs?: number;
   now?: () => number;
 }
@@ -69,7 +69,7 @@ export class StreamerSnapshot {
     if (this.#documents === null || !this.#subscribed) {
       await this.#load(store);
     } else if (
-      now - this.#loadedAt > (this.#options.refreshMs ?? 10_000) && this.#loading === null
+      now - this.#loadedAt > (this.#options.refreshMs ?? 30_000) && this.#loading === null
     ) {
       this.#load(store).catch((error) =>
         log.warn("re-reading streamers failed", { error: String(error) })
