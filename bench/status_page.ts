@@ -8,15 +8,10 @@
  *   (target ≤ 200 ms), and from the first client to the last (the fan-out alone);
  * - the daemon's CPU while idle with the page open (one SSE client connected) and its RSS with 1,000 clients.
  */
-import { openStore } from "../src/store/store.ts";
-import { startFakeKick } from "../src/sim/kick.ts";
-import { startFakePusher } from "../src/sim/pusher.ts";
-import { FakeWorld } from "../src/sim/world.ts";
+import { startBenchDaemon } from "./daemon_rig.ts";
 import {
-  createBenchDatabase,
   delay,
   type Figure,
-  freePort,
   processCpuSeconds,
   processRssBytes,
   quantile,
@@ -31,8 +26,6 @@ export interface StatusPageBenchOptions {
   requests?: number;
   idleSeconds?: number;
 }
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 async function health(port: number): Promise<Record<string, unknown> | null> {
   try {
@@ -89,56 +82,15 @@ export async function runStatusPage(options: StatusPageBenchOptions = {}): Promi
   const clients = options.sseClients ?? 1_000;
   const requests = options.requests ?? 200;
   const idleSeconds = options.idleSeconds ?? 10;
-  const world = new FakeWorld();
-  const rows = [];
-  for (let i = 0; i < count; i++) {
-    const streamer = world.addStreamer(`page_${i}`);
-    rows.push({
-      slug: streamer.slug,
-      broadcasterUserId: streamer.broadcasterUserId,
-      channelId: streamer.channelId,
-      chatroomId: streamer.chatroomId,
-    });
-    if (i % 10 === 0) world.goLive(streamer.slug, { title: `<b>stream</b> ${i}` });
-  }
-  const database = await createBenchDatabase("page");
-  const kick = await startFakeKick({ world, clientId: "bench", clientSecret: "bench-secret" });
-  const pusher = await startFakePusher({ world, receivedLimit: 1_000 });
-  const dataDir = await Deno.makeTempDir({ prefix: "kick-bench-page-" });
-  let child: Deno.ChildProcess | null = null;
+  const daemon = await startBenchDaemon({
+    name: "page",
+    streamers: count,
+    live: (i) => ({ title: `<b>stream</b> ${i}` }),
+    env: { KICK_MONITOR_OFFLINE_GRACE: "0" },
+  });
   const sockets: { close(): void }[] = [];
   try {
-    const store = await openStore({ databaseUrl: database.url });
-    try {
-      await store.migrate();
-      await store.addStreamers(rows);
-    } finally {
-      await store.close();
-    }
-    const port = freePort();
-    child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "service", "start"],
-      env: {
-        DATABASE_URL: database.url,
-        KICK_CLIENT_ID: "bench",
-        KICK_CLIENT_SECRET: "bench-secret",
-        KICK_OAUTH_URL: kick.url,
-        KICK_API_URL: kick.url,
-        KICK_WEB_URL: kick.url,
-        KICK_PUSHER_URL: pusher.url,
-        KICK_MONITOR_DATA_DIR: dataDir,
-        KICK_MONITOR_HTTP: `127.0.0.1:${port}`,
-        KICK_API_RATE: "1000",
-        KICK_MONITOR_POLL_INTERVAL: "86400",
-        KICK_MONITOR_OFFLINE_GRACE: "0",
-        LOG_LEVEL: "warn",
-      },
-      cwd: dataDir,
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
-    const pid = child.pid;
+    const { port, pid, world } = daemon;
     await waitUntil("every channel subscribed and the start-up pass written", async () => {
       const h = await health(port);
       return h !== null && Number(h.subscribed_channels) >= count * 2 && h.last_poll_at !== null &&
@@ -167,7 +119,7 @@ export async function runStatusPage(options: StatusPageBenchOptions = {}): Promi
 
     const rssBeforeClients = processRssBytes(pid);
     // 1,000 SSE clients; one streamer goes live.
-    const target = rows.find((_, i) => i % 10 === 5)!.slug;
+    const target = daemon.slugs[5]; // offline so far
     const marker = `"slug":"${target}"`;
     const listeners = [];
     for (let i = 0; i < clients; i++) {
@@ -271,18 +223,7 @@ export async function runStatusPage(options: StatusPageBenchOptions = {}): Promi
         // already closed
       }
     }
-    if (child !== null) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
-    }
-    await pusher.close();
-    await kick.close();
-    await database.drop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await daemon.stop();
   }
 }
 
