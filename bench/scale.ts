@@ -6,7 +6,7 @@
  * settled, and its CPU use while idle (/proc/<pid>/stat over a quiet window, nobody polling it).
  */
 import { startBenchDaemon } from "./daemon_rig.ts";
-import { delay, type Figure, processCpuSeconds, processRssBytes, round, waitUntil } from "./lib.ts";
+import { cpuShareOver, delay, type Figure, processRssBytes, round, waitUntil } from "./lib.ts";
 
 export interface ScaleOptions {
   streamers?: number;
@@ -62,11 +62,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<Figure[]> {
     await delay(5_000);
     if (Deno.env.get("BENCH_INSPECT")) await profileIdle(Number(Deno.env.get("BENCH_INSPECT")));
     const rss = processRssBytes(pid);
-    const cpuBefore = processCpuSeconds(pid);
-    const windowStart = performance.now();
-    await delay(idleSeconds * 1000);
-    const cpuShare = (processCpuSeconds(pid) - cpuBefore) /
-      ((performance.now() - windowStart) / 1000);
+    const cpuShare = await cpuShareOver(pid, idleSeconds);
     const rssAfter = processRssBytes(pid);
     const name = `4 scale (${count.toLocaleString("en")} streamers, ${
       channels.toLocaleString("en")

@@ -10,9 +10,9 @@
  */
 import { startBenchDaemon } from "./daemon_rig.ts";
 import {
+  cpuShareOver,
   delay,
   type Figure,
-  processCpuSeconds,
   processRssBytes,
   quantile,
   round,
@@ -105,13 +105,9 @@ export async function runStatusPage(options: StatusPageBenchOptions = {}): Promi
     await watcher.ready;
     await delay(5_000);
     const rssIdle = processRssBytes(pid);
-    const cpuBefore = processCpuSeconds(pid);
-    const windowStart = performance.now();
-    await delay(idleSeconds * 1000);
-    const cpuShare = (processCpuSeconds(pid) - cpuBefore) /
-      ((performance.now() - windowStart) / 1000);
+    const cpuShare = await cpuShareOver(pid, idleSeconds);
 
-    // Latency: warm up, then sequential requests paced at 20 ms (the page's list cache lives 2 s).
+    // Latency: warm up, then sequential requests paced at 20 ms (the snapshot re-reads every 30 s).
     await latencies(port, "/", 10, 0);
     await latencies(port, "/api/v1/streamers", 10, 0);
     const page = await latencies(port, "/", requests, 20);
