@@ -158,6 +158,25 @@ Deno.test({
       await Deno.writeFile(new URL("streamer-page.png", OUTPUT), await page.screenshot());
 
       assert.deepEqual(page.errors, [], "the pages reported errors");
+
+      // On a phone, in the dark: nothing wider than the screen (tables scroll inside their own box).
+      const phone = await browser.newPage({ width: 390, height: 844, mobile: true, dark: true });
+      await phone.navigate(`${base}/`); // the cookie is the browser's: no token needed any more
+      assert.equal(
+        await phone.evaluate<string>("document.querySelector('h1').textContent"),
+        "Kick streamers",
+      );
+      assert.ok(
+        await phone.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth"),
+        "the page is wider than a phone",
+      );
+      assert.equal(
+        await phone.evaluate<string>("getComputedStyle(document.body).backgroundColor"),
+        "rgb(18, 18, 18)",
+        "prefers-color-scheme: dark is not followed",
+      );
+      await Deno.writeFile(new URL("status-page-phone-dark.png", OUTPUT), await phone.screenshot());
+      assert.deepEqual(phone.errors, [], "the phone page reported errors");
     } finally {
       await browser?.close();
       if (service !== null) {

@@ -24,9 +24,18 @@ export interface CdpPage {
   readonly errors: PageError[];
 }
 
+/** How a tab looks at the page. */
+export interface PageOptions {
+  width: number;
+  height: number;
+  mobile?: boolean;
+  dark?: boolean;
+}
+
 /** A running browser. */
 export interface Chromium {
-  newPage(viewport?: { width: number; height: number }): Promise<CdpPage>;
+  /** A new tab; `mobile` emulates a phone, `dark` a `prefers-color-scheme: dark` reader. */
+  newPage(viewport?: PageOptions): Promise<CdpPage>;
   close(): Promise<void>;
 }
 
@@ -184,7 +193,7 @@ class CdpConnection {
     });
   }
 
-  async newPage(viewport: { width: number; height: number }): Promise<CdpPage> {
+  async newPage(viewport: PageOptions): Promise<CdpPage> {
     const { targetId } = await this.send("Target.createTarget", { url: "about:blank" });
     const { sessionId } = await this.send("Target.attachToTarget", { targetId, flatten: true }) as {
       sessionId: string;
@@ -219,9 +228,13 @@ class CdpConnection {
       await this.send(domain, {}, sessionId);
     }
     await this.send("Emulation.setDeviceMetricsOverride", {
-      ...viewport,
+      width: viewport.width,
+      height: viewport.height,
       deviceScaleFactor: 1,
-      mobile: false,
+      mobile: viewport.mobile ?? false,
+    }, sessionId);
+    await this.send("Emulation.setEmulatedMedia", {
+      features: [{ name: "prefers-color-scheme", value: viewport.dark ? "dark" : "light" }],
     }, sessionId);
     return {
       errors,
