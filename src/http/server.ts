@@ -85,10 +85,17 @@ function serve(listen: { hostname: string; port: number }, handlers: HttpHandler
 }
 
 function withSecurityHeaders(response: Response): Response {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
-    if (!response.headers.has(name)) response.headers.set(name, value);
+  const missing = Object.entries(SECURITY_HEADERS).filter(([name]) => !response.headers.has(name));
+  if (missing.length === 0) return response;
+  try {
+    for (const [name, value] of missing) response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (Response.redirect, a fetched response): answer with a copy that has them.
+    const headers = new Headers(response.headers);
+    for (const [name, value] of missing) headers.set(name, value);
+    return new Response(response.body, { status: response.status, headers });
   }
-  return response;
 }
 
 async function answer(

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { SessionDocument, StreamerDocument } from "../../src/domain/documents.ts";
 import type { Transition } from "../../src/domain/types.ts";
+import { AccessGuard, TOKEN_COOKIE } from "../../src/http/access.ts";
 import { applyTransition, StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
 import type { Store } from "../../src/store/store.ts";
 import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
@@ -251,4 +252,37 @@ Deno.test("the snapshot reads once, applies transitions, and re-applies those th
   snapshot.derived("x", docs, () => builds++);
   snapshot.derived("x", docs, () => builds++);
   assert.equal(builds, 1);
+});
+
+Deno.test("the access guard: header, query, or the cookie among others; nothing else", () => {
+  const token = "unit-test-token-0123456789";
+  const guard = new AccessGuard(token);
+  const request = (path: string, headers: Record<string, string> = {}) =>
+    new Request(`http://127.0.0.1${path}`, { headers });
+  assert.equal(guard.decide(request("/"), true).kind, "deny");
+  assert.equal(
+    guard.decide(request("/", { authorization: `Bearer ${token}` }), true).kind,
+    "allow",
+  );
+  assert.equal(guard.decide(request("/", { authorization: `Basic ${token}` }), true).kind, "deny");
+  assert.equal(guard.decide(request(`/api/v1/streamers?token=${token}`), false).kind, "allow");
+  const traded = guard.decide(request(`/streamers/a?x=1&token=${token}`), true);
+  assert.equal(traded.kind, "redirect");
+  if (traded.kind !== "redirect") return;
+  assert.equal(traded.location, "/streamers/a?x=1");
+  const cookie = traded.setCookie.split(";")[0];
+  assert.equal(guard.decide(request("/", { cookie: `a=b; ${cookie}; c=d` }), true).kind, "allow");
+  assert.equal(guard.decide(request("/", { cookie: `${cookie}0` }), true).kind, "deny");
+  assert.equal(
+    guard.decide(request("/", { cookie: `${TOKEN_COOKIE}=${token}` }), true).kind,
+    "deny",
+  );
+  // Another token's cookie does not open this daemon.
+  const other = new AccessGuard(`${token}-other`).decide(request(`/?token=${token}-other`), true);
+  assert.equal(other.kind, "redirect");
+  if (other.kind !== "redirect") return;
+  assert.equal(
+    guard.decide(request("/", { cookie: other.setCookie.split(";")[0] }), true).kind,
+    "deny",
+  );
 });
