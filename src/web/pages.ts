@@ -4,6 +4,7 @@
  * never disagree. No I/O here; routes.ts gathers the data.
  */
 import type { EventDocument, SessionDocument, StreamerDocument } from "../domain/documents.ts";
+import { redact } from "../lib/redact.ts";
 import type { MonitorStatus } from "../monitor/monitor.ts";
 import { renderStrip, renderWeeklyHours } from "./charts.ts";
 import { formatDuration, html, layout, type SafeHtml, streamerPath, timeTag } from "./html.ts";
@@ -108,6 +109,7 @@ function unknownRow(s: StreamerDocument): SafeHtml {
   `;
 }
 
+/** The sources' health; their details carry drivers' and servers' messages, so they pass the one redaction. */
 function healthSection(status: MonitorStatus | null): SafeHtml {
   if (status === null) {
     return html`
@@ -122,7 +124,7 @@ function healthSection(status: MonitorStatus | null): SafeHtml {
       <tr>
         <th scope="row">${name}</th>
         <td class="${source.ok ? "ok" : "bad"}">${source.ok ? "ok" : "failing"}</td>
-        <td>${source.detail}</td>
+        <td>${redact(source.detail)}</td>
       </tr>
     `
   );
@@ -140,7 +142,7 @@ function healthSection(status: MonitorStatus | null): SafeHtml {
       ? html`
         <div>
           <dt>Last poll error</dt>
-          <dd class="bad">${status.last_poll_error}</dd>
+          <dd class="bad">${redact(status.last_poll_error)}</dd>
         </div>
       `
       : ""}

@@ -286,3 +286,30 @@ Deno.test("the access guard: header, query, or the cookie among others; nothing 
     "deny",
   );
 });
+
+Deno.test("the sources' health on the page is redacted like /healthz, and escaped", () => {
+  const page = renderStatusPage({
+    groups: groupStreamers([]),
+    status: {
+      pid: 1,
+      started_at: "2026-12-03T11:00:00Z",
+      updated_at: "2026-12-03T12:00:00Z",
+      streamers: 0,
+      sockets_connected: 1,
+      sockets_total: 2,
+      subscribed_channels: 4,
+      last_event_at: null,
+      last_poll_at: "2026-12-03T11:59:00Z",
+      last_poll_error: "connect postgres://kick:hunter2secret@db:5432/x failed",
+      journal_backlog: 0,
+      database_error: null,
+      coverage: { pusher: 0, poll_only: 0 },
+      sources: { pusher: { ok: false, working: false, detail: `1 of 2 sockets down ${EVIL}` } },
+    },
+    pages: { live: 1, offline: 1, unknown: 1 },
+  });
+  assert.ok(!page.includes("hunter2secret"), "a password reached the page");
+  assert.match(page, /1 of 2/);
+  assert.ok(!page.includes(EVIL));
+  assert.match(page, /class="bad">failing/);
+});
