@@ -92,12 +92,28 @@ async function streamersFromSnapshot(
 ): Promise<Response> {
   const documents = await snapshot.documents();
   if (documents === null) return problem(503, "the monitor is starting; try again in a moment");
-  const { body, etag } = await snapshot.derived("api/v1/streamers", documents, async () => {
-    // Encoded once: each answer then sends the same bytes instead of encoding megabytes again.
-    const body = new TextEncoder().encode(JSON.stringify(documents));
-    return { body, etag: await etagOf(body) };
+  // Encoded and gzipped once per change: with 10,000 streamers the JSON is ~2.5 MB (~10× less gzipped), and
+  // a client that takes gzip then gets the same bytes each time instead of a compression per answer.
+  const variants = await snapshot.derived("api/v1/streamers", documents, async () => {
+    const raw = new TextEncoder().encode(JSON.stringify(documents));
+    const gzip = new Uint8Array(
+      await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")))
+        .arrayBuffer(),
+    );
+    return { raw, gzip, etag: await etagOf(raw) };
   });
-  return await withEtag(request, body, { "content-type": "application/json" }, 200, etag);
+  const headers = { "content-type": "application/json", vary: "accept-encoding" };
+  if (!/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "")) {
+    return await withEtag(request, variants.raw, headers, 200, variants.etag);
+  }
+  // Each encoding its own strong ETag (RFC 9110 §8.8.3).
+  return await withEtag(
+    request,
+    variants.gzip,
+    { ...headers, "content-encoding": "gzip" },
+    200,
+    variants.etag.replace(/"$/, '-gz"'),
+  );
 }
 
 /** A JSON document with its ETag; 304 when the client has it already. */
