@@ -69,6 +69,14 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** The share of one core a process uses over the next `seconds` (from /proc/<pid>/stat). */
+export async function cpuShareOver(pid: number, seconds: number): Promise<number> {
+  const before = processCpuSeconds(pid);
+  const start = performance.now();
+  await delay(seconds * 1000);
+  return (processCpuSeconds(pid) - before) / ((performance.now() - start) / 1000);
+}
+
 /** Resident set size of a process in bytes, from /proc/<pid>/status. */
 export function processRssBytes(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -17,6 +17,7 @@ import { runScale } from "./scale.ts";
 import { runReconcile } from "./reconcile.ts";
 import { runStartup } from "./startup.ts";
 import { runNotifications } from "./notifications.ts";
+import { runStatusPage } from "./status_page.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -63,6 +64,7 @@ if (wanted("4")) parallel.push(step("4 scale", () => runScale()));
 await Promise.all(parallel);
 if (wanted("2")) await step("2 latency", () => runLatency({ seconds: values.full ? 30 : 10 }));
 if (wanted("7")) await step("7 notifications", () => runNotifications());
+if (wanted("8")) await step("8 status page", () => runStatusPage());
 
 // Same order as the issue.
 figures.sort((a, b) => a.benchmark.localeCompare(b.benchmark, "en", { numeric: true }));

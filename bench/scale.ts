@@ -5,28 +5,14 @@
  * reports every channel subscribed, the RSS once the start-up reconciliation is written and the process has
  * settled, and its CPU use while idle (/proc/<pid>/stat over a quiet window, nobody polling it).
  */
-import { openStore } from "../src/store/store.ts";
-import { startFakeKick } from "../src/sim/kick.ts";
-import { startFakePusher } from "../src/sim/pusher.ts";
-import { FakeWorld } from "../src/sim/world.ts";
-import {
-  createBenchDatabase,
-  delay,
-  type Figure,
-  freePort,
-  processCpuSeconds,
-  processRssBytes,
-  round,
-  waitUntil,
-} from "./lib.ts";
+import { startBenchDaemon } from "./daemon_rig.ts";
+import { cpuShareOver, delay, type Figure, processRssBytes, round, waitUntil } from "./lib.ts";
 
 export interface ScaleOptions {
   streamers?: number;
   /** Seconds of the idle CPU window (default 10). */
   idleSeconds?: number;
 }
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 interface Health {
   subscribed_channels: number;
@@ -48,70 +34,20 @@ async function health(port: number): Promise<Health | null> {
 export async function runScale(options: ScaleOptions = {}): Promise<Figure[]> {
   const count = options.streamers ?? 10_000;
   const idleSeconds = options.idleSeconds ?? 10;
-  const world = new FakeWorld();
-  const rows = [];
-  for (let i = 0; i < count; i++) {
-    const streamer = world.addStreamer(`scale_${i}`);
-    rows.push({
-      slug: streamer.slug,
-      broadcasterUserId: streamer.broadcasterUserId,
-      channelId: streamer.channelId,
-      chatroomId: streamer.chatroomId,
-    });
-    if (i % 10 === 0) world.goLive(streamer.slug);
-  }
-  const database = await createBenchDatabase("scale");
-  const kick = await startFakeKick({ world, clientId: "bench", clientSecret: "bench-secret" });
-  const pusher = await startFakePusher({ world, receivedLimit: 1_000 });
-  const dataDir = await Deno.makeTempDir({ prefix: "kick-bench-scale-" });
-  let child: Deno.ChildProcess | null = null;
+  const daemon = await startBenchDaemon({
+    name: "scale",
+    streamers: count,
+    denoArgs: Deno.env.get("BENCH_INSPECT")
+      ? [`--inspect=127.0.0.1:${Deno.env.get("BENCH_INSPECT")}`]
+      : [],
+    env: Deno.env.get("BENCH_CHANNELS_PER_SOCKET")
+      ? { KICK_MONITOR_CHANNELS_PER_SOCKET: Deno.env.get("BENCH_CHANNELS_PER_SOCKET")! }
+      : {},
+  });
   try {
-    const store = await openStore({ databaseUrl: database.url });
-    try {
-      await store.migrate();
-      await store.addStreamers(rows);
-    } finally {
-      await store.close();
-    }
-    const port = freePort();
+    const { port, pid, pusher } = daemon;
     const channels = count * 2;
-    const started = performance.now();
-    child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ...(Deno.env.get("BENCH_INSPECT")
-          ? [`--inspect=127.0.0.1:${Deno.env.get("BENCH_INSPECT")}`]
-          : []),
-        MAIN,
-        "service",
-        "start",
-      ],
-      env: {
-        DATABASE_URL: database.url,
-        KICK_CLIENT_ID: "bench",
-        KICK_CLIENT_SECRET: "bench-secret",
-        KICK_OAUTH_URL: kick.url,
-        KICK_API_URL: kick.url,
-        KICK_WEB_URL: kick.url,
-        KICK_PUSHER_URL: pusher.url,
-        KICK_MONITOR_DATA_DIR: dataDir,
-        KICK_MONITOR_HTTP: `127.0.0.1:${port}`,
-        // The start-up reconciliation of 10,000 streamers is benchmark 5's subject; here it should just be done.
-        KICK_API_RATE: "1000",
-        // No periodic pass inside the idle window.
-        KICK_MONITOR_POLL_INTERVAL: "86400",
-        LOG_LEVEL: "warn",
-        ...(Deno.env.get("BENCH_CHANNELS_PER_SOCKET")
-          ? { KICK_MONITOR_CHANNELS_PER_SOCKET: Deno.env.get("BENCH_CHANNELS_PER_SOCKET")! }
-          : {}),
-      },
-      cwd: dataDir,
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
-    const pid = child.pid;
+    const started = daemon.spawnedAt;
     let last: Health | null = null;
     await waitUntil("every channel subscribed", async () => {
       last = await health(port);
@@ -126,11 +62,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<Figure[]> {
     await delay(5_000);
     if (Deno.env.get("BENCH_INSPECT")) await profileIdle(Number(Deno.env.get("BENCH_INSPECT")));
     const rss = processRssBytes(pid);
-    const cpuBefore = processCpuSeconds(pid);
-    const windowStart = performance.now();
-    await delay(idleSeconds * 1000);
-    const cpuShare = (processCpuSeconds(pid) - cpuBefore) /
-      ((performance.now() - windowStart) / 1000);
+    const cpuShare = await cpuShareOver(pid, idleSeconds);
     const rssAfter = processRssBytes(pid);
     const name = `4 scale (${count.toLocaleString("en")} streamers, ${
       channels.toLocaleString("en")
@@ -171,18 +103,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<Figure[]> {
       },
     ];
   } finally {
-    if (child !== null) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
-    }
-    await pusher.close();
-    await kick.close();
-    await database.drop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await daemon.stop();
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { parse as parseDotenv } from "dotenv";
+import { isLoopback } from "./http/access.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { addSecret, MASK, redact } from "./lib/redact.ts";
 import { parseDatabaseUrl } from "./store/database_url.ts";
@@ -99,6 +100,9 @@ const variableSchemas = {
   KICK_MONITOR_POLL_INTERVAL: integerIn(1, 86_400, "seconds").default(60),
   KICK_MONITOR_OFFLINE_GRACE: integerIn(0, 86_400, "seconds").default(60),
   KICK_MONITOR_HTTP: httpListen.default({ hostname: "127.0.0.1", port: 8080 }),
+  KICK_MONITOR_HTTP_TOKEN: z.string().trim().min(16, {
+    message: "expected at least 16 characters (for example: openssl rand -hex 24)",
+  }).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   // Kick's official webhooks (interface.md "Kick's official webhooks").
@@ -118,7 +122,10 @@ const variableSchemas = {
 export type VariableName = keyof typeof variableSchemas;
 export const VARIABLE_NAMES = Object.keys(variableSchemas) as VariableName[];
 /** Variables whose whole value is a secret: shown as "***", never in part. */
-export const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set(["KICK_CLIENT_SECRET"]);
+export const SECRET_VARIABLES: ReadonlySet<VariableName> = new Set([
+  "KICK_CLIENT_SECRET",
+  "KICK_MONITOR_HTTP_TOKEN",
+]);
 
 /** Every variable's schema; parsing `{}` gives the defaults. */
 export const configSchema = z.object(variableSchemas);
@@ -151,6 +158,8 @@ export interface Config {
   offlineGraceSeconds: number;
   /** KICK_MONITOR_HTTP: the health and metrics listener, or null ("off"). */
   http: { hostname: string; port: number } | null;
+  /** KICK_MONITOR_HTTP_TOKEN: needed by every route but /healthz when set (never logged or shown). */
+  httpToken: string | undefined;
   /** Kick's official webhooks; `listen` null ("off") means no receiver. */
   webhook: {
     /** KICK_WEBHOOK_LISTEN: the receiver's listener, or null ("off"). */
@@ -191,6 +200,7 @@ function toConfig(raw: RawConfig, stderrIsTerminal: boolean): Config {
     pollIntervalSeconds: raw.KICK_MONITOR_POLL_INTERVAL,
     offlineGraceSeconds: raw.KICK_MONITOR_OFFLINE_GRACE,
     http: raw.KICK_MONITOR_HTTP,
+    httpToken: raw.KICK_MONITOR_HTTP_TOKEN,
     webhook: {
       listen: raw.KICK_WEBHOOK_LISTEN,
       path: raw.KICK_WEBHOOK_PATH,
@@ -294,6 +304,7 @@ export function gatherSettings(options: LoadOptions = {}): LoadedSettings {
     );
   if (oversized.length > 0) throw new ConfigError(oversized);
   addSecret(values.KICK_CLIENT_SECRET);
+  addSecret(values.KICK_MONITOR_HTTP_TOKEN);
   addSecret(databasePassword(values.DATABASE_URL));
   return { values, origins, envFilePath };
 }
@@ -393,6 +404,17 @@ export function validateSettings(
   }
   if (values.KICK_CLIENT_SECRET && !values.KICK_CLIENT_ID) {
     problems.push("KICK_CLIENT_ID: required when KICK_CLIENT_SECRET is set");
+  }
+  if (result.success && !result.data.KICK_MONITOR_HTTP_TOKEN) {
+    const listen = result.data.KICK_MONITOR_HTTP;
+    if (listen !== null && !isLoopback(listen.hostname)) {
+      problems.push(
+        `KICK_MONITOR_HTTP=${
+          JSON.stringify(values.KICK_MONITOR_HTTP)
+        }: a non-loopback address needs KICK_MONITOR_HTTP_TOKEN (the status page and API would be open ` +
+          "to the network); set a token, or listen on 127.0.0.1",
+      );
+    }
   }
   if (problems.length > 0 || !result.success) return { config: null, problems };
   return { config: toConfig(result.data, Deno.stderr.isTerminal()), problems: [] };

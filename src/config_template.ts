@@ -25,8 +25,11 @@ KICK_CLIENT_SECRET=
 # Seconds an offline must hold before it is recorded (with its real time).
 # KICK_MONITOR_OFFLINE_GRACE=60
 
-# Health and metrics listener ("host:port"), or "off".
+# Listener of the status page, the read API, /healthz and /metrics ("host:port"), or "off".
 # KICK_MONITOR_HTTP=127.0.0.1:8080
+# Token every route but /healthz then needs (Authorization: Bearer TOKEN, or ?token= once in a browser);
+# required when KICK_MONITOR_HTTP is not a loopback address. At least 16 characters.
+# KICK_MONITOR_HTTP_TOKEN=
 
 # debug, info, warn or error; json or pretty.
 # LOG_LEVEL=info

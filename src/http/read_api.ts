@@ -9,15 +9,17 @@
  * - `GET /badge/{slug}.svg`: live / offline, shields-style;
  * - `GET /export/sessions.csv?streamer=`: sessions as CSV.
  *
- * JSON answers carry an ETag (a 304 for a matching If-None-Match) and `Cache-Control: no-cache`; every answer a
- * strict Content-Security-Policy. Titles are written by streamers: they are escaped for SVG and neutralised
+ * JSON, badge and CSV answers carry an ETag (a 304 for a matching If-None-Match) and `Cache-Control: no-cache`;
+ * every answer a strict Content-Security-Policy (access.ts). Titles are written by streamers: they are escaped for SVG and neutralised
  * for spreadsheets in CSV.
  */
 import { eventDocument, sessionDocument, streamerDocument } from "../domain/documents.ts";
 import type { Transition } from "../domain/types.ts";
 import { normaliseSlug } from "../domain/slug.ts";
 import type { Store } from "../store/store.ts";
+import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
+import type { StreamerSnapshot } from "./streamer_snapshot.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
 export interface ReadApiOptions {
@@ -26,13 +28,12 @@ export interface ReadApiOptions {
   subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
   /** Between SSE comments that keep idle connections (and proxies) open, ms. */
   heartbeatMs?: number;
+  /**
+   * The daemon's in-memory streamer documents (shared with the status page): `/api/v1/streamers` answers
+   * from it, serialised once per change, instead of reading every streamer per request.
+   */
+  snapshot?: StreamerSnapshot;
 }
-
-const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
 
 const MAX_LIMIT = 1_000;
 
@@ -42,10 +43,12 @@ export function readApiRoutes(options: ReadApiOptions): Route[] {
     {
       path: "/api/v1/streamers",
       handle: (request) =>
-        withStore(
-          options,
-          async (store) => json(request, (await store.listStreamers()).map(streamerDocument)),
-        ),
+        options.snapshot === undefined
+          ? withStore(
+            options,
+            async (store) => json(request, (await store.listStreamers()).map(streamerDocument)),
+          )
+          : streamersFromSnapshot(request, options.snapshot),
     },
     {
       path: "/api/v1/events",
@@ -58,7 +61,7 @@ export function readApiRoutes(options: ReadApiOptions): Route[] {
     { path: "/api/v1/stream", handle: () => stream(options) },
     {
       path: /^\/badge\/([^/]+)\.svg$/,
-      handle: (_request, [slug]) => withStore(options, (store) => badge(store, slug)),
+      handle: (request, [slug]) => withStore(options, (store) => badge(request, store, slug)),
     },
     {
       path: "/export/sessions.csv",
@@ -83,28 +86,74 @@ function problem(status: number, message: string): Response {
   });
 }
 
+async function streamersFromSnapshot(
+  request: Request,
+  snapshot: StreamerSnapshot,
+): Promise<Response> {
+  const documents = await snapshot.documents();
+  if (documents === null) return problem(503, "the monitor is starting; try again in a moment");
+  // Encoded and gzipped once per change: with 10,000 streamers the JSON is ~2.5 MB (~10× less gzipped), and
+  // a client that takes gzip then gets the same bytes each time instead of a compression per answer.
+  const variants = await snapshot.derived("api/v1/streamers", documents, async () => {
+    const raw = new TextEncoder().encode(JSON.stringify(documents));
+    const gzip = new Uint8Array(
+      await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")))
+        .arrayBuffer(),
+    );
+    return { raw, gzip, etag: await etagOf(raw) };
+  });
+  const headers = { "content-type": "application/json", vary: "accept-encoding" };
+  if (!/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "")) {
+    return await withEtag(request, variants.raw, headers, 200, variants.etag);
+  }
+  // Each encoding its own strong ETag (RFC 9110 §8.8.3).
+  return await withEtag(
+    request,
+    variants.gzip,
+    { ...headers, "content-encoding": "gzip" },
+    200,
+    variants.etag.replace(/"$/, '-gz"'),
+  );
+}
+
 /** A JSON document with its ETag; 304 when the client has it already. */
-async function json(
+function json(
   request: Request,
   document: unknown,
   extra: Record<string, string> = {},
 ): Promise<Response> {
-  const body = JSON.stringify(document);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-  const etag = `"${
+  return withEtag(request, JSON.stringify(document), {
+    "content-type": "application/json",
+    ...extra,
+  });
+}
+
+/**
+ * An answer with an ETag (a digest of the body) and `Cache-Control: no-cache` (clients revalidate each
+ * time); 304 without a body when the client's If-None-Match matches.
+ */
+async function withEtag(
+  request: Request,
+  body: string | Uint8Array<ArrayBuffer>,
+  headers: Record<string, string>,
+  status = 200,
+  knownEtag?: string,
+): Promise<Response> {
+  const etag = knownEtag ?? await etagOf(body);
+  const all = { etag, "cache-control": "no-cache", ...SECURITY_HEADERS, ...headers };
+  if (status === 200 && request.headers.get("if-none-match") === etag) {
+    return new Response(null, { status: 304, headers: all });
+  }
+  return new Response(body, { status, headers: all });
+}
+
+/** A strong ETag: the first 96 bits of the body's SHA-256. */
+async function etagOf(body: string | Uint8Array<ArrayBuffer>): Promise<string> {
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return `"${
     [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")
   }"`;
-  const headers = {
-    etag,
-    "cache-control": "no-cache",
-    "content-type": "application/json",
-    ...SECURITY_HEADERS,
-    ...extra,
-  };
-  if (request.headers.get("if-none-match") === etag) {
-    return new Response(null, { status: 304, headers });
-  }
-  return new Response(body, { headers });
 }
 
 /** `limit` from the query: 1 to MAX_LIMIT, `fallback` when absent; null when invalid. */
@@ -222,7 +271,7 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-async function badge(store: Store, rawSlug: string): Promise<Response> {
+async function badge(request: Request, store: Store, rawSlug: string): Promise<Response> {
   const slug = slugOf(rawSlug);
   const record = slug === null ? null : await store.getStreamer(slug);
   const status = record === null
@@ -251,14 +300,12 @@ async function badge(store: Store, rawSlug: string): Promise<Response> {
       status === "online" ? "#000" : "#fff"
     }">` +
     `${message}</text></g></svg>`;
-  return new Response(svg, {
-    status: record === null ? 404 : 200,
-    headers: {
-      "content-type": "image/svg+xml",
-      "cache-control": "no-cache",
-      ...SECURITY_HEADERS,
-    },
-  });
+  return await withEtag(
+    request,
+    svg,
+    { "content-type": "image/svg+xml" },
+    record === null ? 404 : 200,
+  );
 }
 
 /** A CSV field: quoted, and a leading = + - @ neutralised so a spreadsheet never runs a title as a formula. */
@@ -292,11 +339,8 @@ async function sessionsCsv(request: Request, store: Store): Promise<Response> {
       );
     }
   }
-  return new Response(lines.join("\r\n") + "\r\n", {
-    headers: {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": 'attachment; filename="sessions.csv"',
-      ...SECURITY_HEADERS,
-    },
+  return await withEtag(request, lines.join("\r\n") + "\r\n", {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": 'attachment; filename="sessions.csv"',
   });
 }

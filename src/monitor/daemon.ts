@@ -9,6 +9,9 @@ import type { Config } from "../config.ts";
 import { requireUsableDataDir } from "../config_usability.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { readApiRoutes } from "../http/read_api.ts";
+import { StreamerSnapshot } from "../http/streamer_snapshot.ts";
+import { webRoutes } from "../web/routes.ts";
+import type { Transition } from "../domain/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
@@ -98,6 +101,12 @@ async function runUntil(
   let opened: OpenedStore | null = null;
   let http: HttpServer | null = null;
   let lockGuard: ReturnType<typeof setInterval> | undefined;
+  const pageData = {
+    store: () => starting.monitor === null ? null : opened?.store ?? null,
+    subscribe: (listener: (transitions: Transition[]) => void) =>
+      starting.monitor?.onCommitted(listener) ?? null,
+  };
+  const snapshot = new StreamerSnapshot(pageData);
   try {
     http = config.http
       ? startHttpServer(config.http, {
@@ -113,11 +122,16 @@ async function runUntil(
           return { ...await starting.monitor.health(), ...database };
         },
         metrics: () => starting.monitor?.metrics.render() ?? "",
-        // The read API answers 503 until the monitor runs (its store is then open).
-        routes: readApiRoutes({
-          store: () => starting.monitor === null ? null : opened?.store ?? null,
-          subscribe: (listener) => starting.monitor?.onCommitted(listener) ?? null,
-        }),
+        // The read API and the pages answer 503 until the monitor runs (its store is then open).
+        routes: [
+          ...readApiRoutes({ ...pageData, snapshot }),
+          ...webRoutes({
+            store: pageData.store,
+            snapshot,
+            status: () => starting.monitor?.status() ?? null,
+          }),
+        ],
+        token: config.httpToken,
       })
       : null;
     opened = await openStoreWithRetry(config, stop.signal, (reason) => {

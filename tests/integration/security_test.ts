@@ -447,6 +447,11 @@ Deno.test("security: KICK_MONITOR_HTTP binds loopback unless told otherwise", ()
   ];
   for (const [value, expected] of cases) {
     const env: Record<string, string> = value === undefined ? {} : { KICK_MONITOR_HTTP: value };
+    // A non-loopback address needs the token (issue 14 item 4; tests/e2e/http_token_config_test.ts).
+    if (value?.startsWith("0.0.0.0")) {
+      assert.throws(() => loadConfig({ env, envFile: "/dev/null" }), /KICK_MONITOR_HTTP_TOKEN/);
+      env.KICK_MONITOR_HTTP_TOKEN = "security-test-token-0123456789";
+    }
     const config = loadConfig({ env, envFile: "/dev/null" });
     assert.deepEqual(config.http, expected, String(value));
   }

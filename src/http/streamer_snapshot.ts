@@ -1,0 +1,124 @@
+/**
+ * The daemon's in-memory view of every streamer's document (src/domain/documents.ts), shared by the status
+ * page and `GET /api/v1/streamers` so that neither reads 10,000 rows per request (issue 14 item 6: p99 ≤ 50
+ * ms). Read from the store once, kept current by each committed transition (applied as the store applies it:
+ * a transition older than the status changes nothing), and re-read in the background every 30 s for
+ * what transitions do not carry (last checked, unavailability, streamers added or removed). Requests never
+ * wait for a re-read except the very first.
+ */
+import { type StreamerDocument, streamerDocument } from "../domain/documents.ts";
+import type { Transition } from "../domain/types.ts";
+import { log } from "../lib/log.ts";
+import type { Store } from "../store/store.ts";
+
+/** Options of {@link StreamerSnapshot}. */
+export interface StreamerSnapshotOptions {
+  store: () => Store | null;
+  /** Subscribes to committed transitions (Monitor.onCommitted); null until the monitor runs. */
+  subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
+  /** How old the last read may get before a background re-read, ms (default 30,000). */
+  refreshMs?: number;
+  now?: () => number;
+}
+
+/**
+ * A streamer's document after `t`, as the store records it (store/transitions.ts): a transition older than
+ * the current status is history only; online opens a session unless one is open, offline closes it.
+ */
+export function applyTransition(document: StreamerDocument, t: Transition): StreamerDocument {
+  const at = t.occurredAt.toISOString();
+  if (document.status_changed_at !== null && at < document.status_changed_at) return document;
+  if (t.type === "offline") {
+    return { ...document, status: "offline", status_changed_at: at, session: null };
+  }
+  return {
+    ...document,
+    status: "online",
+    status_changed_at: at,
+    session: document.status === "online" && document.session !== null
+      ? document.session
+      : { started_at: at, title: t.title, category: t.category },
+  };
+}
+
+/** Every streamer's document, from memory; see the module comment. */
+export class StreamerSnapshot {
+  #options: StreamerSnapshotOptions;
+  #documents: StreamerDocument[] | null = null;
+  #loadedAt = 0;
+  #loading: Promise<void> | null = null;
+  /** Transitions committed while a read is under way, applied again on top of what it read. */
+  #sinceLoadStarted: Transition[] = [];
+  #subscribed = false;
+  #memo = new Map<string, unknown>();
+
+  constructor(options: StreamerSnapshotOptions) {
+    this.#options = options;
+  }
+
+  /** The documents in the store's order; null while the store is not open. */
+  async documents(): Promise<readonly StreamerDocument[] | null> {
+    const store = this.#options.store();
+    if (store === null) return null;
+    if (!this.#subscribed) {
+      this.#subscribed = this.#options.subscribe((transitions) =>
+        this.#apply(transitions)
+      ) !== null;
+    }
+    const now = (this.#options.now ?? Date.now)();
+    if (this.#documents === null || !this.#subscribed) {
+      await this.#load(store);
+    } else if (
+      now - this.#loadedAt > (this.#options.refreshMs ?? 30_000) && this.#loading === null
+    ) {
+      this.#load(store).catch((error) =>
+        log.warn("re-reading streamers failed", { error: String(error) })
+      );
+    }
+    return this.#documents;
+  }
+
+  /** `build(documents)`, computed once per change of the documents. */
+  derived<T>(key: string, documents: readonly StreamerDocument[], build: () => T): T {
+    if (documents !== this.#documents) return build();
+    if (!this.#memo.has(key)) this.#memo.set(key, build());
+    return this.#memo.get(key) as T;
+  }
+
+  #load(store: Store): Promise<void> {
+    if (this.#loading !== null) return this.#loading;
+    this.#sinceLoadStarted = [];
+    const startedAt = (this.#options.now ?? Date.now)();
+    this.#loading = (async () => {
+      try {
+        const fresh = (await store.listStreamers()).map(streamerDocument);
+        this.#documents = fresh;
+        this.#loadedAt = startedAt;
+        this.#memo.clear();
+        const late = this.#sinceLoadStarted;
+        this.#sinceLoadStarted = [];
+        this.#applyToDocuments(late);
+      } finally {
+        this.#loading = null;
+      }
+    })();
+    return this.#loading;
+  }
+
+  #apply(transitions: Transition[]): void {
+    if (this.#loading !== null) this.#sinceLoadStarted.push(...transitions);
+    this.#applyToDocuments(transitions);
+  }
+
+  #applyToDocuments(transitions: readonly Transition[]): void {
+    if (this.#documents === null || transitions.length === 0) return;
+    const bySlug = new Map(transitions.map((t) => [t.slug, [] as Transition[]]));
+    for (const t of transitions) bySlug.get(t.slug)!.push(t);
+    // A new array: what was derived from the old one stays consistent for requests under way.
+    this.#documents = this.#documents.map((document) => {
+      const mine = bySlug.get(document.slug);
+      return mine === undefined ? document : mine.reduce(applyTransition, document);
+    });
+    this.#memo.clear();
+  }
+}
