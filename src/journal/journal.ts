@@ -1,6 +1,6 @@
 /**
- * The durable journal: every transition is appended and fsync'd here before it is acknowledged, then written to
- * the database. A cursor file records the last sequence number the database has committed, so after a crash or
+ * The durable journal: every transition is appended and fsync'd here before it is acknowledged (its database
+ * transaction runs meanwhile, src/journal/database_writer.ts). A cursor file records the last sequence number the database has committed, so after a crash or
  * a database outage the entries past the cursor are written again, in order (the database ignores replays by
  * their dedupe key).
  *
@@ -62,6 +62,8 @@ export class Journal {
   #file: Deno.FsFile | null = null;
   #nextSeq = 1;
   #committedSeq = 0;
+  /** The last sequence number fsync'd: `readAfter` returns nothing past it. */
+  #syncedSeq = 0;
   #bytes = 0;
   #compactAfterBytes = COMPACT_AFTER_BYTES;
   /**
@@ -113,10 +115,12 @@ export class Journal {
 
   /**
    * Reads back up to `limit` entries with a sequence number above `seq`, in order, streaming the file (for the
-   * database writer, which keeps only a bounded window in memory). Unreadable lines are skipped.
+   * database writer, which keeps only a bounded window in memory). Unreadable lines are skipped, and so are
+   * entries not yet fsync'd.
    */
   async readAfter(seq: number, limit: number): Promise<JournalEntry[]> {
-    if (limit <= 0 || seq >= this.lastSeq) return [];
+    const synced = this.#syncedSeq;
+    if (limit <= 0 || seq >= synced) return [];
     const hint = this.#readHint;
     const from = hint !== null && hint.seq <= seq ? hint.offset : 0;
     const entries: JournalEntry[] = [];
@@ -124,6 +128,8 @@ export class Journal {
     await scanLines(join(this.dir, JOURNAL_FILE), from, (line, end) => {
       const entry = line === null ? null : parseLine(line);
       if (entry === null || entry.seq <= seq) return true;
+      // Past the last fsync: in the file, maybe, but not yet durable (its append acknowledges it).
+      if (entry.seq > synced) return false;
       entries.push(entry);
       lastOffset = end;
       return entries.length < limit;
@@ -136,21 +142,34 @@ export class Journal {
 
   /** Appends transitions and fsyncs once for the whole group; returns their entries. */
   async append(transitions: Transition[]): Promise<JournalEntry[]> {
-    if (transitions.length === 0) return [];
+    const { entries, synced } = this.write(transitions);
+    await synced;
+    return entries;
+  }
+
+  /**
+   * Numbers transitions at once and starts appending them: `synced` resolves once they are fsync'd (one fsync
+   * for the group), or rejects if the file refused them. The database writer starts their transaction meanwhile
+   * and acknowledges them only when both are done (src/journal/database_writer.ts).
+   */
+  write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> } {
+    if (transitions.length === 0) return { entries: [], synced: Promise.resolve() };
     if (this.#file === null) throw new Error("The journal is closed");
     const entries = transitions.map((transition) => ({ seq: this.#nextSeq++, transition }));
     const text = entries.map((entry) =>
       JSON.stringify({ seq: entry.seq, transition: serializeTransition(entry.transition) }) + "\n"
     ).join("");
     const bytes = encoder.encode(text);
-    await this.#exclusive(async () => {
+    const lastSeq = entries[entries.length - 1].seq;
+    const synced = this.#exclusive(async () => {
       if (this.#file === null) throw new Error("The journal is closed");
       let written = 0;
       while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
       await this.#file.syncData();
       this.#bytes += bytes.length;
+      this.#syncedSeq = lastSeq;
     });
-    return entries;
+    return { entries, synced };
   }
 
   /** Runs `operation` after every file operation queued before it. */
@@ -217,6 +236,7 @@ export class Journal {
     const recovery = tally.result(scan.partialTail);
     const lastSeq = recovery.lastSeq;
     this.#nextSeq = Math.max(lastSeq, this.#committedSeq) + 1;
+    this.#syncedSeq = this.#nextSeq - 1;
     if (recovery.truncatedTail) {
       log.warn(
         "journal ended in a partial line (a crash during a write); it was never acknowledged",

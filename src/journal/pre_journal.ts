@@ -1,7 +1,8 @@
 /**
  * The buffer in front of the journal: transitions wait here for the next append, so one fsync covers a
- * burst, and are handed to the database writer once journaled (journal first: nothing reaches the database
- * that a crash could lose from the journal).
+ * burst. They are handed to the database writer as soon as they are numbered, with the promise of their fsync:
+ * the writer's transaction runs while the journal syncs, and it acknowledges nothing before both are done. A
+ * group the journal refuses goes back to the front of the buffer and is journaled again under new numbers.
  *
  * Bounded: while the journal cannot be written (a full disk, a read-only file system) at most `max`
  * transitions wait. Past that, a new transition is dropped, counted (kick_monitor_transitions_dropped_total),
@@ -21,11 +22,18 @@ export const DEFAULT_MAX_UNJOURNALED = 50_000;
 
 /** Options of {@link PreJournal}. */
 export interface PreJournalOptions {
-  journal: { append(transitions: Transition[]): Promise<JournalEntry[]> };
-  writer: { enqueue(entries: JournalEntry[]): void };
+  /** Where transitions are numbered and made durable (journal.ts). */
+  journal: {
+    append(transitions: Transition[]): Promise<JournalEntry[]>;
+    write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> };
+  };
+  /** Where numbered entries go, with the promise of their fsync (database_writer.ts). */
+  writer: { enqueue(entries: JournalEntry[], durable?: Promise<unknown>): void };
   /** Transitions dropped because the buffer was full. */
   dropped: (transitions: Transition[]) => void;
+  /** Where the dropped counter is registered. */
   metrics?: Registry;
+  /** Most transitions waiting (default {@link DEFAULT_MAX_UNJOURNALED}). */
   max?: number;
   /** Backoff between failed appends. */
   retry?: { baseMs: number; capMs: number };
@@ -123,13 +131,16 @@ export class PreJournal {
         const batch = this.#buffer;
         this.#buffer = [];
         this.#inFlight = batch.length;
-        let entries: JournalEntry[];
         try {
-          entries = await this.#options.journal.append(batch);
+          const { entries, synced } = this.#options.journal.write(batch);
+          // The writer starts the database transaction now; it acknowledges the entries once `synced` is too.
+          this.#options.writer.enqueue(entries, synced);
+          await synced;
           this.#failures = 0;
         } catch (error) {
           this.#inFlight = 0;
-          // Without the journal nothing is durable: put the batch back and try again after a pause.
+          // Without the journal nothing is durable (the writer drops these entries unacknowledged): put the
+          // batch back and try again after a pause.
           this.#failures++;
           log.error("journal write failed; retrying", { error: describeError(error) });
           this.#buffer = batch.concat(this.#buffer);
@@ -138,7 +149,6 @@ export class PreJournal {
           continue;
         }
         this.#inFlight = 0;
-        this.#options.writer.enqueue(entries);
       }
     } finally {
       this.#draining = null;

@@ -41,6 +41,18 @@ function fullDisk() {
       appended.push(...transitions);
       return Promise.resolve(transitions.map((transition) => ({ seq: ++seq, transition })));
     },
+    /** Numbered at once, like the journal; refused by a full disk when it syncs. */
+    write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> } {
+      const entries = transitions.map((transition) => ({ seq: ++seq, transition }));
+      if (full) {
+        return {
+          entries,
+          synced: Promise.reject(new Error("No space left on device (os error 28)")),
+        };
+      }
+      appended.push(...transitions);
+      return { entries, synced: Promise.resolve() };
+    },
   };
 }
 
@@ -51,7 +63,10 @@ Deno.test("pre-journal: bounded while the journal fails; the overflow is dropped
   const metrics = new Registry();
   const buffer = new PreJournal({
     journal,
-    writer: { enqueue: (entries) => enqueued.push(...entries) },
+    // Like the database writer: only entries whose journal write succeeded count as done.
+    writer: {
+      enqueue: (entries, durable) => void durable?.then(() => enqueued.push(...entries), () => {}),
+    },
     dropped: (transitions) => dropped.push(...transitions),
     metrics,
     max: 100,
