@@ -57,6 +57,23 @@ export const DEFAULT_MAX_RECOVERED = 10_000;
 
 const encoder = new TextEncoder();
 
+/** Transitions numbered for one write to the file and its fsync. */
+interface FormingGroup {
+  chunks: Uint8Array[];
+  lastSeq: number;
+  synced: Promise<void>;
+}
+
+function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
 export class Journal {
   readonly dir: string;
   #file: Deno.FsFile | null = null;
@@ -64,6 +81,10 @@ export class Journal {
   #committedSeq = 0;
   /** The last sequence number fsync'd: `readAfter` returns nothing past it. */
   #syncedSeq = 0;
+  /** Transitions numbered and waiting for the next write to the file (see `write`). */
+  #forming: FormingGroup | null = null;
+  /** Why the last write failed; until `clearFailure()`, later groups fail too (see `write`). */
+  #failure: string | null = null;
   #bytes = 0;
   #compactAfterBytes = COMPACT_AFTER_BYTES;
   /**
@@ -148,9 +169,14 @@ export class Journal {
   }
 
   /**
-   * Numbers transitions at once and starts appending them: `synced` resolves once they are fsync'd (one fsync
-   * for the group), or rejects if the file refused them. The database writer starts their transaction meanwhile
-   * and acknowledges them only when both are done (src/journal/database_writer.ts).
+   * Numbers transitions at once and queues them for the file: `synced` resolves once they are fsync'd, or
+   * rejects if the file refused them. Transitions written while an earlier group is being synced form the
+   * next group together, one write and one fsync for all (group commit). The database writer starts their
+   * transaction meanwhile and acknowledges them only when both are done (src/journal/database_writer.ts).
+   *
+   * Once a group fails, every group after it fails too until `clearFailure()`: the caller takes them all
+   * back and writes them again in their order (src/journal/pre_journal.ts), so a streamer's transitions never
+   * land in the journal out of order.
    */
   write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> } {
     if (transitions.length === 0) return { entries: [], synced: Promise.resolve() };
@@ -161,15 +187,38 @@ export class Journal {
     ).join("");
     const bytes = encoder.encode(text);
     const lastSeq = entries[entries.length - 1].seq;
-    const synced = this.#exclusive(async () => {
-      if (this.#file === null) throw new Error("The journal is closed");
-      let written = 0;
-      while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-      await this.#file.syncData();
-      this.#bytes += bytes.length;
-      this.#syncedSeq = lastSeq;
+    if (this.#forming !== null) {
+      this.#forming.chunks.push(bytes);
+      this.#forming.lastSeq = lastSeq;
+      return { entries, synced: this.#forming.synced };
+    }
+    const group: FormingGroup = { chunks: [bytes], lastSeq, synced: Promise.resolve() };
+    this.#forming = group;
+    group.synced = this.#exclusive(async () => {
+      // From here on, new transitions form the next group.
+      if (this.#forming === group) this.#forming = null;
+      if (this.#failure !== null) {
+        throw new Error(`An earlier journal write failed: ${this.#failure}`);
+      }
+      try {
+        if (this.#file === null) throw new Error("The journal is closed");
+        const data = group.chunks.length === 1 ? group.chunks[0] : concatBytes(group.chunks);
+        let written = 0;
+        while (written < data.length) written += await this.#file.write(data.subarray(written));
+        await this.#file.syncData();
+        this.#bytes += data.length;
+        this.#syncedSeq = group.lastSeq;
+      } catch (error) {
+        this.#failure = error instanceof Error ? error.message : String(error);
+        throw error;
+      }
     });
-    return { entries, synced };
+    return { entries, synced: group.synced };
+  }
+
+  /** Lets writes through again after a failure, once the caller has taken back every group that failed. */
+  clearFailure(): void {
+    this.#failure = null;
   }
 
   /** Runs `operation` after every file operation queued before it. */
