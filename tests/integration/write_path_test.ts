@@ -88,6 +88,7 @@ for (const backend of testBackends()) {
           cursor: journal,
           maxBatch: 5,
           concurrency: 3,
+          concurrentBacklog: 1,
           onCommitted: (entries) => acknowledged.push(...entries),
         });
         writer.start();

@@ -78,6 +78,7 @@ Deno.test("database writer: concurrent batches hold disjoint streamers and keep 
     cursor: { markCommitted: (seq) => Promise.resolve(void cursors.push(seq)) },
     maxBatch: 8,
     concurrency: 3,
+    concurrentBacklog: 1,
     onCommitted: (entries) => acknowledged.push(...entries.map((e) => e.seq)),
   });
   writer.start();
@@ -163,4 +164,38 @@ Deno.test("database writer: stop() finishes when a journal fsync never does", as
   await writer.stop(100);
   assert.ok(Date.now() - started < 3_000, `stop took ${Date.now() - started} ms`);
   assert.equal(writer.backlog, 1, "left for the journal's replay");
+});
+
+Deno.test("database writer: a second batch starts beside the first only once a backlog has built up", async () => {
+  const release: (() => void)[] = [];
+  let open = 0;
+  let peak = 0;
+  const writer = new DatabaseWriter({
+    store: {
+      async applyTransitions(transitions) {
+        peak = Math.max(peak, ++open);
+        await new Promise<void>((resolve) => release.push(resolve));
+        open--;
+        return { inserted: transitions.length, skipped: 0 };
+      },
+    },
+    cursor: { markCommitted: () => Promise.resolve() },
+    concurrency: 3,
+    concurrentBacklog: 10,
+  });
+  writer.start();
+  writer.enqueue([{ seq: 1, transition: transition("a", 1) }]);
+  await until(() => release.length === 1, "the first batch");
+  writer.enqueue([2, 3, 4, 5].map((n) => ({ seq: n, transition: transition(`s${n}`, n) })));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(peak, 1, "four waiting: they gather behind the batch in flight");
+  writer.enqueue(
+    Array.from({ length: 8 }, (_, i) => ({ seq: 6 + i, transition: transition(`t${i}`, 6 + i) })),
+  );
+  await until(() => peak === 2, "a second batch for the backlog");
+  while (writer.backlog > 0) {
+    release.splice(0).forEach((resolve) => resolve());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await writer.stop(1_000);
 });
