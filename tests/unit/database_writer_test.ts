@@ -8,25 +8,9 @@ import type { Transition } from "../../src/domain/types.ts";
 import { DatabaseWriter, type TransitionStore } from "../../src/journal/database_writer.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
 import { configureLogging } from "../../src/lib/log.ts";
+import { numberedTransition as transition } from "../helpers/transitions.ts";
 
 configureLogging({ write: () => {} });
-
-function transition(slug: string, n: number): Transition {
-  const at = new Date(Date.UTC(2026, 11, 3, 12, 0, 0, n));
-  return {
-    dedupeKey: `${slug}:${n}`,
-    slug,
-    type: n % 2 === 0 ? "online" : "offline",
-    occurredAt: at,
-    receivedAt: at,
-    source: "pusher",
-    livestreamId: n,
-    title: null,
-    category: null,
-    baseline: false,
-    raw: null,
-  };
-}
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
   let resolve!: () => void;

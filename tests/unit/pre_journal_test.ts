@@ -8,25 +8,9 @@ import type { JournalEntry } from "../../src/journal/journal.ts";
 import { PreJournal } from "../../src/journal/pre_journal.ts";
 import { Registry } from "../../src/http/metrics.ts";
 import { configureLogging } from "../../src/lib/log.ts";
+import { numberedTransition as transition } from "../helpers/transitions.ts";
 
 configureLogging({ write: () => {} });
-
-function transition(slug: string, i: number): Transition {
-  const at = new Date(Date.UTC(2026, 11, 3, 12, 0, i));
-  return {
-    dedupeKey: `${slug}:${i}`,
-    slug,
-    type: i % 2 === 0 ? "online" : "offline",
-    occurredAt: at,
-    receivedAt: at,
-    source: "pusher",
-    livestreamId: null,
-    title: null,
-    category: null,
-    baseline: false,
-    raw: null,
-  };
-}
 
 /** A journal whose disk is full until `heal()`. */
 function fullDisk() {
