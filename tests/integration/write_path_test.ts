@@ -12,6 +12,7 @@ import type { Store } from "../../src/store/store.ts";
 import type { Transition } from "../../src/domain/types.ts";
 import { Journal, type JournalEntry } from "../../src/journal/journal.ts";
 import { DatabaseWriter } from "../../src/journal/database_writer.ts";
+import { PreJournal } from "../../src/journal/pre_journal.ts";
 import { configureLogging } from "../../src/lib/log.ts";
 
 configureLogging({ write: () => {} });
@@ -106,6 +107,55 @@ for (const backend of testBackends()) {
         assert.deepEqual(await snapshotRows(store), await referenceRows(reference, transitions));
       });
     });
+
+    await t.step(
+      "through the pre-journal with a small window: everything once, each streamer in order",
+      async () => {
+        await withStores(backend, async (store, reference) => {
+          const dir = await Deno.makeTempDir();
+          const { journal } = await Journal.open(dir);
+          const acknowledged: JournalEntry[] = [];
+          const writer = new DatabaseWriter({
+            store,
+            cursor: journal,
+            maxBatch: 4,
+            maxQueued: 8,
+            concurrency: 2,
+            concurrentBacklog: 1,
+            onCommitted: (entries) => acknowledged.push(...entries),
+          });
+          const preJournal = new PreJournal({
+            journal,
+            writer,
+            dropped: () => assert.fail("nothing is dropped"),
+          });
+          writer.start();
+          const transitions = history(10);
+          // Arriving faster than the window drains: the writer reads the rest back from the journal.
+          for (let i = 0; i < transitions.length; i += 3) {
+            preJournal.add(transitions.slice(i, i + 3));
+            if (i % 12 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+          await preJournal.flushed(10_000);
+          await until(() => acknowledged.length >= transitions.length, "every transition");
+          await preJournal.stop();
+          await writer.stop(5_000);
+          journal.close();
+          await Deno.remove(dir, { recursive: true });
+          const keys = acknowledged.map((e) => e.transition.dedupeKey);
+          assert.equal(new Set(keys).size, keys.length, "each acknowledged once");
+          for (const slug of SLUGS) {
+            const mine = acknowledged.filter((e) => e.transition.slug === slug).map((e) => e.seq);
+            assert.deepEqual(
+              mine,
+              [...mine].sort((a, b) => a - b),
+              `${slug} acknowledged in order`,
+            );
+          }
+          assert.deepEqual(await snapshotRows(store), await referenceRows(reference, transitions));
+        });
+      },
+    );
 
     await t.step(
       "journaled but not committed at the crash: the replay writes the rows",
