@@ -3,9 +3,9 @@
  * sinks/mod.ts) around the pipeline and the durable write path, and keeps them running:
  *
  *   sources ─ emit(Observations) ─▶ Pipeline ─ Transitions ─▶ PreJournal buffer ─▶ Journal (fsync)
- *                                                                                    │
+ *                                                                                    │ at the same time
  *            DatabaseWriter (one transaction per batch; sinks' inTransaction) ◀──────┘
- *                      └─▶ sinks' committed (metrics, listeners)
+ *                      └─▶ once both are done: sinks' committed (metrics, listeners)
  *
  * The monitored streamer list is re-read from the database when its fingerprint changes, so
  * `streamers add/remove` take effect while it runs; every source hears of the change.
@@ -35,6 +35,9 @@ import { coverageOf } from "../domain/documents.ts";
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
 /** How long other bookkeeping reads and writes may wait for the database before they are retried later. */
 const STORE_CALL_TIMEOUT_MS = 15_000;
+
+/** Batches the database writer keeps in flight on PostgreSQL (bench 2 and 3, README "Performance"). */
+const WRITER_CONCURRENCY_POSTGRES = 3;
 
 /** The status file in the data directory that `service status` reads. */
 export const STATUS_FILE = "monitor-status.json";
@@ -144,6 +147,8 @@ export class Monitor {
     this.#writer = new DatabaseWriter({
       store: options.store,
       cursor: journal,
+      // PostgreSQL runs transactions on disjoint streamers side by side; PGlite is one connection in this thread.
+      concurrency: options.store.kind === "postgres" ? WRITER_CONCURRENCY_POSTGRES : 1,
       inTransaction: hooks,
       onCommitted: (entries, committedAt) =>
         this.#onCommitted(entries.map((e) => e.transition), committedAt),

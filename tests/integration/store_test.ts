@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type TestBackend, testBackends, testDatabaseUrl } from "../helpers/db.ts";
+import { snapshotRows as snapshot } from "../helpers/rows.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { UnavailableError, UserFacingError } from "../../src/lib/errors.ts";
 import type { LiveStatus, Transition } from "../../src/domain/types.ts";
@@ -60,25 +61,6 @@ async function count(store: Store, table: string, where = "true"): Promise<numbe
     `SELECT count(*) AS n FROM ${table} WHERE ${where}`,
   );
   return row.n;
-}
-
-/** Everything applyTransitions writes, without generated ids and insertion times, for comparisons. */
-async function snapshot(store: Store): Promise<unknown> {
-  const events = await store.db.query(
-    `SELECT s.slug, e.type, e.occurred_at, e.received_at, e.source, e.livestream_id, e.title,
-            e.category, e.raw, e.dedupe_key
-       FROM status_events e JOIN streamers s ON s.id = e.streamer_id
-      ORDER BY e.dedupe_key`,
-  );
-  const sessions = await store.db.query(
-    `SELECT s.slug, x.livestream_id, x.started_at, x.ended_at, x.title, x.category
-       FROM stream_sessions x JOIN streamers s ON s.id = x.streamer_id
-      ORDER BY s.slug, x.started_at, x.ended_at NULLS LAST`,
-  );
-  const streamers = await store.db.query(
-    "SELECT slug, status, status_changed_at FROM streamers ORDER BY slug",
-  );
-  return { events, sessions, streamers };
 }
 
 for (const backend of testBackends()) {
