@@ -221,10 +221,19 @@ export class LeaseKeeper {
         this.#queries.inc();
         await cancelHandovers(db, { instance, to: plan.cancel });
       }
+      // Rows on offer: they count as given once their new owner has claimed them.
+      const offered = new Set(
+        beat.owned.flatMap((l) =>
+          l.handoverTo === null || plan.cancel.includes(l.handoverTo) ? [] : [l.streamerId]
+        ),
+      );
       for (const offer of plan.handovers) {
         this.#queries.inc();
         const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
-        if (marked > 0) log.info("offering streamers to a monitor short of its share", offer);
+        for (const id of marked) offered.add(id);
+        if (marked.length > 0) {
+          log.info("offering streamers to a monitor short of its share", offer);
+        }
       }
       if (plan.claim > 0) {
         this.#queries.inc();
@@ -242,10 +251,7 @@ export class LeaseKeeper {
           : beat.counts.reduce((sum, c) => sum + (c.owner === id ? c.owned : 0), 0),
         last_seen_at: beat.lastSeen.get(id)!.toISOString(),
       }));
-      this.#apply(
-        owned,
-        new Set(beat.owned.flatMap((l) => l.handoverTo === null ? [] : [l.streamerId])),
-      );
+      this.#apply(owned, offered);
     } catch (error) {
       this.#lastError = describeError(error);
       const since = this.#lastRenewedAt ?? -Infinity;

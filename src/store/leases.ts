@@ -183,13 +183,13 @@ export async function claimStreamers(
 
 /**
  * Marks up to `count` of `instance`'s rows not yet being handed over for hand-over to `to`; the owner keeps
- * watching (and renewing) them until `to` claims them. Returns how many were marked.
+ * watching (and renewing) them until `to` claims them. Returns the streamers marked.
  */
 export async function markHandover(
   db: Db,
   options: { instance: string; to: string; count: number },
-): Promise<number> {
-  if (options.count <= 0) return 0;
+): Promise<number[]> {
+  if (options.count <= 0) return [];
   const rows = await db.query<{ streamer_id: number }>(
     `UPDATE streamer_leases SET handover_to = $2
       WHERE streamer_id IN (SELECT streamer_id FROM streamer_leases
@@ -199,7 +199,7 @@ export async function markHandover(
     RETURNING streamer_id`,
     [options.instance, options.to, options.count],
   );
-  return rows.length;
+  return rows.map((row) => Number(row.streamer_id));
 }
 
 /** Withdraws `instance`'s hand-over offers to the given instances (dead, or no longer short of streamers). */
