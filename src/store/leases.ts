@@ -57,6 +57,9 @@ const HEARTBEAT = `
   WITH me AS (
     INSERT INTO instances (id) VALUES ($1)
     ON CONFLICT (id) DO UPDATE SET last_seen_at = now()
+  ), gone AS (
+    -- Instances silent for a day (restarts under new hostname-pid names) are forgotten.
+    DELETE FROM instances WHERE last_seen_at < now() - interval '1 day' AND id <> $1
   ), renewed AS (
     -- Also takes back this instance's rows that expired while nobody claimed them (e.g. the database was
     -- unreachable from it): no other writer came between, so the epoch stays.

@@ -18,6 +18,11 @@ interface Instance {
   last_seen_at: string;
 }
 
+async function leaseQueries(port: number): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^kick_monitor_lease_queries_total (\d+)/m.exec(metrics)?.[1]);
+}
+
 async function instancesOf(env: Record<string, string>): Promise<Instance[]> {
   const result = await runCli(["service", "status", "--json"], env);
   if (result.code !== 0) return [];
@@ -79,10 +84,15 @@ Deno.test({
       );
       // The status file is rewritten every 2 s, from the last heartbeat.
       let split: Instance[] = [];
-      await waitFor("service status to list both monitors", async () => {
-        split = await instancesOf(envA);
-        return split.length === 2 && split.every((i) => near(i.streamers));
-      }, 20_000, 200);
+      await waitFor(
+        "service status to list both monitors",
+        async () => {
+          split = await instancesOf(envA);
+          return split.length === 2 && split.every((i) => near(i.streamers));
+        },
+        20_000,
+        200,
+      );
       assert.deepEqual(split.map((i) => i.id), ["monitor-a", "monitor-b"]);
 
       // SIGKILL: no release, the leases must expire.
@@ -117,6 +127,12 @@ Deno.test({
       assert.match(metrics, new RegExp(`kick_monitor_owned_streamers ${STREAMERS}`));
       assert.match(metrics, /kick_monitor_lease_handovers_total\{direction="given"\} \d+/);
       console.log(`take-over after SIGKILL: ${tookMs} ms (TTL ${TTL_SECONDS} s)`);
+      // The upkeep: a heartbeat statement per TTL / 3, whatever the number of streamers.
+      const before = await leaseQueries(rig.httpPort);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const perSecond = (await leaseQueries(rig.httpPort) - before) / 3;
+      console.log(`lease upkeep: ${perSecond.toFixed(2)} statements/s for ${STREAMERS} streamers`);
+      assert.ok(perSecond < 5, `${perSecond} lease statements/s`);
 
       const failed = await rig.stopService(daemons[0]);
       assert.equal(failed, null, failed ?? "");
