@@ -73,6 +73,7 @@ export class LeaseKeeper {
   #handovers;
   #staleWrites;
 
+  /** A keeper for `options.instance`; nothing runs until `start` or `round`. */
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;

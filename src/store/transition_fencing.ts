@@ -30,7 +30,9 @@ export interface RefusedTransition {
 
 /** A streamer's lease as a write is checked against. */
 export interface StreamerLease {
+  /** The owning instance, or null when free. */
   owner: string | null;
+  /** The epoch writes under it must carry. */
   epoch: number;
 }
 
