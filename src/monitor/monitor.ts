@@ -210,7 +210,7 @@ export class Monitor {
     // What the journal replays was written under the previous run's leases: let it land before this run
     // claims (a claim of the previous run's streamers bumps their epochs, and the replay would be refused).
     await this.#writer.drained(REPLAY_WAIT_MS);
-    await this.#leases.start();
+    await this.#leases.start(this.#abort.signal);
     await this.#syncStreamers();
     const every = (ms: number, fn: () => unknown) => this.#timers.push(setInterval(fn, ms));
     every(

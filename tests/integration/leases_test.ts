@@ -296,6 +296,33 @@ for (const backend of testBackends()) {
       });
     });
 
+    await t.step(
+      "two monitors under one name: the second waits out a dead one, refuses a live one",
+      async () => {
+        await withDatabase(backend, async (store, other) => {
+          await addStreamers(store, 3);
+          const first = keeperFor(store, "same");
+          await first.keeper.start();
+          const second = keeperFor(await other(), "same");
+          await assert.rejects(second.keeper.start(), /Another monitor named "same" is running/);
+          await second.keeper.stop(); // never started: frees nothing of the first one's
+          assert.deepEqual(
+            (await store.liveInstances(3)).map((i) => [i.id, i.streamers]),
+            [["same", 3]],
+          );
+          // Killed: its row stops being renewed; a monitor restarted under its name goes ahead.
+          await first.keeper.stop();
+          await store.db.query(
+            "INSERT INTO instances (id, last_seen_at) VALUES ('same', now() - interval '1 minute')",
+          );
+          const restarted = keeperFor(store, "same");
+          await restarted.keeper.start();
+          assert.equal(restarted.keeper.size, 3);
+          await restarted.keeper.stop();
+        });
+      },
+    );
+
     await t.step("concurrent batches never open two sessions for one streamer", async () => {
       await withDatabase(backend, async (store, other) => {
         await addStreamers(store, 1);
