@@ -13,6 +13,8 @@ import { LeaseKeeper, type OwnershipChange } from "../../src/monitor/ownership.t
 import { Journal } from "../../src/journal/journal.ts";
 import { DatabaseWriter } from "../../src/journal/database_writer.ts";
 import type { RefusedTransition } from "../../src/store/transitions.ts";
+import { addTarget } from "../../src/store/notification_targets.ts";
+import { insertTestDelivery, releaseStaleClaims } from "../../src/store/notifications.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
@@ -131,6 +133,41 @@ for (const backend of testBackends()) {
         });
       },
     );
+
+    await t.step("a starting monitor returns only the claims no live monitor holds", async () => {
+      await withDatabase(backend, async (store) => {
+        const target = await addTarget(store.db, {
+          name: "ops",
+          kind: "discord",
+          url: "https://discord.com/api/webhooks/1/ops-token-abcdef",
+          streamerIds: null,
+          events: ["online", "offline"],
+          mention: null,
+          templateOnline: null,
+          templateOffline: null,
+          quietHours: null,
+          timezone: null,
+          secret: null,
+        });
+        const live = keeperFor(store, "alive");
+        await live.keeper.round();
+        for (const workerId of ["alive", "killed", "starting"]) {
+          await insertTestDelivery(store.db, target, {
+            slug: "s0",
+            streamerId: null,
+            now: new Date(),
+            workerId,
+          });
+        }
+        // "starting" is the restarted monitor itself: its old claims are a dead process's.
+        assert.equal(await releaseStaleClaims(store.db, { self: "starting", ttlSeconds: 3 }), 2);
+        const claimed = await store.db.query<{ claimed_by: string }>(
+          "SELECT claimed_by FROM notification_deliveries WHERE claimed_by IS NOT NULL",
+        );
+        assert.deepEqual(claimed.map((r) => r.claimed_by), ["alive"]);
+        await live.keeper.stop();
+      });
+    });
 
     if (backend.name !== "postgres") return;
 
