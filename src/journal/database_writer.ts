@@ -25,16 +25,13 @@ import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Transition } from "../domain/types.ts";
 import { withTimeout } from "../lib/timeout.ts";
-import type { ApplyOptions } from "../store/transitions.ts";
+import type { ApplyOptions, ApplyResult, RefusedTransition } from "../store/transitions.ts";
 import { commitWatermark, mergeBySeq, pickBatch, streamersOf } from "./batch_schedule.ts";
 
 /** The part of the store this writer needs. */
 export interface TransitionStore {
-  /** Writes a batch in one transaction, idempotently (store/transitions.ts). */
-  applyTransitions(
-    transitions: Transition[],
-    options?: ApplyOptions,
-  ): Promise<{ inserted: number; skipped: number }>;
+  /** Writes a batch in one transaction, idempotently (store/transitions.ts); refuses stale leases' rows. */
+  applyTransitions(transitions: Transition[], options?: ApplyOptions): Promise<ApplyResult>;
 }
 
 /** Where committed progress is recorded (the journal), and where entries beyond the memory window are re-read. */
@@ -87,6 +84,11 @@ export interface DatabaseWriterOptions {
   onCommitted?: (entries: JournalEntry[], committedAt: number) => void;
   /** Called with each failure (the writer keeps going). */
   onError?: (error: unknown) => void;
+  /**
+   * Called with transitions the database refused because their lease is no longer the streamer's (issue 16);
+   * they are done with, not retried.
+   */
+  onRefused?: (refused: RefusedTransition[]) => void;
 }
 
 /** Whether an enqueued group of entries is in the journal: settles once its fsync has succeeded or failed. */
@@ -123,7 +125,9 @@ export class DatabaseWriter {
   /** True while entries past `#queuedSeq` exist only in the journal (the window was full). */
   #spilled = false;
   #options:
-    & Required<Omit<DatabaseWriterOptions, "onCommitted" | "onError" | "inTransaction">>
+    & Required<
+      Omit<DatabaseWriterOptions, "onCommitted" | "onError" | "inTransaction" | "onRefused">
+    >
     & DatabaseWriterOptions;
   #running: Promise<void> | null = null;
   /** The latest commit-cursor write; they run in order, each after the one before. */
@@ -269,6 +273,12 @@ export class DatabaseWriter {
     await this.#cursorWrite;
   }
 
+  /** Resolves once nothing waits to be written, or after `timeoutMs` (the writer keeps going either way). */
+  async drained(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.backlog > 0 && !this.#stopping && Date.now() < deadline) await sleep(50);
+  }
+
   /** Writes everything queued now, one batch at a time; for one-shot commands and tests. Throws on a database error. */
   async flush(): Promise<void> {
     await this.#refill();
@@ -377,8 +387,9 @@ export class DatabaseWriter {
 
   /** Writes a taken batch; acknowledges it once committed and journaled, or returns it to the queue. */
   async #writeBatch(batch: Queued[]): Promise<void> {
+    let result: ApplyResult;
     try {
-      await withTimeout(
+      result = await withTimeout(
         this.#options.store.applyTransitions(batch.map((q) => q.transition), {
           inTransaction: this.#options.inTransaction,
         }),
@@ -398,7 +409,13 @@ export class DatabaseWriter {
     this.committed += done.length;
     for (const q of done) this.#doneSeq = Math.max(this.#doneSeq, q.seq);
     this.#advanceCursor();
-    if (done.length > 0) this.#options.onCommitted?.(done.map((q) => q.entry), committedAt);
+    // Refused rows (a lease no longer ours, issue 16) are done with, not retried, and not acknowledged.
+    const refused = new Set((result.refused ?? []).map((r) => r.transition.dedupeKey));
+    if (refused.size > 0) this.#options.onRefused?.(result.refused!);
+    const acknowledged = done.filter((q) => !refused.has(q.transition.dedupeKey));
+    if (acknowledged.length > 0) {
+      this.#options.onCommitted?.(acknowledged.map((q) => q.entry), committedAt);
+    }
   }
 
   #release(batch: Queued[]): void {

@@ -305,6 +305,9 @@ Deno.test("the sources' health on the page is redacted like /healthz, and escape
       database_error: null,
       coverage: { pusher: 0, poll_only: 0 },
       sources: { pusher: { ok: false, working: false, detail: `1 of 2 sockets down ${EVIL}` } },
+      instance: "test-1",
+      leader: true,
+      instances: [],
     },
     pages: { live: 1, offline: 1, unknown: 1 },
   });
