@@ -12,6 +12,7 @@ import { PgliteDb } from "../../src/store/pglite_db.ts";
 import { concat, lastReadyStatus } from "../../src/store/wire.ts";
 import { testBackends } from "../helpers/db.ts";
 import { waitFor } from "../helpers/cli.ts";
+import { leaveStaleSocket } from "../helpers/stale_socket.ts";
 import { withTimeout } from "../../src/lib/timeout.ts";
 
 interface Served {
@@ -410,21 +411,7 @@ Deno.test("socket: a stale socket is replaced; a file that is not a socket, or a
   const path = join(s.dir, ".s.PGSQL.5432");
   try {
     await s.server.close();
-    // A socket whose server was killed: a process that listens and dies by SIGKILL leaves its file behind.
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `Deno.listen({ transport: "unix", path: ${JSON.stringify(path)} }); console.log("up"); ` +
-        "setTimeout(() => {}, 60000)",
-      ],
-      stdout: "piped",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    await reader.read();
-    child.kill("SIGKILL");
-    await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel();
+    await leaveStaleSocket(path);
     assert.ok(Deno.lstatSync(path).isSocket);
     await assert.rejects(Deno.connect({ transport: "unix", path }), Deno.errors.ConnectionRefused);
 
