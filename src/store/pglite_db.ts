@@ -49,8 +49,14 @@ export async function openPglite(dir?: string, options: PgliteOptions = {}): Pro
  * client set for the session is undone, so the monitor's queries never run with a client's search_path, role
  * or temporary tables (a temporary `streamers` would hide the real one).
  */
-const RESET_SESSION = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; " +
-  "SELECT pg_advisory_unlock_all(); DISCARD TEMP;";
+const RESET_SESSION = [
+  "CLOSE ALL;",
+  "SET SESSION AUTHORIZATION DEFAULT;",
+  "RESET ALL;",
+  "UNLISTEN *;",
+  "SELECT pg_advisory_unlock_all();",
+  "DISCARD TEMP;",
+].join(" ");
 
 /**
  * The one session, lent to a client of the daemon's socket (embedded_server.ts) until `release()`: nothing
