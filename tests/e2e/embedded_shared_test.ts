@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { FakeWorld } from "../../src/sim/world.ts";
 import { startFakeKick } from "../../src/sim/kick.ts";
 import { startFakePusher } from "../../src/sim/pusher.ts";
-import { freePort, runCli, spawnCli, waitFor } from "../helpers/cli.ts";
+import { freePort, runCli, type spawnCli, waitFor } from "../helpers/cli.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
-import { health } from "../helpers/e2e_rig.ts";
+import { health, startServiceUntilSubscribed } from "../helpers/e2e_rig.ts";
 
 const SECRET = "e2e-shared-embedded-secret-5d1e";
 
@@ -45,21 +45,8 @@ Deno.test({
     const slugsListed = async () =>
       (JSON.parse((await cli("streamers", "list", "--json")).stdout) as { slug: string }[])
         .map((s) => s.slug);
-    const startService = async (channels: number) => {
-      const service = spawnCli(["service", "start"], env);
-      try {
-        await waitFor(
-          `the monitor to subscribe ${channels} channels`,
-          async () => (await health(httpPort))?.subscribed_channels === channels,
-          60_000,
-          200,
-        );
-      } catch (error) {
-        service.child.kill("SIGKILL");
-        throw new Error(`${error}\n${(await service.output()).stderr.slice(-3000)}`);
-      }
-      return service;
-    };
+    const startService = (channels: number) =>
+      startServiceUntilSubscribed(env, httpPort, channels, 60_000);
     let service: ReturnType<typeof spawnCli> | null = null;
     try {
       // Before any monitor: the command opens the embedded database itself.
