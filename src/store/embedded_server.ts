@@ -15,11 +15,13 @@
  * Being one session, its state is shared; so, as in PgBouncer's transaction pooling, what a client sets for
  * the session (SET, temporary tables, cursors, LISTEN, advisory locks) is undone when its turn ends. Its
  * prepared statements last until it disconnects. A client that keeps the session without sending anything
- * (idle in a transaction) for `idleInTransactionMs` is disconnected, as PostgreSQL's
- * idle_in_transaction_session_timeout does; a client that disconnects mid-transaction is rolled back.
+ * (idle in a transaction) for `idleInTransactionMs`, or without reading its answer, is disconnected, as
+ * PostgreSQL's idle_in_transaction_session_timeout does; a client that disconnects mid-transaction is rolled
+ * back.
  */
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import { quoteIdentifier } from "./db.ts";
 import type { PgliteDb, PgliteSession } from "./pglite_db.ts";
 import {
@@ -61,6 +63,8 @@ export interface EmbeddedServer {
   readonly path: string;
   /** Clients connected now. */
   clients(): number;
+  /** Whether a client has the session now (its turn: a transaction, or a statement outside one). */
+  clientHasSession(): boolean;
   /** Stops accepting, disconnects every client (rolling back its transaction) and removes the socket. */
   close(): Promise<void>;
 }
@@ -101,7 +105,7 @@ export async function serveEmbedded(
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
-        const state: ClientState = { busy: false, closed: false };
+        const state: ClientState = { busy: false, closed: false, hasSession: false };
         clients.set(conn, state);
         const handler = serveClient(conn, db, { parameters, idleMs, state })
           .catch((error) => log.debug("embedded database client failed", { error }))
@@ -122,6 +126,7 @@ export async function serveEmbedded(
   return {
     path,
     clients: () => clients.size,
+    clientHasSession: () => [...clients.values()].some((state) => state.hasSession),
     close(): Promise<void> {
       closing ??= (async () => {
         listener.close();
@@ -150,6 +155,8 @@ interface ClientState {
   /** Between a message's arrival and the end of PGlite's answer to it. */
   busy: boolean;
   closed: boolean;
+  /** It has the session: from its turn's first message to its end. */
+  hasSession: boolean;
 }
 
 /** One client, from its StartupMessage to its Terminate or disconnection. */
@@ -205,15 +212,22 @@ async function serveClient(
         if (message.type === "X") return;
         state.busy = true;
         session ??= await db.lease();
+        state.hasSession = true;
         const name = parsedStatementName(message);
         if (name !== null && name !== "") statements.add(name);
         const answer = await session.exchange(message.bytes);
-        await writeAll(conn, answer);
+        // A client that does not read its answer keeps the session as surely as one that sends nothing.
+        await withTimeout(writeAll(conn, answer), options.idleMs, "sending a client its answer")
+          .catch((error) => {
+            closeConn(conn, state);
+            throw error;
+          });
         if (lastReadyStatus(answer) === "I") {
           // The end of a turn: outside any transaction, nothing of this client's is in flight.
           await session.restore();
           session.release();
           session = null;
+          state.hasSession = false;
         }
         state.busy = false;
       }

@@ -115,6 +115,11 @@ class RawClient {
     return text;
   }
 
+  /** Sends raw bytes without waiting for an answer. */
+  async send(bytes: Uint8Array): Promise<void> {
+    await this.#write(bytes);
+  }
+
   close(): void {
     try {
       this.#conn.close();
@@ -318,6 +323,29 @@ Deno.test("socket: a client idle in a transaction too long is disconnected (25P0
     assert.match(farewell, /idle-in-transaction timeout/);
     await daemonWrite;
     assert.deepEqual(await ids(s.db), [61]);
+    raw.close();
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("socket: a client that does not read its answer is disconnected; the daemon carries on", async () => {
+  const s = await served({ idleInTransactionMs: 300 });
+  try {
+    const raw = await RawClient.connect(s.dir);
+    // One turn (no transaction left open) whose answer is far more than the socket's buffers hold, never
+    // read: the session stays with the client until its answer is written.
+    const body = new TextEncoder().encode(
+      "INSERT INTO t VALUES (65, 'deaf'); SELECT repeat('x', 1000) FROM generate_series(1, 20000)\0",
+    );
+    await raw.send(concat([new TextEncoder().encode("Q"), int32(4 + body.length), body]));
+    await waitFor("the client's turn", () => s.server.clientHasSession(), 5_000, 5);
+    await withTimeout(
+      s.db.query("INSERT INTO t VALUES (66, 'daemon')"),
+      20_000,
+      "the daemon's insert behind a client that does not read",
+    );
+    assert.deepEqual(await ids(s.db), [65, 66]);
     raw.close();
   } finally {
     await s.cleanup();
