@@ -192,7 +192,8 @@ async function openStoreWithRetry(
     signal.addEventListener("abort", () => resolve(null), { once: true });
   });
   for (let attempt = 0; !signal.aborted; attempt++) {
-    const opening = openConfiguredStore(config);
+    // On the embedded database, the daemon serves it to the other commands (store/embedded_server.ts).
+    const opening = openConfiguredStore(config, { serve: true });
     try {
       const opened = await Promise.race([opening, aborted]);
       if (opened !== null) return opened;

@@ -5,7 +5,8 @@
 import { join } from "node:path";
 import type { Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
-import { type Db, type DbKind, openPglite, openPostgres, quoteIdentifier } from "./db.ts";
+import { type Db, type DbKind, openPostgres, quoteIdentifier } from "./db.ts";
+import { openPglite, PgliteDb } from "./pglite_db.ts";
 import { type InstanceRecord, listInstances } from "./leases.ts";
 import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
 import {
@@ -98,7 +99,9 @@ async function useSchema(db: Db, schema: string): Promise<void> {
     if (code !== "23505" && code !== "42P06") throw error;
   }
   // On PostgreSQL every pooled connection already starts with this search_path (db.ts).
-  if (db.kind === "pglite") await db.exec(`SET search_path TO ${quoteIdentifier(schema)}`);
+  if (db instanceof PgliteDb) {
+    await db.configureSession(`SET search_path TO ${quoteIdentifier(schema)}`);
+  }
 }
 
 /** Every query kick-monitor makes. Open with `openStore`; close when done. */
