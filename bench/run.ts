@@ -6,6 +6,7 @@
  *   deno task bench                 all, ~3 minutes (latency: 10 s per backend)
  *   deno task bench --full          latency for 30 s per backend
  *   deno task bench --only=1,3      a subset, by number (latest.json keeps the others' last figures)
+ *   deno task bench --only=9        several monitors: 100,000 streamers over 4 (BENCH_INSTANCES_STREAMERS)
  */
 import { parseArgs } from "node:util";
 import { configureLogging } from "../src/lib/log.ts";
@@ -17,6 +18,7 @@ import { runScale } from "./scale.ts";
 import { runReconcile } from "./reconcile.ts";
 import { runStartup } from "./startup.ts";
 import { runNotifications } from "./notifications.ts";
+import { runInstances } from "./instances.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -63,6 +65,8 @@ if (wanted("4")) parallel.push(step("4 scale", () => runScale()));
 await Promise.all(parallel);
 if (wanted("2")) await step("2 latency", () => runLatency({ seconds: values.full ? 30 : 10 }));
 if (wanted("7")) await step("7 notifications", () => runNotifications());
+// Four daemons at once: alone, so the others' figures are not taken under its load.
+if (wanted("9")) await step("9 instances", () => runInstances());
 
 // Same order as the issue.
 figures.sort((a, b) => a.benchmark.localeCompare(b.benchmark, "en", { numeric: true }));
