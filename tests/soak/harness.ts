@@ -713,12 +713,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     monitor.disabled = false;
   }
 
-  /** Waits (up to 60 s) until the monitor's daemon reports a poll completed after `since`. */
+  /**
+   * Waits (up to 60 s) until the monitor's daemon reports a poll completed after `since`. With several monitors,
+   * until it answers at all: a fresh one may own nothing yet and so poll nothing, and what it claims it holds
+   * (the blind window waits for ownership to settle and the owners to look, see {@link untilSettled}).
+   */
   async function waitForReconciliation(monitor: Monitor, since: number): Promise<void> {
     const fresh = monitor.daemon;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && monitor.daemon === fresh && !finished) {
-      if (await lastPollAfter(monitor.httpPort, since)) break;
+      if (multi ? await answers(monitor.httpPort) : await lastPollAfter(monitor.httpPort, since)) {
+        break;
+      }
       await sleep(200);
     }
     monitor.disabled = false;
@@ -858,7 +864,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await waitUntil(
         "every streamer owned by a monitor",
         () => Promise.resolve(leaseWatch.settledSince(since)),
-        60_000,
+        120_000,
       );
       leaseWatch.startTracking();
     }
@@ -1190,6 +1196,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 export function leasesPass(leases: InstanceFigures): boolean {
   return leases.staleAccepted.length === 0 && leases.attributed === leases.recorded &&
     (leases.longestOwnerless === null || leases.longestOwnerless.ms <= leases.boundMs);
+}
+
+/** Whether a daemon answers /healthz at all (healthy or not). */
+async function answers(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the daemon answers /healthz with a poll completed after `since` (ms). */

@@ -93,6 +93,11 @@ export class LeaseWatch {
     this.#tracking = true;
   }
 
+  /** Samples taken so far. */
+  get samples(): number {
+    return this.#sample;
+  }
+
   /** Streamers without a working owner in the last sample (-1 before the first). */
   get ownerless(): number {
     return this.#ownerless;
