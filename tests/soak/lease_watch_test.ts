@@ -112,7 +112,6 @@ Deno.test({
       const longest = figures.longestOwnerless!;
       // Samples may stall on a busy machine: the stretch is there, its length is not pinned.
       assert.ok(longest.ms > 0, `longest ownerless ${longest.ms} ms`);
-      assert.equal(longest.streamerId, a);
       assert.equal(longest.fault?.kind, "instance-pause");
     } finally {
       await sql.end({ timeout: 1 });
