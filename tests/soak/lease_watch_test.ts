@@ -61,9 +61,14 @@ Deno.test({
       >`SELECT id, slug FROM streamers ORDER BY slug`;
       const [a, b] = ids.map((r) => Number(r.id));
       await sql`INSERT INTO instances (id) VALUES ('m1'), ('m2')`;
+      // The real migration gives every streamer its (unowned) lease row as it is added.
+      const claim = (streamerId: number, owner: string, epoch: number) =>
+        sql`INSERT INTO streamer_leases (streamer_id, owner, epoch, expires_at)
+            VALUES (${streamerId}, ${owner}, ${epoch}, now() + interval '1 minute')
+            ON CONFLICT (streamer_id) DO UPDATE
+              SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at`;
       // m1 holds a at epoch 1; nobody holds b yet.
-      await sql`INSERT INTO streamer_leases (streamer_id, owner, epoch, expires_at)
-                VALUES (${a}, 'm1', 1, now() + interval '1 minute')`;
+      await claim(a, "m1", 1);
       await sql`INSERT INTO lease_log (streamer_id, epoch, owner) VALUES (${a}, 1, 'm1')`;
 
       const disabled = new Set<string>();
@@ -77,8 +82,7 @@ Deno.test({
       await twoSamples(watch);
       assert.equal(watch.ownerless, 1, "b has no lease");
       assert.equal(watch.settledSince(0), false);
-      await sql`INSERT INTO streamer_leases (streamer_id, owner, epoch, expires_at)
-                VALUES (${b}, 'm2', 1, now() + interval '1 minute')`;
+      await claim(b, "m2", 1);
       await sql`INSERT INTO lease_log (streamer_id, epoch, owner) VALUES (${b}, 1, 'm2')`;
       const event = (streamerId: number, instance: string, epoch: number, key: string) =>
         sql`INSERT INTO status_events (streamer_id, type, occurred_at, received_at, source, dedupe_key,
