@@ -1104,6 +1104,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       at: r.at.getTime(),
       source: r.source,
     }));
+    if (leaseWatch !== null) {
+      // A streamer that changed hands outside a fault (a handover, a lapse under load) is seen by its new owner's
+      // look: from a TTL before the claim was seen (the old owner may have stopped then) until that look.
+      const slugById = new Map(
+        (await check<{ id: string; slug: string }[]>`SELECT id, slug FROM streamers`).map((r) => [
+          Number(r.id),
+          r.slug,
+        ]),
+      );
+      for (const change of leaseWatch.ownerChanges()) {
+        blindWindows.push({
+          from: change.seenAt - (ttlSeconds + graceSeconds + 1) * 1000,
+          until: change.seenAt + tolerance.pollLateMs + CONFIRM_AFTER_MS + 1_000,
+          slugs: new Set([slugById.get(change.streamerId) ?? ""]),
+        });
+      }
+    }
     const comparison = compareHistories(truth, recorded, { tolerance, blindWindows });
     const webhooks = sender === null ? undefined : webhookFigures(sender, recorded);
     let notifications: SoakReport["notifications"];

@@ -59,6 +59,8 @@ export class LeaseWatch {
   readonly #options: LeaseWatchOptions;
   readonly #tracker = new OwnerlessTracker();
   readonly #claims = new Map<string, ClaimRecord>();
+  /** When each claim was first seen (ms), by `streamer:epoch`. */
+  readonly #claimSeenAt = new Map<string, number>();
   readonly #events = new Map<number, WrittenEvent>();
   #sample = 0;
   #maxEventId = 0;
@@ -91,6 +93,24 @@ export class LeaseWatch {
   /** From now on, ownerless streamers count (call once every streamer has been owned). */
   startTracking(): void {
     this.#tracking = true;
+  }
+
+  /**
+   * Every change of owner after a streamer's first claim, with the time it was first seen: the new owner learns
+   * the streamer's state from its own look, so the soak gives those moments a blind window.
+   */
+  ownerChanges(): { streamerId: number; epoch: number; seenAt: number }[] {
+    const first = new Map<number, number>();
+    for (const claim of this.#claims.values()) {
+      first.set(claim.streamerId, Math.min(first.get(claim.streamerId) ?? Infinity, claim.epoch));
+    }
+    return [...this.#claims.entries()]
+      .filter(([, claim]) => claim.epoch > first.get(claim.streamerId)!)
+      .map(([key, claim]) => ({
+        streamerId: claim.streamerId,
+        epoch: claim.epoch,
+        seenAt: this.#claimSeenAt.get(key)!,
+      }));
   }
 
   /** Samples taken so far. */
@@ -163,6 +183,7 @@ export class LeaseWatch {
     for (const row of claims) {
       const key = `${row.streamer_id}:${row.epoch}`;
       if (!this.#claims.has(key)) {
+        this.#claimSeenAt.set(key, at);
         this.#claims.set(key, {
           streamerId: Number(row.streamer_id),
           epoch: Number(row.epoch),
