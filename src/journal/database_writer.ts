@@ -14,14 +14,11 @@ import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Transition } from "../domain/types.ts";
 import { withTimeout } from "../lib/timeout.ts";
-import type { ApplyOptions } from "../store/transitions.ts";
+import type { ApplyOptions, ApplyResult, RefusedTransition } from "../store/transitions.ts";
 
 /** The part of the store this writer needs. */
 export interface TransitionStore {
-  applyTransitions(
-    transitions: Transition[],
-    options?: ApplyOptions,
-  ): Promise<{ inserted: number; skipped: number }>;
+  applyTransitions(transitions: Transition[], options?: ApplyOptions): Promise<ApplyResult>;
 }
 
 /** Where committed progress is recorded (the journal), and where entries beyond the memory window are re-read. */
@@ -58,6 +55,11 @@ export interface DatabaseWriterOptions {
   onCommitted?: (entries: JournalEntry[], committedAt: number) => void;
   /** Called with each failure (the writer keeps going). */
   onError?: (error: unknown) => void;
+  /**
+   * Called with transitions the database refused because their lease is no longer the streamer's (issue 16);
+   * they are done with, not retried.
+   */
+  onRefused?: (refused: RefusedTransition[]) => void;
 }
 
 export class DatabaseWriter {
@@ -67,7 +69,9 @@ export class DatabaseWriter {
   /** True while entries past `#queuedSeq` exist only in the journal (the window was full). */
   #spilled = false;
   #options:
-    & Required<Omit<DatabaseWriterOptions, "onCommitted" | "onError" | "inTransaction">>
+    & Required<
+      Omit<DatabaseWriterOptions, "onCommitted" | "onError" | "inTransaction" | "onRefused">
+    >
     & DatabaseWriterOptions;
   #running: Promise<void> | null = null;
   /** The latest commit-cursor write; they run in order, each after the one before. */
@@ -181,6 +185,12 @@ export class DatabaseWriter {
     await this.#cursorWrite;
   }
 
+  /** Resolves once nothing waits to be written, or after `timeoutMs` (the writer keeps going either way). */
+  async drained(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.backlog > 0 && !this.#stopping && Date.now() < deadline) await sleep(50);
+  }
+
   /** Writes everything queued now; for one-shot commands and tests. Throws on a database error. */
   async flush(): Promise<void> {
     await this.#refill();
@@ -246,7 +256,7 @@ export class DatabaseWriter {
 
   async #writeBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.#options.maxBatch);
-    await withTimeout(
+    const result = await withTimeout(
       this.#options.store.applyTransitions(batch.map((entry) => entry.transition), {
         inTransaction: this.#options.inTransaction,
       }),
@@ -267,6 +277,15 @@ export class DatabaseWriter {
           error: describeError(error),
         })
       );
-    this.#options.onCommitted?.(batch, committedAt);
+    if (result.refused === undefined) {
+      this.#options.onCommitted?.(batch, committedAt);
+      return;
+    }
+    this.#options.onRefused?.(result.refused);
+    const refused = new Set(result.refused.map((r) => r.transition.dedupeKey));
+    this.#options.onCommitted?.(
+      batch.filter((entry) => !refused.has(entry.transition.dedupeKey)),
+      committedAt,
+    );
   }
 }

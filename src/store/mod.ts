@@ -6,7 +6,7 @@ export {
   type ApplyResult,
   type EventFilter,
   type EventRecord,
-  type MonitorLock,
+  type InstanceRecord,
   type NewStreamer,
   type OpenSessionRecord,
   openStore,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
 import { type Db, type DbKind, openPglite, openPostgres, quoteIdentifier } from "./db.ts";
-import { type MonitorLock, tryAcquireMonitorLock } from "./monitor_lock.ts";
+import { type InstanceRecord, listInstances } from "./leases.ts";
 import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
 import {
   type ApplyOptions,
@@ -39,7 +39,7 @@ import type {
   StreamerIds,
   StreamerRecord,
 } from "./records.ts";
-export type { MonitorLock } from "./monitor_lock.ts";
+export type { InstanceRecord } from "./leases.ts";
 
 /** Options of `openStore`. */
 export interface StoreOptions {
@@ -386,11 +386,11 @@ export class Store {
   }
 
   /**
-   * Makes sure only one monitor runs per database and schema (see monitor_lock.ts); null when another
-   * process holds the lock.
+   * The monitors running on this database and schema (heard from within `ttlSeconds`; see leases.ts), with
+   * their shares of the streamers.
    */
-  tryAcquireMonitorLock(): Promise<MonitorLock | null> {
-    return tryAcquireMonitorLock(this.db);
+  liveInstances(ttlSeconds: number): Promise<InstanceRecord[]> {
+    return listInstances(this.db, { ttlSeconds });
   }
 }
 

@@ -3,9 +3,11 @@
  *
  * `applyTransitions` is set-based, a fixed handful of statements per batch whatever its size, in one
  * transaction and two round trips:
- *   1. lock the batch's streamers (and read their status and open session), and insert every event with one
+ *   1. lock the batch's streamers (and, when transitions carry leases, their lease rows), then read their
+ *      status and open session, and insert every event with one
  *      `INSERT … SELECT FROM unnest(…) ON CONFLICT (dedupe_key) DO NOTHING` whose RETURNING says which
- *      transitions are new,
+ *      transitions are new; a transition whose lease is no longer the streamer's is refused (fencing,
+ *      issue 16) and reported back, not thrown,
  *   2. `planBatch` (pure) replays the new ones in order per streamer and decides the session and status
  *      changes,
  *   3. up to three more unnest statements apply them: close open sessions, insert sessions, update
@@ -23,6 +25,21 @@ export interface ApplyResult {
   inserted: number;
   /** Transitions that were replays, duplicates, stale baselines or for unknown streamers. */
   skipped: number;
+  /**
+   * Transitions refused because their lease is no longer the streamer's (another monitor owns it, or owned it
+   * since): counted in `skipped` too. The writer that gets them drops those streamers (issue 16, fencing).
+   */
+  refused?: RefusedTransition[];
+}
+
+/** A transition the database refused to record: written under a lease that is no longer the streamer's. */
+export interface RefusedTransition {
+  /** `streamers.id`. */
+  streamerId: number;
+  /** The refused transition (with the stale lease it carried). */
+  transition: Transition;
+  /** The streamer's current owner and epoch. */
+  current: { owner: string | null; epoch: number };
 }
 
 /** A streamer's stored state at the start of a batch, as `planBatch` needs it (the status machine's in-memory one is status_machine.ts's StreamerState). */
@@ -196,15 +213,25 @@ export async function applyTransitions(
   return await db.transaction(async (tx) => {
     // Issued together: the connection runs them in order (lock first), while this process is already
     // encoding the second. Events of unknown slugs drop out in the insert's join.
-    const [streamers, newKeys] = await Promise.all([
-      lockStreamers(tx, batch.map((t) => t.slug)),
+    const slugs = [...new Set(batch.map((t) => t.slug))];
+    const fenced = batch.some((t) => t.lease !== undefined);
+    const [, leases, streamers, newKeys] = await Promise.all([
+      lockStreamers(tx, slugs),
+      fenced ? lockLeases(tx, slugs) : Promise.resolve(new Map<number, StreamerLease>()),
+      readStreamers(tx, slugs),
       insertEvents(tx, batch.filter((t) => !t.baseline)),
     ]);
     const steps: PlanStep[] = [];
     const inserted: InsertedEvent[] = [];
+    const refused: RefusedTransition[] = [];
     for (const transition of batch) {
       const state = streamers.get(transition.slug);
       if (state === undefined) continue;
+      const current = leases.get(state.id) ?? { owner: null, epoch: 0 };
+      if (!leaseHolds(transition, current)) {
+        refused.push({ streamerId: state.id, transition, current });
+        continue;
+      }
       const eventId = newKeys.get(transition.dedupeKey);
       steps.push({ streamerId: state.id, transition, newEvent: eventId !== undefined });
       if (eventId !== undefined) inserted.push({ eventId, streamerId: state.id, transition });
@@ -215,8 +242,24 @@ export async function applyTransitions(
     if (inserted.length > 0) {
       for (const hook of options.inTransaction ?? []) await hook(tx, inserted);
     }
-    return { inserted: plan.applied, skipped: transitions.length - plan.applied };
+    return {
+      inserted: plan.applied,
+      skipped: transitions.length - plan.applied,
+      ...(refused.length > 0 ? { refused } : {}),
+    };
   });
+}
+
+/** A streamer's lease as a write is checked against. */
+interface StreamerLease {
+  owner: string | null;
+  epoch: number;
+}
+
+/** Whether `t` may be recorded: unfenced (no lease), or its lease is still the streamer's. */
+function leaseHolds(t: Transition, current: StreamerLease): boolean {
+  return t.lease === undefined ||
+    (t.lease.instance === current.owner && t.lease.epoch === current.epoch);
 }
 
 /** Keeps the first transition of each dedupe key: one real transition is recorded once. */
@@ -230,20 +273,43 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
 }
 
 /**
- * Locks the streamers' rows for the rest of the transaction (in id order, so concurrent batches cannot
- * deadlock; every statement that locks several streamers uses this order, see Store.markChecked) and reads
- * their state, by slug.
+ * Locks the streamers' rows for the rest of the transaction, in id order, so concurrent batches cannot
+ * deadlock (every statement that locks several streamers uses this order, see Store.markChecked). A
+ * statement of its own, issued before the reads: a read in the same statement as the lock would see sessions
+ * as they were before a concurrent batch (a handover, another monitor) committed, and could open a second
+ * session.
  */
-async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StoredStreamerState>> {
+async function lockStreamers(db: Db, slugs: string[]): Promise<void> {
+  await db.query(
+    "SELECT id FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+    [slugs],
+  );
+}
+
+/**
+ * Locks the streamers' lease rows FOR KEY SHARE (in id order) and reads them: a claim (FOR UPDATE, leases.ts)
+ * cannot change an epoch until this batch commits, and renewals (non-key updates) are not held up.
+ */
+async function lockLeases(db: Db, slugs: string[]): Promise<Map<number, StreamerLease>> {
+  const rows = await db.query<{ streamer_id: number; owner: string | null; epoch: number }>(
+    `SELECT streamer_id, owner, epoch FROM streamer_leases
+      WHERE streamer_id IN (SELECT id FROM streamers WHERE slug = ANY($1::text[]))
+      ORDER BY streamer_id
+        FOR KEY SHARE`,
+    [slugs],
+  );
+  return new Map(rows.map((row) => [row.streamer_id, { owner: row.owner, epoch: row.epoch }]));
+}
+
+/** Reads the (locked) streamers' status and open session, by slug. */
+async function readStreamers(db: Db, slugs: string[]): Promise<Map<string, StoredStreamerState>> {
   const rows = await db.query<StoredStreamerState & { slug: string }>(
     `SELECT s.id, s.slug, s.status, s.status_changed_at AS "statusChangedAt",
             o.id AS "openSessionId"
        FROM streamers s
        LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL
-      WHERE s.slug = ANY($1::text[])
-      ORDER BY s.id
-        FOR NO KEY UPDATE OF s`,
-    [[...new Set(slugs)]],
+      WHERE s.slug = ANY($1::text[])`,
+    [slugs],
   );
   return new Map(rows.map((row) => [row.slug, row]));
 }
@@ -252,19 +318,25 @@ async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, Store
 // times travel as epoch milliseconds (float8[]; parsing timestamptz text costs ~3 µs per value), raw payloads
 // as one JSON array (a text[] of JSON needs heavy escaping), everything else as plain arrays. ROWS FROM zips
 // the columns back into rows; WITH ORDINALITY keeps the batch order.
+// An event carrying a lease is inserted only while that lease is the streamer's (the rows are locked by
+// lockLeases, so this agrees with the refusals applyTransitions reports).
 const INSERT_EVENTS = `
   INSERT INTO status_events
          (streamer_id, type, occurred_at, received_at, source, livestream_id, title, category, raw,
-          dedupe_key)
+          dedupe_key, instance, epoch)
   SELECT s.id, e.type, to_timestamp(e.occurred_ms / 1000), to_timestamp(e.received_ms / 1000),
-         e.source, e.livestream_id, e.title, e.category, nullif(e.raw, 'null'::jsonb), e.dedupe_key
+         e.source, e.livestream_id, e.title, e.category, nullif(e.raw, 'null'::jsonb), e.dedupe_key,
+         e.instance, e.epoch
     FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::float8[]),
                     unnest($4::float8[]), unnest($5::text[]), unnest($6::bigint[]), unnest($7::text[]),
-                    unnest($8::text[]), jsonb_array_elements($9::text::jsonb), unnest($10::text[]))
+                    unnest($8::text[]), jsonb_array_elements($9::text::jsonb), unnest($10::text[]),
+                    unnest($11::text[]), unnest($12::bigint[]))
          WITH ORDINALITY
          AS e(slug, type, occurred_ms, received_ms, source, livestream_id, title, category, raw,
-              dedupe_key, ord)
+              dedupe_key, instance, epoch, ord)
     JOIN streamers s ON s.slug = e.slug
+    LEFT JOIN streamer_leases l ON l.streamer_id = s.id
+   WHERE e.epoch IS NULL OR (l.owner = e.instance AND l.epoch = e.epoch)
    ORDER BY e.ord
       ON CONFLICT (dedupe_key) DO NOTHING
   RETURNING dedupe_key, id`;
@@ -288,6 +360,8 @@ async function insertEvents(db: Db, ts: Transition[]): Promise<Map<string, numbe
     ts.map((t) => cleanText(t.category)),
     `[${ts.map((t) => rawJson(t.raw) ?? "null").join(",")}]`,
     ts.map((t) => t.dedupeKey),
+    ts.map((t) => t.lease?.instance ?? null),
+    ts.map((t) => t.lease?.epoch ?? null),
   ]);
   const pairs = typeof row.keys === "string"
     ? JSON.parse(row.keys) as [string, number][]

@@ -1,0 +1,283 @@
+/**
+ * The lease keeper (issue 16): which streamers this monitor watches, and whether it runs the leader duties.
+ * Every `KICK_MONITOR_LEASE_TTL / 3` one heartbeat statement renews all of this instance's leases (never one
+ * statement per streamer) and reads the figures; lease_plan.ts (pure) decides; at most a claim, a few
+ * hand-over offers and a withdrawal follow. So the upkeep is a handful of statements per heartbeat whatever the
+ * number of streamers (`kick_monitor_lease_queries_total` counts them).
+ *
+ * A monitor that cannot renew for a whole TTL stops watching on its own (the others may have taken its
+ * streamers; its writes would be refused anyway) and takes back what is still its own once the database
+ * answers again.
+ */
+import type { Transition } from "../domain/types.ts";
+import type { Db } from "../store/db.ts";
+import type { StreamerRecord } from "../store/records.ts";
+import type { RefusedTransition } from "../store/transitions.ts";
+import {
+  cancelHandovers,
+  claimStreamers,
+  heartbeat,
+  markHandover,
+  releaseInstance,
+} from "../store/leases.ts";
+import type { Registry } from "../http/metrics.ts";
+import { describeError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import { planLeases } from "./lease_plan.ts";
+
+/** What changed in this monitor's share. */
+export interface OwnershipChange {
+  /** Streamers it now owns and did not before (claimed, or taken back with a new epoch). */
+  acquired: number[];
+  /** Streamers it no longer owns. */
+  lost: number[];
+}
+
+/** Options of {@link LeaseKeeper}. */
+export interface LeaseKeeperOptions {
+  /** The store's database. */
+  db: Db;
+  /** `KICK_MONITOR_INSTANCE`. */
+  instance: string;
+  /** `KICK_MONITOR_LEASE_TTL`, in seconds. */
+  ttlSeconds: number;
+  /** Where the lease metrics go. */
+  metrics: Registry;
+  /** Told after each round that changed the share (not for `drop`, whose caller knows). */
+  onChange: (change: OwnershipChange) => void;
+  /** The clock (ms). */
+  now?: () => number;
+}
+
+/** Keeps this monitor's leases; see the module comment. */
+export class LeaseKeeper {
+  #options: LeaseKeeperOptions;
+  /** Owned streamer id → the epoch its writes carry. */
+  #owned = new Map<number, number>();
+  /** Owned streamers currently offered to another monitor. */
+  #offered = new Set<number>();
+  #leader = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  /** The round in progress (rounds never overlap). */
+  #round: Promise<void> = Promise.resolve();
+  #lastRenewedAt: number | null = null;
+  #instances: { id: string; streamers: number; last_seen_at: string }[] = [];
+  #lastError: string | null = null;
+  #stopped = false;
+  #now: () => number;
+  #queries;
+  #handovers;
+  #staleWrites;
+
+  constructor(options: LeaseKeeperOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const m = options.metrics;
+    this.#queries = m.counter(
+      "kick_monitor_lease_queries_total",
+      "Statements the lease keeper ran (heartbeats, claims, hand-overs)",
+    );
+    this.#handovers = m.counter(
+      "kick_monitor_lease_handovers_total",
+      "Streamer leases handed over between monitors (given: to another; taken: from another)",
+    );
+    this.#staleWrites = m.counter(
+      "kick_monitor_stale_writes_refused_total",
+      "Transitions the database refused because their lease was no longer the streamer's",
+    );
+    m.gauge(
+      "kick_monitor_owned_streamers",
+      "Streamers whose lease this monitor holds",
+      () => this.#owned.size,
+    );
+    m.gauge(
+      "kick_monitor_leader",
+      "1 while this monitor runs the leader duties",
+      () => this.#leader ? 1 : 0,
+    );
+  }
+
+  /** This monitor's id. */
+  get instance(): string {
+    return this.#options.instance;
+  }
+
+  /** Whether this monitor runs the duties that must run once. */
+  get leader(): boolean {
+    return this.#leader;
+  }
+
+  /** The live monitors of the database and their shares, as of the last heartbeat (status file shape). */
+  get instances(): { id: string; streamers: number; last_seen_at: string }[] {
+    return this.#instances;
+  }
+
+  /** How many streamers it owns. */
+  get size(): number {
+    return this.#owned.size;
+  }
+
+  /** The epoch writes about `streamerId` carry, or undefined when this monitor does not own it. */
+  epochOf(streamerId: number): number | undefined {
+    return this.#owned.get(streamerId);
+  }
+
+  /** Runs a first round (so the share is known when it returns), then one every TTL / 3. */
+  async start(): Promise<void> {
+    await this.round();
+    const every = Math.max(1, this.#options.ttlSeconds / 3) * 1000;
+    this.#timer = setInterval(() => void this.round(), every);
+  }
+
+  /** Stops the rounds and frees every lease (the others take them at their next heartbeat). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#round;
+    try {
+      this.#queries.inc();
+      await releaseInstance(this.#options.db, this.#options.instance);
+    } catch (error) {
+      log.warn("could not release this monitor's leases; the others take them after the TTL", {
+        error: describeError(error),
+      });
+    }
+    this.#owned.clear();
+    this.#leader = false;
+  }
+
+  /** The streamers of `records` this monitor owns: the only ones it watches. */
+  filter(records: readonly StreamerRecord[]): StreamerRecord[] {
+    return records.filter((record) => this.#owned.has(record.id));
+  }
+
+  /**
+   * Stamps each transition with the lease it is decided under, so the database can refuse it once the lease
+   * is no longer the streamer's; drops those of streamers this monitor no longer owns (it has stopped
+   * watching them; their new owner reconciles them).
+   */
+  fence(transitions: Transition[], idOf: (slug: string) => number | undefined): Transition[] {
+    return transitions.flatMap((t) => {
+      const id = idOf(t.slug);
+      const epoch = id === undefined ? undefined : this.#owned.get(id);
+      if (epoch === undefined) return [];
+      return [{ ...t, lease: { instance: this.#options.instance, epoch } }];
+    });
+  }
+
+  /**
+   * The database refused writes under leases this monitor no longer holds (another monitor took the
+   * streamers): counts them, says so, and forgets those streamers. Returns the streamers dropped now.
+   */
+  refused(refused: RefusedTransition[]): number[] {
+    this.#staleWrites.inc({}, refused.length);
+    const dropped = [...new Set(refused.map((r) => r.streamerId))]
+      .filter((id) => this.#owned.has(id));
+    for (const id of dropped) {
+      this.#owned.delete(id);
+      this.#offered.delete(id);
+    }
+    log.warn(
+      "the database refused transitions written under a lease this monitor no longer holds",
+      {
+        refused: refused.length,
+        dropped: dropped.length,
+        slugs: [...new Set(refused.map((r) => r.transition.slug))].slice(0, 10),
+        owners: [...new Set(refused.map((r) => r.current.owner))].slice(0, 5),
+      },
+    );
+    return dropped;
+  }
+
+  /** One heartbeat now (also run by the timer); resolves when done. Rounds run one at a time. */
+  round(): Promise<void> {
+    this.#round = this.#round.then(() => this.#stopped ? undefined : this.#runRound());
+    return this.#round;
+  }
+
+  /** For /healthz and `service status`: whether the leases are being renewed. */
+  health(): { ok: boolean; detail: string; figures: Record<string, unknown> } {
+    const figures = {
+      instance: this.#options.instance,
+      owned_streamers: this.#owned.size,
+      leader: this.#leader,
+    };
+    if (this.#lastError === null) return { ok: true, detail: "ok", figures };
+    return { ok: false, detail: `cannot renew leases: ${this.#lastError}`, figures };
+  }
+
+  async #runRound(): Promise<void> {
+    const { db, instance, ttlSeconds } = this.#options;
+    try {
+      this.#queries.inc();
+      const beat = await heartbeat(db, { instance, ttlSeconds });
+      this.#lastRenewedAt = this.#now();
+      this.#lastError = null;
+      this.#leader = beat.leader;
+      const owned = new Map(beat.owned.map((lease) => [lease.streamerId, lease.epoch]));
+      const plan = planLeases({ self: instance, ...beat });
+      if (plan.cancel.length > 0) {
+        this.#queries.inc();
+        await cancelHandovers(db, { instance, to: plan.cancel });
+      }
+      for (const offer of plan.handovers) {
+        this.#queries.inc();
+        const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
+        if (marked > 0) log.info("offering streamers to a monitor short of its share", offer);
+      }
+      if (plan.claim > 0) {
+        this.#queries.inc();
+        const claimed = await claimStreamers(db, { instance, ttlSeconds, limit: plan.claim });
+        const taken = claimed.filter((c) =>
+          c.previousOwner !== null && c.previousOwner !== instance
+        );
+        if (taken.length > 0) this.#handovers.inc({ direction: "taken" }, taken.length);
+        for (const lease of claimed) owned.set(lease.streamerId, lease.epoch);
+      }
+      this.#instances = beat.live.map((id) => ({
+        id,
+        streamers: id === instance
+          ? owned.size
+          : beat.counts.reduce((sum, c) => sum + (c.owner === id ? c.owned : 0), 0),
+        last_seen_at: beat.lastSeen.get(id)!.toISOString(),
+      }));
+      this.#apply(
+        owned,
+        new Set(beat.owned.flatMap((l) => l.handoverTo === null ? [] : [l.streamerId])),
+      );
+    } catch (error) {
+      this.#lastError = describeError(error);
+      const since = this.#lastRenewedAt ?? -Infinity;
+      if (this.#owned.size > 0 && this.#now() - since >= ttlSeconds * 1000) {
+        log.warn(
+          "could not renew the leases for a whole TTL; stopping watching until the database answers " +
+            "(other monitors may take these streamers)",
+          { streamers: this.#owned.size, error: this.#lastError },
+        );
+        this.#leader = false;
+        this.#apply(new Map(), new Set());
+      } else log.debug("lease heartbeat failed; retrying", { error: this.#lastError });
+    }
+  }
+
+  #apply(owned: Map<number, number>, offered: Set<number>): void {
+    const acquired: number[] = [];
+    const lost: number[] = [];
+    for (const [id, epoch] of owned) if (this.#owned.get(id) !== epoch) acquired.push(id);
+    for (const id of this.#owned.keys()) {
+      if (owned.has(id)) continue;
+      lost.push(id);
+      if (this.#offered.has(id)) this.#handovers.inc({ direction: "given" });
+    }
+    this.#owned = owned;
+    this.#offered = offered;
+    if (acquired.length + lost.length === 0) return;
+    log.info("this monitor's share of streamers changed", {
+      owned: owned.size,
+      acquired: acquired.length,
+      lost: lost.length,
+    });
+    this.#options.onChange({ acquired, lost });
+  }
+}
