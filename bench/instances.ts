@@ -50,6 +50,11 @@ interface Monitor {
   child: Deno.ChildProcess;
 }
 
+/** A progress line on stderr, so a run cut short still shows what it measured. */
+function progress(line: string): void {
+  console.error(`[bench 9 ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
 /** The sum of a counter's samples (all label sets) in a /metrics text; null when absent or unreachable. */
 async function counter(port: number, name: string): Promise<number | null> {
   try {
@@ -158,6 +163,7 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
       return (await owned(null)) === count && allSubscribed();
     }, { timeoutMs: START_TIMEOUT_MS, everyMs: 500 });
     const startSeconds = (performance.now() - started) / 1000;
+    progress(`every streamer owned and subscribed after ${round(startSeconds, 2)} s`);
     const perMonitor = await Promise.all(monitors.map(async (m) => {
       const [row] = await sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM streamer_leases WHERE owner = ${m.name} AND expires_at > now()`;
@@ -167,6 +173,7 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
     // Settle: let timers, GC and the connection pools quiet down.
     await delay(5_000);
     const rss = monitors.map((m) => processRssBytes(m.child.pid));
+    progress(`RSS ${rss.map((b) => round(b / 1024 / 1024, 1)).join(" / ")} MB`);
 
     // Lease upkeep at steady state, from the monitors' own count of lease statements.
     const queriesBefore = await Promise.all(
@@ -182,6 +189,7 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
     const queriesPerSecond = counted
       ? queriesAfter.reduce((sum: number, q, i) => sum + q! - queriesBefore[i]!, 0) / windowSeconds
       : NaN;
+    progress(`lease queries ${round(queriesPerSecond, 1)}/s over ${round(windowSeconds, 1)} s`);
 
     // Rebalance: kill one; the survivors must hold every lease.
     const victim = monitors[monitors.length - 1];
@@ -194,10 +202,12 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
       return (await owned(survivors)) === count;
     }, { timeoutMs: 120_000 + ttlSeconds * 1000, everyMs: 250 });
     const rebalanceSeconds = (performance.now() - killedAt) / 1000;
-    await waitUntil("every channel subscribed again", () => allSubscribed(), {
+    progress(`the survivors own every streamer ${round(rebalanceSeconds, 2)} s after the kill`);
+    // Reported, not required: the lease figure is the target; a slow resubscription is a note.
+    const resubscribed = await waitUntil("every channel subscribed again", () => allSubscribed(), {
       timeoutMs: 120_000,
       everyMs: 250,
-    });
+    }).then(() => true, () => false);
     const resubscribedSeconds = (performance.now() - killedAt) / 1000;
     const subscribedBy = await Promise.all(monitors.map((m) => health(m.port)));
 
@@ -249,9 +259,13 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
         ratio: null,
         target: `≤ TTL + 5 s (${ttlSeconds + 5} s)`,
         pass: rebalanceSeconds <= ttlSeconds + 5,
-        note: `every channel subscribed again after ${round(resubscribedSeconds, 2)} s; ` +
+        note: (resubscribed
+          ? `every channel subscribed again after ${round(resubscribedSeconds, 2)} s; `
+          : `channels still unsubscribed ${round(resubscribedSeconds, 0)} s after the kill; `) +
           `survivors report ${
-            subscribedBy.map((h) => h?.subscribed_channels ?? "?").join(" / ")
+            subscribedBy.map((h) =>
+              h?.subscribed_channels ?? "?"
+            ).join(" / ")
           } channels`,
       },
     ];
