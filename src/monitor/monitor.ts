@@ -349,7 +349,7 @@ export class Monitor {
     return { pusher, poll_only: this.#streamers.length - pusher };
   }
 
-  async #syncStreamers(): Promise<void> {
+  async #syncStreamers(claim = true): Promise<void> {
     let records: StreamerRecord[];
     try {
       // Re-reading 10,000 streamers every few seconds was most of an idle daemon's CPU (bench 4); a
@@ -367,7 +367,7 @@ export class Monitor {
       );
       this.#streamerListVersion = version;
       // New streamers are claimed now rather than at the next heartbeat.
-      await this.#leases.round();
+      if (claim) await this.#leases.round();
     } catch (error) {
       log.debug("could not re-read the streamer list; keeping the current one", { error });
       return;
@@ -394,7 +394,7 @@ export class Monitor {
     if (this.#stopping) return;
     if (change.acquired.length === 0) return this.#publish(this.#allStreamers);
     this.#streamerListVersion = null;
-    await this.#syncStreamers();
+    await this.#syncStreamers(false);
     void this.requestReconcile(`took over ${change.acquired.length} streamer(s)`);
   }
 

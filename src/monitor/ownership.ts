@@ -5,9 +5,11 @@
  * hand-over offers and a withdrawal follow. So the upkeep is a handful of statements per heartbeat whatever the
  * number of streamers (`kick_monitor_lease_queries_total` counts them).
  *
- * A monitor that cannot renew for a whole TTL stops watching on its own (the others may have taken its
- * streamers; its writes would be refused anyway) and takes back what is still its own once the database
- * answers again.
+ * A monitor that cannot renew for a whole TTL while other monitors were alive stops watching on its own
+ * (the others take its streamers; its writes would be refused anyway) and takes back what is still its own
+ * once the database answers again. A lone monitor keeps watching through an outage, so what happens meanwhile
+ * is journaled and written when the database returns (its epochs are still current unless a monitor started
+ * and took over, in which case the database refuses them).
  */
 import type { Transition } from "../domain/types.ts";
 import type { Db } from "../store/db.ts";
@@ -61,6 +63,8 @@ export class LeaseKeeper {
   /** The round in progress (rounds never overlap). */
   #round: Promise<void> = Promise.resolve();
   #lastRenewedAt: number | null = null;
+  /** Whether the last heartbeat saw other live monitors (that could take this one's streamers over). */
+  #othersAlive = false;
   #instances: { id: string; streamers: number; last_seen_at: string }[] = [];
   #lastError: string | null = null;
   #stopped = false;
@@ -69,6 +73,7 @@ export class LeaseKeeper {
   #handovers;
   #staleWrites;
 
+  /** A keeper for `options.instance`; nothing runs until `start` or `round`. */
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
@@ -215,16 +220,26 @@ export class LeaseKeeper {
       this.#lastRenewedAt = this.#now();
       this.#lastError = null;
       this.#leader = beat.leader;
+      this.#othersAlive = beat.live.length > 1;
       const owned = new Map(beat.owned.map((lease) => [lease.streamerId, lease.epoch]));
       const plan = planLeases({ self: instance, ...beat });
       if (plan.cancel.length > 0) {
         this.#queries.inc();
         await cancelHandovers(db, { instance, to: plan.cancel });
       }
+      // Rows on offer: they count as given once their new owner has claimed them.
+      const offered = new Set(
+        beat.owned.flatMap((l) =>
+          l.handoverTo === null || plan.cancel.includes(l.handoverTo) ? [] : [l.streamerId]
+        ),
+      );
       for (const offer of plan.handovers) {
         this.#queries.inc();
         const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
-        if (marked > 0) log.info("offering streamers to a monitor short of its share", offer);
+        for (const id of marked) offered.add(id);
+        if (marked.length > 0) {
+          log.info("offering streamers to a monitor short of its share", offer);
+        }
       }
       if (plan.claim > 0) {
         this.#queries.inc();
@@ -242,14 +257,13 @@ export class LeaseKeeper {
           : beat.counts.reduce((sum, c) => sum + (c.owner === id ? c.owned : 0), 0),
         last_seen_at: beat.lastSeen.get(id)!.toISOString(),
       }));
-      this.#apply(
-        owned,
-        new Set(beat.owned.flatMap((l) => l.handoverTo === null ? [] : [l.streamerId])),
-      );
+      this.#apply(owned, offered);
     } catch (error) {
       this.#lastError = describeError(error);
       const since = this.#lastRenewedAt ?? -Infinity;
-      if (this.#owned.size > 0 && this.#now() - since >= ttlSeconds * 1000) {
+      // Alone, it keeps watching: nobody else can take its streamers, and should a monitor start meanwhile,
+      // the database refuses the stale writes anyway (fencing). Not alone, it steps back for the others.
+      if (this.#othersAlive && this.#owned.size > 0 && this.#now() - since >= ttlSeconds * 1000) {
         log.warn(
           "could not renew the leases for a whole TTL; stopping watching until the database answers " +
             "(other monitors may take these streamers)",

@@ -57,6 +57,9 @@ const HEARTBEAT = `
   WITH me AS (
     INSERT INTO instances (id) VALUES ($1)
     ON CONFLICT (id) DO UPDATE SET last_seen_at = now()
+  ), gone AS (
+    -- Instances silent for a day (restarts under new hostname-pid names) are forgotten.
+    DELETE FROM instances WHERE last_seen_at < now() - interval '1 day' AND id <> $1
   ), renewed AS (
     -- Also takes back this instance's rows that expired while nobody claimed them (e.g. the database was
     -- unreachable from it): no other writer came between, so the epoch stays.
@@ -183,13 +186,13 @@ export async function claimStreamers(
 
 /**
  * Marks up to `count` of `instance`'s rows not yet being handed over for hand-over to `to`; the owner keeps
- * watching (and renewing) them until `to` claims them. Returns how many were marked.
+ * watching (and renewing) them until `to` claims them. Returns the streamers marked.
  */
 export async function markHandover(
   db: Db,
   options: { instance: string; to: string; count: number },
-): Promise<number> {
-  if (options.count <= 0) return 0;
+): Promise<number[]> {
+  if (options.count <= 0) return [];
   const rows = await db.query<{ streamer_id: number }>(
     `UPDATE streamer_leases SET handover_to = $2
       WHERE streamer_id IN (SELECT streamer_id FROM streamer_leases
@@ -199,7 +202,7 @@ export async function markHandover(
     RETURNING streamer_id`,
     [options.instance, options.to, options.count],
   );
-  return rows.length;
+  return rows.map((row) => Number(row.streamer_id));
 }
 
 /** Withdraws `instance`'s hand-over offers to the given instances (dead, or no longer short of streamers). */

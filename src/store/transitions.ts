@@ -3,11 +3,9 @@
  *
  * `applyTransitions` is set-based, a fixed handful of statements per batch whatever its size, in one
  * transaction and two round trips:
- *   1. lock the batch's streamers (and, when transitions carry leases, their lease rows), then read their
- *      status and open session, and insert every event with one
+ *   1. lock the batch's streamers (and lease rows), read their state, and insert every event with one
  *      `INSERT … SELECT FROM unnest(…) ON CONFLICT (dedupe_key) DO NOTHING` whose RETURNING says which
- *      transitions are new; a transition whose lease is no longer the streamer's is refused (fencing,
- *      issue 16) and reported back, not thrown,
+ *      are new; one under a stale lease is refused and reported (transition_fencing.ts, issue 16),
  *   2. `planBatch` (pure) replays the new ones in order per streamer and decides the session and status
  *      changes,
  *   3. up to three more unnest statements apply them: close open sessions, insert sessions, update
@@ -17,6 +15,15 @@
  */
 import type { Db } from "./db.ts";
 import type { LiveStatus, StreamerStatus, Transition } from "../domain/types.ts";
+import {
+  leaseHolds,
+  lockStreamers,
+  readStreamers,
+  type RefusedTransition,
+  type StoredStreamerState,
+} from "./transition_fencing.ts";
+
+export type { RefusedTransition, StoredStreamerState } from "./transition_fencing.ts";
 
 /** What a batch did: `inserted` transitions took effect; `skipped` ones were replays, duplicates, stale
  * baselines or for unknown streamers. */
@@ -25,33 +32,8 @@ export interface ApplyResult {
   inserted: number;
   /** Transitions that were replays, duplicates, stale baselines or for unknown streamers. */
   skipped: number;
-  /**
-   * Transitions refused because their lease is no longer the streamer's (another monitor owns it, or owned it
-   * since): counted in `skipped` too. The writer that gets them drops those streamers (issue 16, fencing).
-   */
+  /** Transitions refused because their lease is no longer the streamer's (also counted in `skipped`). */
   refused?: RefusedTransition[];
-}
-
-/** A transition the database refused to record: written under a lease that is no longer the streamer's. */
-export interface RefusedTransition {
-  /** `streamers.id`. */
-  streamerId: number;
-  /** The refused transition (with the stale lease it carried). */
-  transition: Transition;
-  /** The streamer's current owner and epoch. */
-  current: { owner: string | null; epoch: number };
-}
-
-/** A streamer's stored state at the start of a batch, as `planBatch` needs it (the status machine's in-memory one is status_machine.ts's StreamerState). */
-export interface StoredStreamerState {
-  /** `streamers.id`. */
-  id: number;
-  /** The stored status. */
-  status: StreamerStatus;
-  /** When the stored status began, if known. */
-  statusChangedAt: Date | null;
-  /** Id of its open session (ended_at IS NULL), if any. */
-  openSessionId: number | null;
 }
 
 /** One transition of a known streamer, in batch order. */
@@ -215,9 +197,8 @@ export async function applyTransitions(
     // encoding the second. Events of unknown slugs drop out in the insert's join.
     const slugs = [...new Set(batch.map((t) => t.slug))];
     const fenced = batch.some((t) => t.lease !== undefined);
-    const [, leases, streamers, newKeys] = await Promise.all([
-      lockStreamers(tx, slugs),
-      fenced ? lockLeases(tx, slugs) : Promise.resolve(new Map<number, StreamerLease>()),
+    const [leases, streamers, newKeys] = await Promise.all([
+      lockStreamers(tx, slugs, { leases: fenced }),
       readStreamers(tx, slugs),
       insertEvents(tx, batch.filter((t) => !t.baseline)),
     ]);
@@ -250,18 +231,6 @@ export async function applyTransitions(
   });
 }
 
-/** A streamer's lease as a write is checked against. */
-interface StreamerLease {
-  owner: string | null;
-  epoch: number;
-}
-
-/** Whether `t` may be recorded: unfenced (no lease), or its lease is still the streamer's. */
-function leaseHolds(t: Transition, current: StreamerLease): boolean {
-  return t.lease === undefined ||
-    (t.lease.instance === current.owner && t.lease.epoch === current.epoch);
-}
-
 /** Keeps the first transition of each dedupe key: one real transition is recorded once. */
 function firstOfEachKey(transitions: Transition[]): Transition[] {
   const seen = new Set<string>();
@@ -270,48 +239,6 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
     seen.add(t.dedupeKey);
     return true;
   });
-}
-
-/**
- * Locks the streamers' rows for the rest of the transaction, in id order, so concurrent batches cannot
- * deadlock (every statement that locks several streamers uses this order, see Store.markChecked). A
- * statement of its own, issued before the reads: a read in the same statement as the lock would see sessions
- * as they were before a concurrent batch (a handover, another monitor) committed, and could open a second
- * session.
- */
-async function lockStreamers(db: Db, slugs: string[]): Promise<void> {
-  await db.query(
-    "SELECT id FROM streamers WHERE slug = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
-    [slugs],
-  );
-}
-
-/**
- * Locks the streamers' lease rows FOR KEY SHARE (in id order) and reads them: a claim (FOR UPDATE, leases.ts)
- * cannot change an epoch until this batch commits, and renewals (non-key updates) are not held up.
- */
-async function lockLeases(db: Db, slugs: string[]): Promise<Map<number, StreamerLease>> {
-  const rows = await db.query<{ streamer_id: number; owner: string | null; epoch: number }>(
-    `SELECT streamer_id, owner, epoch FROM streamer_leases
-      WHERE streamer_id IN (SELECT id FROM streamers WHERE slug = ANY($1::text[]))
-      ORDER BY streamer_id
-        FOR KEY SHARE`,
-    [slugs],
-  );
-  return new Map(rows.map((row) => [row.streamer_id, { owner: row.owner, epoch: row.epoch }]));
-}
-
-/** Reads the (locked) streamers' status and open session, by slug. */
-async function readStreamers(db: Db, slugs: string[]): Promise<Map<string, StoredStreamerState>> {
-  const rows = await db.query<StoredStreamerState & { slug: string }>(
-    `SELECT s.id, s.slug, s.status, s.status_changed_at AS "statusChangedAt",
-            o.id AS "openSessionId"
-       FROM streamers s
-       LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL
-      WHERE s.slug = ANY($1::text[])`,
-    [slugs],
-  );
-  return new Map(rows.map((row) => [row.slug, row]));
 }
 
 // Parameter encoding, chosen for speed (a batch of 1,000 is dominated by parsing its parameters otherwise):
