@@ -108,6 +108,12 @@ export interface SoakOptions {
   instances?: number;
   /** The monitors' KICK_MONITOR_LEASE_TTL with `instances` (seconds, default 5). */
   leaseTtlSeconds?: number;
+  /**
+   * A single monitor runs without KICK_MONITOR_INSTANCE (its name is then `hostname-pid`, new at every restart),
+   * instead of under the fixed name `soak`: a restarted daemon must then wait a lease TTL before it may take its
+   * predecessor's streamers.
+   */
+  defaultInstance?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -118,6 +124,8 @@ export interface SoakReport {
   streamers: number;
   /** The Kick habits the run had on. */
   conditions: {
+    /** A single monitor ran under its default name (hostname-pid). */
+    defaultInstance: boolean;
     pollOnly: number;
     apiLagSeconds: number;
     drift: boolean;
@@ -225,6 +233,9 @@ const FAULT_KINDS: readonly FaultKind[] = [
   "db-outage",
   "sigkill",
 ];
+
+/** KICK_MONITOR_INSTANCE of the one monitor of a single-monitor run (unless `defaultInstance`). */
+const SINGLE_INSTANCE = "soak";
 
 /** How long the final SIGTERM may take before the soak kills the daemon and fails. */
 const STOP_TIMEOUT_MS = 60_000;
@@ -400,6 +411,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     flicker: options.flicker ?? false,
     webhooks: options.webhooks ?? false,
     notify: options.notify ?? false,
+    defaultInstance: options.defaultInstance ?? false,
   };
   // Each habit with a moment of its own is a fault kind of its flag; without the flags the rounds are as before.
   const faultKinds: FaultKind[] = [
@@ -434,8 +446,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       KICK_API_RATE: String(apiRate),
       KICK_API_BATCH_SIZE: String(apiBatchSize),
       ...(webhookPort === null ? {} : { KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}` }),
+      // One monitor is named as a service unit would name it, so a restart takes its own leases back at once
+      // (see `defaultInstance`).
       ...(name === null
-        ? {}
+        ? (options.defaultInstance ? {} : { KICK_MONITOR_INSTANCE: SINGLE_INSTANCE })
         : { KICK_MONITOR_INSTANCE: name, KICK_MONITOR_LEASE_TTL: String(ttlSeconds) }),
     });
     return { name, proxy, httpPort, env, daemon: null, disabled: false, staleRefused: new Map() };
@@ -1268,6 +1282,7 @@ function describeConditions(c: SoakReport["conditions"]): string {
   if (c.flicker) parts.push("flickers");
   if (c.webhooks) parts.push("webhooks (some dropped, late, doubled)");
   if (c.notify) parts.push("a Discord target per streamer");
+  if (c.defaultInstance) parts.push("the daemon under its default name (hostname-pid)");
   return parts.length === 0 ? "consistent" : parts.join(", ");
 }
 
@@ -1285,6 +1300,7 @@ function replayFlags(report: SoakReport): string {
   if (c.flicker) flags += " --flicker";
   if (c.webhooks) flags += " --webhooks";
   if (c.notify) flags += " --notify";
+  if (c.defaultInstance) flags += " --default-instance";
   const leases = report.leases;
   if (leases !== undefined) {
     flags += ` --instances ${leases.instances}`;

@@ -1,7 +1,7 @@
 /**
  * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--api-rate 50]
  * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--webhooks] [--notify] [--instances N] [--lease-ttl S]
- * [--keep]`: runs the soak (harness.ts) against PostgreSQL
+ * [--default-instance] [--keep]`: runs the soak (harness.ts) against PostgreSQL
  * (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints its report. Exits 1 when a transition is
  * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), a notification is
  * missing, duplicated or sent inside a wait Discord announced, the daemon crashed, or (with --instances) a stale
@@ -44,6 +44,9 @@ const USAGE = `Usage: deno task soak [options]
                      TTL + a poll), one cut off from the database and one paused (SIGSTOP) for longer than the
                      TTL, one more monitor started mid-run; reports stale writes and the longest ownerless time
   --lease-ttl 5      the monitors' KICK_MONITOR_LEASE_TTL with --instances (seconds)
+  --default-instance without --instances: run the daemon without KICK_MONITOR_INSTANCE (named hostname-pid,
+                     new at each restart) instead of as "soak"; a restarted daemon then waits a lease TTL
+                     (15 s) before it may take its streamers back
   --keep             keep the daemon logs even when the run passes
 
 Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
@@ -103,6 +106,7 @@ if (import.meta.main) {
         notify: { type: "boolean", default: false },
         instances: { type: "string" },
         "lease-ttl": { type: "string" },
+        "default-instance": { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -127,6 +131,9 @@ if (import.meta.main) {
   }
   if (instances > 1 && values.webhooks) usage("--webhooks cannot be combined with --instances");
   if (instances === 1 && values["lease-ttl"] !== undefined) usage("--lease-ttl needs --instances");
+  if (instances > 1 && values["default-instance"]) {
+    usage("--default-instance is for one monitor; --instances names its monitors m1, m2, …");
+  }
   const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], 5);
   if (leaseTtlSeconds < 1) usage(`--lease-ttl expects at least 1 second, got ${leaseTtlSeconds}`);
   const databaseUrl = Deno.env.get("TEST_DATABASE_URL") ?? Deno.env.get("DATABASE_URL") ??
@@ -146,6 +153,7 @@ if (import.meta.main) {
     webhooks: values.webhooks,
     notify: values.notify,
     keepFiles: values.keep,
+    defaultInstance: values["default-instance"],
     ...(instances > 1 ? { instances, leaseTtlSeconds } : {}),
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };
