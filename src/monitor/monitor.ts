@@ -210,8 +210,8 @@ export class Monitor {
     // What the journal replays was written under the previous run's leases: let it land before this run
     // claims (a claim of the previous run's streamers bumps their epochs, and the replay would be refused).
     await this.#writer.drained(REPLAY_WAIT_MS);
-    await this.#leases.start();
-    await this.#syncStreamers();
+    await this.#leases.start(this.#abort.signal);
+    await this.#syncStreamers(false);
     const every = (ms: number, fn: () => unknown) => this.#timers.push(setInterval(fn, ms));
     every(
       this.#options.tickIntervalMs ?? 250,
@@ -391,7 +391,8 @@ export class Monitor {
    * and reconciled at once; lost ones are no longer watched.
    */
   async #ownershipChanged(change: OwnershipChange): Promise<void> {
-    if (this.#stopping) return;
+    // Before the timers run, start() is still reading the list and its sources will reconcile anyway.
+    if (this.#stopping || this.#timers.length === 0) return;
     if (change.acquired.length === 0) return this.#publish(this.#allStreamers);
     this.#streamerListVersion = null;
     await this.#syncStreamers(false);

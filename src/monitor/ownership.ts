@@ -19,11 +19,13 @@ import {
   cancelHandovers,
   claimStreamers,
   heartbeat,
+  instanceSilentFor,
   markHandover,
   releaseInstance,
 } from "../store/leases.ts";
 import type { Registry } from "../http/metrics.ts";
-import { describeError } from "../lib/errors.ts";
+import { describeError, UserFacingError } from "../lib/errors.ts";
+import { sleep } from "../lib/backoff.ts";
 import { log } from "../lib/log.ts";
 import { planLeases } from "./lease_plan.ts";
 
@@ -127,8 +129,38 @@ export class LeaseKeeper {
     return this.#owned.get(streamerId);
   }
 
-  /** Runs a first round (so the share is known when it returns), then one every TTL / 3. */
-  async start(): Promise<void> {
+  /**
+   * Runs a first round (so the share is known when it returns), then one every TTL / 3. Two monitors must not
+   * share a name: a name renewed within the TTL (a killed monitor's, or a running one's) is waited out for two
+   * TTLs; still renewed by then, it is another live monitor's, and this one refuses to start.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    const { db, instance, ttlSeconds } = this.#options;
+    const deadline = Date.now() + 2 * ttlSeconds * 1000;
+    for (let warned = false;;) {
+      this.#queries.inc();
+      const silent = await instanceSilentFor(db, instance);
+      if (silent === null || silent > ttlSeconds || signal?.aborted) break;
+      if (Date.now() > deadline) {
+        throw new UserFacingError(
+          `Another monitor named ${
+            JSON.stringify(instance)
+          } is running on this database; give each ` +
+            "monitor its own KICK_MONITOR_INSTANCE (the default, hostname-pid, is unique)",
+        );
+      }
+      if (!warned) {
+        log.warn(
+          "a monitor with this KICK_MONITOR_INSTANCE renewed its leases recently; waiting it out",
+          {
+            instance,
+            silentSeconds: Math.round(silent),
+          },
+        );
+        warned = true;
+      }
+      await sleep(ttlSeconds * 1000 / 3, signal).catch(() => {});
+    }
     await this.round();
     const every = Math.max(1, this.#options.ttlSeconds / 3) * 1000;
     this.#timer = setInterval(() => void this.round(), every);
@@ -140,6 +172,8 @@ export class LeaseKeeper {
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.#round;
+    // Never heartbeated (e.g. refused at start for its name): the rows under its name are not its own.
+    if (this.#lastRenewedAt === null) return;
     try {
       this.#queries.inc();
       await releaseInstance(this.#options.db, this.#options.instance);
@@ -179,11 +213,9 @@ export class LeaseKeeper {
     this.#staleWrites.inc({}, refused.length);
     const dropped = [...new Set(refused.map((r) => r.streamerId))]
       .filter((id) => this.#owned.has(id));
-    for (const id of dropped) {
-      this.#owned.delete(id);
-      this.#offered.delete(id);
-    }
-    log.warn(
+    // Right after a hand-over the old owner still watches until its next heartbeat: refusals are expected.
+    const handedOver = dropped.length > 0 && dropped.every((id) => this.#offered.has(id));
+    (handedOver ? log.info : log.warn)(
       "the database refused transitions written under a lease this monitor no longer holds",
       {
         refused: refused.length,
@@ -192,6 +224,10 @@ export class LeaseKeeper {
         owners: [...new Set(refused.map((r) => r.current.owner))].slice(0, 5),
       },
     );
+    for (const id of dropped) {
+      this.#owned.delete(id);
+      this.#offered.delete(id);
+    }
     return dropped;
   }
 

@@ -237,6 +237,18 @@ export async function releaseInstance(db: Db, instance: string): Promise<void> {
   );
 }
 
+/**
+ * How many seconds ago the instance named `instance` last renewed, or null when no such instance is recorded
+ * (a graceful stop removes the row).
+ */
+export async function instanceSilentFor(db: Db, instance: string): Promise<number | null> {
+  const rows = await db.query<{ silent: number }>(
+    "SELECT extract(epoch FROM now() - last_seen_at)::float8 AS silent FROM instances WHERE id = $1",
+    [instance],
+  );
+  return rows.length === 0 ? null : Number(rows[0].silent);
+}
+
 /** A running monitor, as `service status --json` lists it. */
 export interface InstanceRecord {
   /** `KICK_MONITOR_INSTANCE`. */

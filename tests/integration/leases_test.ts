@@ -13,6 +13,8 @@ import { LeaseKeeper, type OwnershipChange } from "../../src/monitor/ownership.t
 import { Journal } from "../../src/journal/journal.ts";
 import { DatabaseWriter } from "../../src/journal/database_writer.ts";
 import type { RefusedTransition } from "../../src/store/transitions.ts";
+import { addTarget } from "../../src/store/notification_targets.ts";
+import { insertTestDelivery, releaseStaleClaims } from "../../src/store/notifications.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
@@ -131,6 +133,41 @@ for (const backend of testBackends()) {
         });
       },
     );
+
+    await t.step("a starting monitor returns only the claims no live monitor holds", async () => {
+      await withDatabase(backend, async (store) => {
+        const target = await addTarget(store.db, {
+          name: "ops",
+          kind: "discord",
+          url: "https://discord.com/api/webhooks/1/ops-token-abcdef",
+          streamerIds: null,
+          events: ["online", "offline"],
+          mention: null,
+          templateOnline: null,
+          templateOffline: null,
+          quietHours: null,
+          timezone: null,
+          secret: null,
+        });
+        const live = keeperFor(store, "alive");
+        await live.keeper.round();
+        for (const workerId of ["alive", "killed", "starting"]) {
+          await insertTestDelivery(store.db, target, {
+            slug: "s0",
+            streamerId: null,
+            now: new Date(),
+            workerId,
+          });
+        }
+        // "starting" is the restarted monitor itself: its old claims are a dead process's.
+        assert.equal(await releaseStaleClaims(store.db, { self: "starting", ttlSeconds: 3 }), 2);
+        const claimed = await store.db.query<{ claimed_by: string }>(
+          "SELECT claimed_by FROM notification_deliveries WHERE claimed_by IS NOT NULL",
+        );
+        assert.deepEqual(claimed.map((r) => r.claimed_by), ["alive"]);
+        await live.keeper.stop();
+      });
+    });
 
     if (backend.name !== "postgres") return;
 
@@ -295,6 +332,33 @@ for (const backend of testBackends()) {
         await a.keeper.stop();
       });
     });
+
+    await t.step(
+      "two monitors under one name: the second waits out a dead one, refuses a live one",
+      async () => {
+        await withDatabase(backend, async (store, other) => {
+          await addStreamers(store, 3);
+          const first = keeperFor(store, "same");
+          await first.keeper.start();
+          const second = keeperFor(await other(), "same");
+          await assert.rejects(second.keeper.start(), /Another monitor named "same" is running/);
+          await second.keeper.stop(); // never started: frees nothing of the first one's
+          assert.deepEqual(
+            (await store.liveInstances(3)).map((i) => [i.id, i.streamers]),
+            [["same", 3]],
+          );
+          // Killed: its row stops being renewed; a monitor restarted under its name goes ahead.
+          await first.keeper.stop();
+          await store.db.query(
+            "INSERT INTO instances (id, last_seen_at) VALUES ('same', now() - interval '1 minute')",
+          );
+          const restarted = keeperFor(store, "same");
+          await restarted.keeper.start();
+          assert.equal(restarted.keeper.size, 3);
+          await restarted.keeper.stop();
+        });
+      },
+    );
 
     await t.step("concurrent batches never open two sessions for one streamer", async () => {
       await withDatabase(backend, async (store, other) => {
