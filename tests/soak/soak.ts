@@ -43,10 +43,10 @@ const USAGE = `Usage: deno task soak [options]
                      sql/005_leases.sql); adds monitor faults: one SIGKILLed (restarted under its name after the
                      TTL + a poll), one cut off from the database and one paused (SIGSTOP) for longer than the
                      TTL, one more monitor started mid-run; reports stale writes and the longest ownerless time
-  --lease-ttl 5      the monitors' KICK_MONITOR_LEASE_TTL with --instances (seconds)
+  --lease-ttl S      the monitors' KICK_MONITOR_LEASE_TTL (seconds; 5 with --instances, else 3): a restart
+                     waits out its killed predecessor's leases, so every state holds that much longer
   --default-instance without --instances: run the daemon without KICK_MONITOR_INSTANCE (named hostname-pid,
-                     new at each restart) instead of as "soak"; a restarted daemon then waits a lease TTL
-                     (15 s) before it may take its streamers back
+                     new at each restart) instead of as "soak"
   --keep             keep the daemon logs even when the run passes
 
 Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
@@ -130,11 +130,10 @@ if (import.meta.main) {
     usage(`--instances expects 2 to 8 monitors, got ${JSON.stringify(values.instances)}`);
   }
   if (instances > 1 && values.webhooks) usage("--webhooks cannot be combined with --instances");
-  if (instances === 1 && values["lease-ttl"] !== undefined) usage("--lease-ttl needs --instances");
   if (instances > 1 && values["default-instance"]) {
     usage("--default-instance is for one monitor; --instances names its monitors m1, m2, …");
   }
-  const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], 5);
+  const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], instances > 1 ? 5 : 3);
   if (leaseTtlSeconds < 1) usage(`--lease-ttl expects at least 1 second, got ${leaseTtlSeconds}`);
   const databaseUrl = Deno.env.get("TEST_DATABASE_URL") ?? Deno.env.get("DATABASE_URL") ??
     DEFAULT_DATABASE_URL;
@@ -154,7 +153,8 @@ if (import.meta.main) {
     notify: values.notify,
     keepFiles: values.keep,
     defaultInstance: values["default-instance"],
-    ...(instances > 1 ? { instances, leaseTtlSeconds } : {}),
+    leaseTtlSeconds,
+    ...(instances > 1 ? { instances } : {}),
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };
   console.log(`soak starting at ${new Date().toISOString()} with seed ${seed}`);
