@@ -39,7 +39,7 @@ export type { MonitorStatus } from "./monitor_status.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
-/** How long the start waits for the journal's replay to land before claiming streamers. */
+/** How long the start waits for the journal's replay to land before claiming streamers (ms). */
 const REPLAY_WAIT_MS = 10_000;
 /** How long other bookkeeping reads and writes may wait for the database before they are retried later. */
 const STORE_CALL_TIMEOUT_MS = 15_000;
@@ -88,9 +88,8 @@ export class Monitor {
   #preJournal: PreJournal;
   #now: () => number;
   #options: MonitorOptions;
-  /** The streamers this monitor owns (and watches). */
+  /** The streamers this monitor owns and watches, of all the database's (both as last read). */
   #streamers: StreamerRecord[] = [];
-  /** Every streamer of the database, as last read. */
   #allStreamers: StreamerRecord[] = [];
   #idBySlug = new Map<string, number>();
   #leases: LeaseKeeper;
@@ -122,6 +121,7 @@ export class Monitor {
       metrics: m,
       onChange: (change) => void this.#ownershipChanged(change),
       now: () => this.#now(),
+      dataDir: options.config.dataDir,
     });
     this.#dbErrors = m.counter(
       "kick_monitor_db_write_errors_total",

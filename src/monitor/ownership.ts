@@ -11,6 +11,7 @@
  * is journaled and written when the database returns (its epochs are still current unless a monitor started
  * and took over, in which case the database refuses them).
  */
+import { join } from "node:path";
 import type { Transition } from "../domain/types.ts";
 import type { Db } from "../store/db.ts";
 import type { StreamerRecord } from "../store/records.ts";
@@ -18,6 +19,7 @@ import type { RefusedTransition } from "../store/transitions.ts";
 import {
   cancelHandovers,
   claimStreamers,
+  expireInstance,
   heartbeat,
   instanceSilentFor,
   markHandover,
@@ -51,7 +53,15 @@ export interface LeaseKeeperOptions {
   onChange: (change: OwnershipChange) => void;
   /** The clock (ms). */
   now?: () => number;
+  /**
+   * The data directory, whose lock this process holds: the instance that ran on it before is dead for sure,
+   * so its leases are taken at once instead of after the TTL (a restart, e.g. after a SIGKILL).
+   */
+  dataDir?: string;
 }
+
+/** The file in the data directory naming the instance that last ran on it. */
+export const INSTANCE_FILE = "monitor-instance";
 
 /** Keeps this monitor's leases; see the module comment. */
 export class LeaseKeeper {
@@ -161,6 +171,7 @@ export class LeaseKeeper {
       }
       await sleep(ttlSeconds * 1000 / 3, signal).catch(() => {});
     }
+    await this.#succeed();
     await this.round();
     const every = Math.max(1, this.#options.ttlSeconds / 3) * 1000;
     this.#timer = setInterval(() => void this.round(), every);
@@ -246,6 +257,25 @@ export class LeaseKeeper {
     };
     if (this.#lastError === null) return { ok: true, detail: "ok", figures };
     return { ok: false, detail: `cannot renew leases: ${this.#lastError}`, figures };
+  }
+
+  /** Frees the leases of the dead instance that ran on this data directory before, and records this one. */
+  async #succeed(): Promise<void> {
+    const { dataDir, db, instance } = this.#options;
+    if (dataDir === undefined) return;
+    const path = join(dataDir, INSTANCE_FILE);
+    const previous = (await Deno.readTextFile(path).catch(() => "")).trim();
+    if (previous !== "" && previous !== instance) {
+      this.#queries.inc();
+      const freed = await expireInstance(db, previous);
+      if (freed > 0) {
+        log.info("took over from the monitor that ran on this data directory before", {
+          previous,
+          streamers: freed,
+        });
+      }
+    }
+    await Deno.writeTextFile(path, `${instance}\n`, { mode: 0o600 });
   }
 
   async #runRound(): Promise<void> {

@@ -218,6 +218,30 @@ export async function cancelHandovers(
 }
 
 /**
+ * Expires at once every lease of `predecessor`, a monitor known to be dead (it ran on the data directory this
+ * monitor now holds the lock of), and forgets its instance row: its streamers are claimable now rather than
+ * after the TTL. Returns how many leases were freed.
+ */
+export async function expireInstance(db: Db, predecessor: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `WITH freed AS (
+       UPDATE streamer_leases SET expires_at = '-infinity', handover_to = NULL
+        WHERE owner = $1
+       RETURNING 1
+     ), offers AS (
+       UPDATE streamer_leases SET handover_to = NULL WHERE handover_to = $1
+     ), leader AS (
+       UPDATE leader_lease SET expires_at = '-infinity' WHERE owner = $1
+     ), gone AS (
+       DELETE FROM instances WHERE id = $1
+     )
+     SELECT count(*) AS n FROM freed`,
+    [predecessor],
+  );
+  return Number(row.n);
+}
+
+/**
  * A graceful stop: frees every lease of `instance` (the others claim them at their next heartbeat, with a new
  * epoch), gives up the leader lease and removes the instance row, so the others' fair share counts it out at
  * once.

@@ -112,6 +112,41 @@ for (const backend of testBackends()) {
     });
 
     await t.step(
+      "a restart on the same data directory takes its dead predecessor's leases",
+      async () => {
+        await withDatabase(backend, async (store) => {
+          await addStreamers(store, 5);
+          const dataDir = await Deno.makeTempDir();
+          const keeper = (instance: string) =>
+            new LeaseKeeper({
+              db: store.db,
+              instance,
+              ttlSeconds: 60,
+              metrics: new Registry(),
+              onChange: () => {},
+              dataDir,
+            });
+          try {
+            const killed = keeper("host-100");
+            await killed.start();
+            assert.equal(killed.size, 5);
+            // SIGKILLed: no release; its leases would hold for a minute. The data directory's lock says it is
+            // dead, so the next monitor on it takes them at once.
+            const restarted = keeper("host-200");
+            await restarted.start();
+            assert.equal(restarted.size, 5);
+            assert.deepEqual((await store.liveInstances(60)).map((i) => i.id), ["host-200"]);
+            assert.equal(await Deno.readTextFile(`${dataDir}/monitor-instance`), "host-200\n");
+            await restarted.stop();
+            await killed.stop(); // its timer still runs in this process
+          } finally {
+            await Deno.remove(dataDir, { recursive: true });
+          }
+        });
+      },
+    );
+
+    await t.step(
       "a transition under the lease is recorded with its instance and epoch",
       async () => {
         await withDatabase(backend, async (store) => {
