@@ -106,17 +106,8 @@ export interface SoakOptions {
    * cuttable proxy, with monitor faults added to the schedule (see {@link INSTANCE_FAULTS}).
    */
   instances?: number;
-  /**
-   * The monitors' KICK_MONITOR_LEASE_TTL (seconds; default 5 with `instances`, else 3). A killed monitor's name
-   * and leases are waited out for this long by whoever takes them, its own restart included.
-   */
+  /** The monitors' KICK_MONITOR_LEASE_TTL with `instances` (seconds, default 5). */
   leaseTtlSeconds?: number;
-  /**
-   * A single monitor runs without KICK_MONITOR_INSTANCE (its name is then `hostname-pid`, new at every restart),
-   * instead of under the fixed name `soak`. Either way a restarted daemon waits a lease TTL before it may take
-   * its killed predecessor's streamers (by their leases, or by its name).
-   */
-  defaultInstance?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -127,10 +118,6 @@ export interface SoakReport {
   streamers: number;
   /** The Kick habits the run had on. */
   conditions: {
-    /** A single monitor ran under its default name (hostname-pid). */
-    defaultInstance: boolean;
-    /** KICK_MONITOR_LEASE_TTL of the monitors (seconds). */
-    leaseTtlSeconds: number;
     pollOnly: number;
     apiLagSeconds: number;
     drift: boolean;
@@ -239,9 +226,6 @@ const FAULT_KINDS: readonly FaultKind[] = [
   "sigkill",
 ];
 
-/** KICK_MONITOR_INSTANCE of the one monitor of a single-monitor run (unless `defaultInstance`). */
-const SINGLE_INSTANCE = "soak";
-
 /** How long the final SIGTERM may take before the soak kills the daemon and fails. */
 const STOP_TIMEOUT_MS = 60_000;
 
@@ -335,16 +319,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const pollEveryMs = Math.max(tolerance.pollIntervalMs, tolerance.passMs);
   const instanceCount = options.instances ?? 1;
   const multi = instanceCount > 1;
-  const ttlSeconds = options.leaseTtlSeconds ?? (multi ? 5 : 3);
+  const ttlSeconds = options.leaseTtlSeconds ?? 5;
   if (multi) {
     // Checked before anything starts: a build without leases would run a second monitor that refuses to start.
     const migration = new URL("../../sql/005_leases.sql", import.meta.url);
     if (!(await Deno.stat(migration).then(() => true, () => false))) throw new Error(NEEDS_LEASES);
   }
-  // A streamer may wait a lease TTL for a new owner before anyone sees it again: with several monitors, and
-  // with one, whose restart waits out its killed predecessor's name (src/monitor/ownership.ts).
+  // With several monitors, a streamer may wait a TTL for a new owner before anyone sees it again. One monitor
+  // runs under its default name (hostname-pid): a restart on its data directory takes its leases at once.
   const observableMs = (options.flicker ? 3 : 2) * pollEveryMs + tolerance.apiLagMs +
-    (graceSeconds + 1) * 1000 + ttlSeconds * 1000;
+    (graceSeconds + 1) * 1000 + (multi ? ttlSeconds * 1000 : 0);
   if (options.holdMs !== undefined && minHold < observableMs) {
     throw new Error(
       `A state must hold at least 2 poll intervals or passes (3 with flickers) + the API lag + the grace + 1 s ` +
@@ -417,8 +401,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     flicker: options.flicker ?? false,
     webhooks: options.webhooks ?? false,
     notify: options.notify ?? false,
-    defaultInstance: options.defaultInstance ?? false,
-    leaseTtlSeconds: ttlSeconds,
   };
   // Each habit with a moment of its own is a fault kind of its flag; without the flags the rounds are as before.
   const faultKinds: FaultKind[] = [
@@ -453,12 +435,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       KICK_API_RATE: String(apiRate),
       KICK_API_BATCH_SIZE: String(apiBatchSize),
       ...(webhookPort === null ? {} : { KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}` }),
-      // One monitor is named as a service unit would name it, so a restart takes its own leases back at once
-      // (see `defaultInstance`).
-      KICK_MONITOR_LEASE_TTL: String(ttlSeconds),
       ...(name === null
-        ? (options.defaultInstance ? {} : { KICK_MONITOR_INSTANCE: SINGLE_INSTANCE })
-        : { KICK_MONITOR_INSTANCE: name }),
+        ? {}
+        : { KICK_MONITOR_INSTANCE: name, KICK_MONITOR_LEASE_TTL: String(ttlSeconds) }),
     });
     return { name, proxy, httpPort, env, daemon: null, disabled: false, staleRefused: new Map() };
   }
@@ -1290,7 +1269,6 @@ function describeConditions(c: SoakReport["conditions"]): string {
   if (c.flicker) parts.push("flickers");
   if (c.webhooks) parts.push("webhooks (some dropped, late, doubled)");
   if (c.notify) parts.push("a Discord target per streamer");
-  if (c.defaultInstance) parts.push("the daemon under its default name (hostname-pid)");
   return parts.length === 0 ? "consistent" : parts.join(", ");
 }
 
@@ -1308,14 +1286,11 @@ function replayFlags(report: SoakReport): string {
   if (c.flicker) flags += " --flicker";
   if (c.webhooks) flags += " --webhooks";
   if (c.notify) flags += " --notify";
-  if (c.defaultInstance) flags += " --default-instance";
   const leases = report.leases;
   if (leases !== undefined) {
     flags += ` --instances ${leases.instances}`;
   }
-  if (c.leaseTtlSeconds !== (leases === undefined ? 3 : 5)) {
-    flags += ` --lease-ttl ${c.leaseTtlSeconds}`;
-  }
+  if (leases !== undefined && leases.ttlSeconds !== 5) flags += ` --lease-ttl ${leases.ttlSeconds}`;
   const defaultPollMs = leases === undefined ? 3_000 : 10_000;
   if (report.tolerance.pollIntervalMs !== defaultPollMs) {
     flags += ` --poll ${report.tolerance.pollIntervalMs / 1000}`;

@@ -1,7 +1,7 @@
 /**
  * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--api-rate 50]
  * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--webhooks] [--notify] [--instances N] [--lease-ttl S]
- * [--default-instance] [--keep]`: runs the soak (harness.ts) against PostgreSQL
+ * [--keep]`: runs the soak (harness.ts) against PostgreSQL
  * (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints its report. Exits 1 when a transition is
  * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), a notification is
  * missing, duplicated or sent inside a wait Discord announced, the daemon crashed, or (with --instances) a stale
@@ -43,10 +43,7 @@ const USAGE = `Usage: deno task soak [options]
                      sql/005_leases.sql); adds monitor faults: one SIGKILLed (restarted under its name after the
                      TTL + a poll), one cut off from the database and one paused (SIGSTOP) for longer than the
                      TTL, one more monitor started mid-run; reports stale writes and the longest ownerless time
-  --lease-ttl S      the monitors' KICK_MONITOR_LEASE_TTL (seconds; 5 with --instances, else 3): a restart
-                     waits out its killed predecessor's leases, so every state holds that much longer
-  --default-instance without --instances: run the daemon without KICK_MONITOR_INSTANCE (named hostname-pid,
-                     new at each restart) instead of as "soak"
+  --lease-ttl 5      the monitors' KICK_MONITOR_LEASE_TTL with --instances (seconds)
   --keep             keep the daemon logs even when the run passes
 
 Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
@@ -106,7 +103,6 @@ if (import.meta.main) {
         notify: { type: "boolean", default: false },
         instances: { type: "string" },
         "lease-ttl": { type: "string" },
-        "default-instance": { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -130,10 +126,8 @@ if (import.meta.main) {
     usage(`--instances expects 2 to 8 monitors, got ${JSON.stringify(values.instances)}`);
   }
   if (instances > 1 && values.webhooks) usage("--webhooks cannot be combined with --instances");
-  if (instances > 1 && values["default-instance"]) {
-    usage("--default-instance is for one monitor; --instances names its monitors m1, m2, …");
-  }
-  const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], instances > 1 ? 5 : 3);
+  if (instances === 1 && values["lease-ttl"] !== undefined) usage("--lease-ttl needs --instances");
+  const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], 5);
   if (leaseTtlSeconds < 1) usage(`--lease-ttl expects at least 1 second, got ${leaseTtlSeconds}`);
   const databaseUrl = Deno.env.get("TEST_DATABASE_URL") ?? Deno.env.get("DATABASE_URL") ??
     DEFAULT_DATABASE_URL;
@@ -152,9 +146,7 @@ if (import.meta.main) {
     webhooks: values.webhooks,
     notify: values.notify,
     keepFiles: values.keep,
-    defaultInstance: values["default-instance"],
-    leaseTtlSeconds,
-    ...(instances > 1 ? { instances } : {}),
+    ...(instances > 1 ? { instances, leaseTtlSeconds } : {}),
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };
   console.log(`soak starting at ${new Date().toISOString()} with seed ${seed}`);
