@@ -314,6 +314,34 @@ export interface ObservationOptions {
 }
 
 /**
+ * A metadata event as the pipeline's Observation of kind `metadata` (push evidence: "the title or category
+ * just changed"), or null when the broadcaster is not monitored. Dated when Kick sent it: the payload has no
+ * time of its own (§1.9.2). It says nothing of the status: `status` is `online` because a change is only
+ * recorded while live, and the pipeline gives it to the title rules only (src/monitor/title_machine.ts).
+ */
+export function toMetadataObservation(
+  event: WebhookMetadataEvent,
+  options: ObservationOptions,
+): Observation | null {
+  const slug = options.slugOf(event.broadcasterUserId);
+  if (slug === undefined) return null;
+  return {
+    slug,
+    kind: "metadata",
+    status: "online",
+    observedAt: options.sentAt,
+    receivedAt: options.receivedAt,
+    source: "webhook",
+    evidence: "push",
+    livestreamId: null,
+    title: event.title,
+    category: event.category,
+    viewers: null,
+    raw: options.raw ?? event,
+  };
+}
+
+/**
  * A status event as the pipeline's Observation (source `webhook`, push evidence: "this just happened"), or
  * null when the broadcaster is not monitored. Dated at the stream's `started_at` (online) or `ended_at`
  * (offline) as Kick states them, else when Kick sent the delivery. The session key is the broadcaster and

@@ -1,5 +1,6 @@
 /**
- * The webhook source (issue 15): Kick's signed `livestream.status.updated` deliveries on their own listener
+ * The webhook source (issue 15): Kick's signed `livestream.status.updated` deliveries (and
+ * `livestream.metadata.updated`: title changes, src/monitor/title_machine.ts) on their own listener
  * (KICK_WEBHOOK_LISTEN). Push evidence keyed on `broadcaster_user_id`, so it needs no Pusher channel id. Kick's
  * deliveries come late, twice under new message ids, or not at all (kick-api.md §1.9.5): the status machine
  * absorbs repeats like any other, and Pusher and the poll stay on.
@@ -13,7 +14,11 @@
 import { describeError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 import { resolveWebhookKeys } from "../../kick/webhook_key.ts";
-import { METADATA_EVENT, toWebhookObservation } from "../../kick/webhook_events.ts";
+import {
+  METADATA_EVENT,
+  toMetadataObservation,
+  toWebhookObservation,
+} from "../../kick/webhook_events.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../kick/webhook_receiver.ts";
 import {
   planSubscriptionSync,
@@ -168,12 +173,12 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
           // Any delivery about a streamer, a repeat included, shows Kick reaches us for it.
           const heardOf = slugOf(event.broadcasterUserId);
           if (heardOf !== undefined) silence.delivered(heardOf);
-          if (delivery.duplicate || event.type === METADATA_EVENT) return;
-          const observation = toWebhookObservation(event, {
-            slugOf,
-            receivedAt: delivery.receivedAt,
-            sentAt: delivery.sentAt,
-          });
+          if (delivery.duplicate) return;
+          const options = { slugOf, receivedAt: delivery.receivedAt, sentAt: delivery.sentAt };
+          // A metadata change is recorded as a `title` event while live (title_machine.ts).
+          const observation = event.type === METADATA_EVENT
+            ? toMetadataObservation(event, options)
+            : toWebhookObservation(event, options);
           if (observation === null) return;
           context.emit([observation]);
           await context.journaled(JOURNAL_WAIT_MS);
