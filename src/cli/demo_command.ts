@@ -282,7 +282,11 @@ function freeLoopbackPort(): number {
 
 function describe(t: Transition): string {
   const time = t.occurredAt.toISOString().slice(11, 23);
-  const what = t.baseline ? `is ${t.type}` : `went ${t.type.toUpperCase()}`;
+  const what = t.baseline
+    ? `is ${t.type}`
+    : t.type === "title"
+    ? "NEW TITLE"
+    : `went ${t.type.toUpperCase()}`;
   const title = t.title ? `  "${escapeForTerminal(t.title)}"` : "";
   const source = t.baseline ? "first check" : `via ${t.source}`;
   return `${time}  ${t.slug.padEnd(14)} ${what.padEnd(12)} ${source.padEnd(11)}${title}`;
