@@ -36,9 +36,11 @@ const USAGE = `Usage: deno task soak [options]
   --webhooks         Kick also delivers signed webhooks to the daemon's receiver (it subscribes itself);
                      5% are lost, all up to 2 s late, 10% sent twice (half under a new message id)
   --notify           a fake Discord target per streamer; the report compares its messages with the events
+  --no-titles        live streamers keep their titles (by default they change title, now and then the
+                     category, and the report counts the recorded title events: 0 missing/duplicated/false)
   --keep             keep the daemon logs even when the run passes
 
-Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
+Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition or title change, any missing or duplicated
 notification (with --notify), or a daemon crash.
 An offline found by the poll may be up to a poll interval + one pass + the API lag + 1 s late; everything
 else within 1 s. The report prints the tolerance.`;
@@ -92,6 +94,7 @@ if (import.meta.main) {
         flicker: { type: "boolean", default: false },
         webhooks: { type: "boolean", default: false },
         notify: { type: "boolean", default: false },
+        "no-titles": { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -126,6 +129,7 @@ if (import.meta.main) {
     flicker: values.flicker,
     webhooks: values.webhooks,
     notify: values.notify,
+    titles: !values["no-titles"],
     keepFiles: values.keep,
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };

@@ -16,6 +16,7 @@ import { log } from "../../lib/log.ts";
 import { resolveWebhookKeys } from "../../kick/webhook_key.ts";
 import {
   METADATA_EVENT,
+  metadataChangedAt,
   toMetadataObservation,
   toWebhookObservation,
 } from "../../kick/webhook_events.ts";
@@ -71,6 +72,8 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
   let timer: ReturnType<typeof setInterval> | undefined;
   let recentlyCreated: SubscriptionKey[] = [];
   let subscriptionProblem: string | null = null;
+  /** Whether the last sync stopped at Kick's event subscription limit (kick-api.md §1.8). */
+  let limitReached = false;
   const m = context.metrics;
   const events = m.counter(
     "kick_monitor_webhook_deliveries_total",
@@ -81,6 +84,19 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
     WEBHOOK_LAST_DELIVERY_METRIC,
     "When the last webhook delivery was accepted (Unix seconds; 0 before the first), for doctor and alerts",
     () => (receiver?.stats.lastAcceptedAt?.getTime() ?? 0) / 1000,
+  );
+  m.gauge(
+    "kick_monitor_webhook_subscription_limit_reached",
+    "1 while Kick refuses more event subscriptions (event subscription limit reached); the rest stay on " +
+      "Pusher and the poll",
+    () => limitReached ? 1 : 0,
+  );
+  m.gauge(
+    "kick_monitor_webhook_unsubscribed_streamers",
+    "Monitored streamers with a known broadcaster id but no webhook subscription",
+    () =>
+      streamers.filter((s) => s.broadcasterUserId !== null && !subscribed.has(s.broadcasterUserId))
+        .length,
   );
   m.gauge(
     "kick_monitor_webhook_silent",
@@ -137,6 +153,7 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
         await context.api.deleteEventSubscriptions(plan.delete, context.signal);
       }
       subscriptionProblem = null;
+      limitReached = false;
       if (plan.create.length + plan.delete.length > 0) {
         log.info("webhook subscriptions synced", {
           created: plan.create.length,
@@ -146,6 +163,7 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
     } catch (error) {
       if (context.signal.aborted) return;
       subscriptionProblem = describeError(error);
+      limitReached = error instanceof SubscriptionLimitError;
       if (error instanceof SubscriptionLimitError) {
         log.warn(
           "Kick's event subscription limit is reached: the other streamers stay on Pusher and the poll",
@@ -177,7 +195,10 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
           const options = { slugOf, receivedAt: delivery.receivedAt, sentAt: delivery.sentAt };
           // A metadata change is recorded as a `title` event while live (title_machine.ts).
           const observation = event.type === METADATA_EVENT
-            ? toMetadataObservation(event, options)
+            ? toMetadataObservation(event, {
+              ...options,
+              sentAt: metadataChangedAt(delivery),
+            })
             : toWebhookObservation(event, options);
           if (observation === null) return;
           context.emit([observation]);
