@@ -95,6 +95,7 @@ export class Pipeline {
             title: record.session.title ?? null,
             category: record.session.category ?? null,
             livestreamId: record.session.livestreamId,
+            startedAt: record.session.startedAt ?? null,
             occurredAt: record.statusChangedAt,
           }
           : undefined),
@@ -125,6 +126,7 @@ export class Pipeline {
         title: string | null;
         category: string | null;
         livestreamId: number | null;
+        startedAt?: Date | null;
         occurredAt: Date | null;
       }
       | undefined,

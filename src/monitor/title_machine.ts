@@ -29,9 +29,14 @@
  *    title back to the old one just after a push reported the new one.
  * 5. A field the source did not give (null) is unknown, not a change; one we did not know yet is learned
  *    without an event (Pusher's go-live has no category; the poll fills it in).
+ * 6. A poll answer about another broadcast (a start time more than SESSION_MATCH_MS.acrossSources from the
+ *    one the title is about) is that broadcast's go-live title, not a change: learned without an event (the
+ *    status machine decides whether it is a new session; a restart within the grace stays one. Found by the
+ *    soak: a restarted stream's go-live title was recorded as a change of the old one).
  */
 import type { Evidence, Observation, Transition } from "../domain/types.ts";
 import { API_LAG_ALLOWANCE_MS } from "./status_machine.ts";
+import { SESSION_MATCH_MS } from "./session_match.ts";
 
 /** The title and category of a streamer's open session, as recorded, and what is pending about them. */
 export interface TitleState {
@@ -41,6 +46,8 @@ export interface TitleState {
   category: string | null;
   /** Kick's livestream id of the open session, for the dedupe key. */
   livestreamId: number | null;
+  /** The start of the broadcast the title is about (rule 6), if known. */
+  startedAt: Date | null;
   /** When the recorded title was set (the go-live or the last change). */
   since: Date | null;
   /** When push evidence last set it (receivedAt); poll answers shortly after are the API's cache. */
@@ -68,6 +75,7 @@ export const NO_TITLE: TitleState = {
   title: null,
   category: null,
   livestreamId: null,
+  startedAt: null,
   since: null,
   lastPushAt: null,
   suspect: null,
@@ -78,13 +86,19 @@ export const NO_TITLE: TitleState = {
  * session) carries, shielded from the poll for a while when push evidence opened it.
  */
 export function titleAtGoLive(
-  session: { title: string | null; category: string | null; livestreamId: number | null },
+  session: {
+    title: string | null;
+    category: string | null;
+    livestreamId: number | null;
+    startedAt?: Date | null;
+  },
   options: { since: Date | null; evidence: Evidence | null; receivedAt: Date | null },
 ): TitleState {
   return {
     title: session.title,
     category: session.category,
     livestreamId: session.livestreamId,
+    startedAt: session.startedAt ?? options.since,
     since: options.since,
     lastPushAt: options.evidence === "push" ? options.receivedAt : null,
     suspect: null,
@@ -104,11 +118,28 @@ export function observeTitle(
 ): TitleStep {
   const unchanged = { state, transitions: [] };
   if (!options.live) return unchanged;
+  const started = observation.evidence === "poll" ? observation.streamStartedAt ?? null : null;
+  const otherBroadcast = started !== null && state.startedAt !== null &&
+    Math.abs(started.getTime() - state.startedAt.getTime()) > SESSION_MATCH_MS.acrossSources;
+  if (otherBroadcast) {
+    const since = new Date(Math.max(started.getTime(), (state.since?.getTime() ?? -Infinity) + 1));
+    const session = { ...observation, startedAt: started };
+    return {
+      state: titleAtGoLive(session, {
+        since,
+        evidence: "poll",
+        receivedAt: observation.receivedAt,
+      }),
+      transitions: [],
+    };
+  }
   // Rule 5: learn what was unknown; compare only what both sides know.
   const known = {
     ...state,
     title: state.title ?? observation.title,
     category: state.category ?? observation.category,
+    livestreamId: state.livestreamId ?? observation.livestreamId,
+    startedAt: state.startedAt ?? started,
   };
   const differs = (observation.title !== null && observation.title !== known.title) ||
     (observation.category !== null && observation.category !== known.category);
@@ -150,7 +181,15 @@ function record(
   const category = observation.category ?? state.category;
   const livestreamId = state.livestreamId ?? observation.livestreamId;
   return {
-    state: { title, category, livestreamId, since: occurredAt, suspect: null, ...extra },
+    state: {
+      title,
+      category,
+      livestreamId,
+      startedAt: state.startedAt,
+      since: occurredAt,
+      suspect: null,
+      ...extra,
+    },
     transitions: [{
       dedupeKey: titleDedupeKey(observation.slug, livestreamId, occurredAt),
       slug: observation.slug,

@@ -21,7 +21,7 @@ type Input =
   /** A webhook `livestream.metadata.updated`, sent at `sent` (default `at`). */
   | { at: number; metadata: string; category?: string; sent?: number }
   /** A poll answer: live since T0, with this title (and category). */
-  | { at: number; poll: string; category?: string }
+  | { at: number; poll: string; category?: string; started?: number }
   | { at: number; pollOffline: true }
   | { at: number; tick: true };
 
@@ -62,8 +62,8 @@ function observationOf(input: Exclude<Input, { tick: true }>): Observation {
       observedAt: new Date(T0),
       source: "poll",
       evidence: "poll",
-      livestreamId: LIVESTREAM,
-      streamStartedAt: new Date(T0),
+      livestreamId: null,
+      streamStartedAt: new Date(T0 + (input.started ?? 0) * S),
       title: input.poll,
       category: input.category ?? null,
     };
@@ -219,6 +219,20 @@ const TABLE: { name: string; inputs: Input[]; expect: string[]; pollIntervalMs?:
       { at: 70, metadata: "Z" },
     ],
     expect: [],
+  },
+  {
+    name: "a poll answer about another broadcast is its go-live title, not a change",
+    inputs: [go, { at: 20, poll: "B", started: 15 }, { at: 25, poll: "B", started: 15 }, {
+      at: 30,
+      poll: "C",
+      started: 15,
+    }, { at: 35, poll: "C", started: 15 }],
+    expect: ["C@30:poll"],
+  },
+  {
+    name: "Pusher's and the API's start times differing by seconds are one broadcast",
+    inputs: [go, { at: 20, poll: "B", started: 3 }, { at: 25, poll: "B", started: 3 }],
+    expect: ["B@20:poll"],
   },
 ];
 
