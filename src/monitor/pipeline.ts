@@ -134,7 +134,7 @@ export class Pipeline {
     if (session === undefined || session.type === "offline") return;
     this.#titles.set(
       slug,
-      titleAtGoLive(session, { since: session.occurredAt, evidence: null, receivedAt: null }),
+      titleAtGoLive(session, { since: session.occurredAt, receivedAt: null }),
     );
   }
 
@@ -172,7 +172,6 @@ export class Pipeline {
         slug,
         titleAtGoLive(online, {
           since: online.occurredAt,
-          evidence: observation.evidence,
           receivedAt: observation.receivedAt,
         }),
       );

@@ -24,9 +24,11 @@
  * 3. A poll answer that differs is only suspected; a second consecutive answer agreeing with it makes it
  *    real, dated when the first was received. An answer agreeing with the recorded title in between clears
  *    it (a one-answer flicker records nothing).
- * 4. A poll answer that differs within the shield of a push (min(poll interval, API_LAG_ALLOWANCE_MS) after
- *    the go-live push or the last metadata push) is the API's cache: ignored, so a poll never flips the
- *    title back to the old one just after a push reported the new one.
+ * 4. A poll answer that differs within the shield (min(poll interval, API_LAG_ALLOWANCE_MS)) after the title
+ *    was learned (the go-live, a metadata push, or the answer that confirmed a change) is the API's cache:
+ *    ignored, so a poll never flips the title back to the old one just after a push reported the new one,
+ *    nor just after a lagging answer showed it (two quick answers may lag differently; found by the soak
+ *    with --api-lag: a go-live answer already showing the new title, then two older ones).
  * 5. A field the source did not give (null) is unknown, not a change; one we did not know yet is learned
  *    without an event (Pusher's go-live has no category; the poll fills it in).
  * 6. A poll answer about another broadcast (a start time more than SESSION_MATCH_MS.acrossSources from the
@@ -34,7 +36,7 @@
  *    status machine decides whether it is a new session; a restart within the grace stays one. Found by the
  *    soak: a restarted stream's go-live title was recorded as a change of the old one).
  */
-import type { Evidence, Observation, Transition } from "../domain/types.ts";
+import type { Observation, Transition } from "../domain/types.ts";
 import { API_LAG_ALLOWANCE_MS } from "./status_machine.ts";
 import { SESSION_MATCH_MS } from "./session_match.ts";
 
@@ -50,8 +52,8 @@ export interface TitleState {
   startedAt: Date | null;
   /** When the recorded title was set (the go-live or the last change). */
   since: Date | null;
-  /** When push evidence last set it (receivedAt); poll answers shortly after are the API's cache. */
-  lastPushAt: Date | null;
+  /** When the title was learned (receivedAt); differing poll answers shortly after are the API's cache. */
+  learnedAt: Date | null;
   /** A poll answer that differs, waiting for a second consecutive answer to agree (rule 3). */
   suspect: Observation | null;
 }
@@ -77,13 +79,13 @@ export const NO_TITLE: TitleState = {
   livestreamId: null,
   startedAt: null,
   since: null,
-  lastPushAt: null,
+  learnedAt: null,
   suspect: null,
 };
 
 /**
  * The state a session starts with: the title and category its online transition (or the stored open
- * session) carries, shielded from the poll for a while when push evidence opened it.
+ * session) carries, shielded from the poll for a while after `receivedAt` (rule 4; null: not shielded).
  */
 export function titleAtGoLive(
   session: {
@@ -92,7 +94,7 @@ export function titleAtGoLive(
     livestreamId: number | null;
     startedAt?: Date | null;
   },
-  options: { since: Date | null; evidence: Evidence | null; receivedAt: Date | null },
+  options: { since: Date | null; receivedAt: Date | null },
 ): TitleState {
   return {
     title: session.title,
@@ -100,7 +102,7 @@ export function titleAtGoLive(
     livestreamId: session.livestreamId,
     startedAt: session.startedAt ?? options.since,
     since: options.since,
-    lastPushAt: options.evidence === "push" ? options.receivedAt : null,
+    learnedAt: options.receivedAt,
     suspect: null,
   };
 }
@@ -127,7 +129,6 @@ export function observeTitle(
     return {
       state: titleAtGoLive(session, {
         since,
-        evidence: "poll",
         receivedAt: observation.receivedAt,
       }),
       transitions: [],
@@ -147,21 +148,19 @@ export function observeTitle(
     // Rule 2: a delivery older than what we recorded is late or repeated.
     if (observation.observedAt.getTime() < (state.since?.getTime() ?? -Infinity)) return unchanged;
     if (!differs) return { state: { ...known, suspect: null }, transitions: [] };
-    return record(known, observation, observation.observedAt, {
-      lastPushAt: observation.receivedAt,
-    });
+    return record(known, observation, observation.observedAt);
   }
   if (!differs) return { state: { ...known, suspect: null }, transitions: [] };
-  // Rule 4: the API's cache still showing the title a push just replaced.
+  // Rule 4: the API's cache still showing the title we just learned was replaced.
   const shieldMs = Math.min(options.pollIntervalMs ?? 0, API_LAG_ALLOWANCE_MS);
-  const pushedAt = state.lastPushAt?.getTime() ?? -Infinity;
-  if (shieldMs > 0 && observation.receivedAt.getTime() < pushedAt + shieldMs) return unchanged;
+  const learnedAt = state.learnedAt?.getTime() ?? -Infinity;
+  if (shieldMs > 0 && observation.receivedAt.getTime() < learnedAt + shieldMs) return unchanged;
   // Rule 3: a first answer is a suspect; a second agreeing one makes it real, dated at the first.
   const first = known.suspect;
   if (first === null || !sameMetadata(first, observation)) {
     return { state: { ...known, suspect: observation }, transitions: [] };
   }
-  return record(known, observation, first.receivedAt, { lastPushAt: state.lastPushAt });
+  return record(known, observation, first.receivedAt);
 }
 
 /** Whether two answers report the same title and category. */
@@ -173,7 +172,6 @@ function record(
   state: TitleState,
   observation: Observation,
   at: Date,
-  extra: { lastPushAt: Date | null },
 ): TitleStep {
   // History never goes backwards: a change is after the go-live or the change it follows.
   const occurredAt = new Date(Math.max(at.getTime(), (state.since?.getTime() ?? -Infinity) + 1));
@@ -187,8 +185,8 @@ function record(
       livestreamId,
       startedAt: state.startedAt,
       since: occurredAt,
+      learnedAt: observation.receivedAt,
       suspect: null,
-      ...extra,
     },
     transitions: [{
       dedupeKey: titleDedupeKey(observation.slug, livestreamId, occurredAt),

@@ -172,6 +172,12 @@ const TABLE: { name: string; inputs: Input[]; expect: string[]; pollIntervalMs?:
     expect: [],
   },
   {
+    name: "two quick lagging answers showing the title before a poll go-live's are the API's cache",
+    pollIntervalMs: POLL,
+    inputs: [{ at: 0, poll: "new" }, { at: 1, poll: "old" }, { at: 1.2, poll: "old" }],
+    expect: [],
+  },
+  {
     name: "no change at go-live: the online event carries the title",
     inputs: [{ at: 0, poll: "A" }, { at: 5, poll: "A" }],
     expect: [],
@@ -252,7 +258,6 @@ Deno.test("title rules: a change's dedupe key is stable, so a journal replay rec
 Deno.test("title rules: not live records nothing, whatever the evidence", () => {
   const state = titleAtGoLive({ title: "A", category: null, livestreamId: 1 }, {
     since: new Date(T0),
-    evidence: "push",
     receivedAt: new Date(T0),
   });
   const step = observeTitle(state, observationOf({ at: 30, metadata: "B" }), { live: false });
