@@ -43,13 +43,14 @@ Deno.test({
     });
     const dataDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-" });
     const webhookPort = freePort();
+    const httpPort = freePort();
     const env = simulatedKickEnv({
       kickUrl: kick.url,
       pusherUrl: "off",
       clientId: "e2e-client",
       clientSecret: SECRET,
       dataDir,
-      httpPort: freePort(),
+      httpPort,
       databaseUrl: direct.toString(),
     }, {
       KICK_PUSHER_URL: "off",
@@ -178,6 +179,24 @@ Deno.test({
       assert.equal(titleMessages.length, 1);
       assert.match(titleMessages[0].body, /speedrun any%/);
       assert.match(titleMessages[0].body, /Retro/);
+
+      // Kick's subscription limit is on /metrics (issue 15): reached, and which streamer it left out.
+      const metric = async (name: string) => {
+        const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      };
+      assert.equal(await metric("kick_monitor_webhook_subscription_limit_reached"), 0);
+      assert.equal(await metric("kick_monitor_webhook_unsubscribed_streamers"), 0);
+      kick.subscriptions.limit = kick.subscriptions.subscriptions.length;
+      world.addStreamer("late");
+      assert.equal((await runCli(["streamers", "add", "late"], env)).code, 0);
+      await waitFor(
+        "the limit on /metrics",
+        async () => (await metric("kick_monitor_webhook_subscription_limit_reached")) === 1,
+        20_000,
+        100,
+      );
+      assert.equal(await metric("kick_monitor_webhook_unsubscribed_streamers"), 1);
     } finally {
       if (service !== null) {
         service.child.kill("SIGTERM");
