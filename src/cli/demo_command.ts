@@ -195,7 +195,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       const pollOnly = changes % 8 === 4;
       pusher.setPublishing(!missed);
       if (pollOnly) sender.injectFault({ kind: "drop" });
-      if (world.get(slug).live) {
+      if (world.get(slug).live && changes % 3 === 0) {
+        // A title change while live: a metadata webhook reports it (or the poll, when it is lost).
+        world.retitle(slug, { title: `${slug} stream #${changes}` });
+      } else if (world.get(slug).live) {
         world.goOffline(slug);
       } else {
         world.goLive(slug, {
