@@ -1,5 +1,7 @@
 /** Parsers for command-line values: each rejects bad input with a UsageError (exit 2) naming the argument. */
 import { UsageError } from "../lib/errors.ts";
+import { parseEventTypes } from "../domain/event_types.ts";
+import type { TransitionType } from "../domain/types.ts";
 
 /**
  * A whole number in [min, max]. Every mistake (not a number, a sign, out of range) gets the same message, so
@@ -53,3 +55,10 @@ function fieldsInRange(match: RegExpExecArray): boolean {
 }
 
 export { isoOrNull } from "../domain/documents.ts";
+
+/** `--types online,offline,title`: the event types a listing shows (src/domain/event_types.ts). */
+export function parseTypesArgument(value: string): TransitionType[] {
+  const parsed = parseEventTypes(value);
+  if ("problem" in parsed) throw new UsageError(`--types: ${parsed.problem}`);
+  return parsed.types;
+}

@@ -195,7 +195,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       const pollOnly = changes % 8 === 4;
       pusher.setPublishing(!missed);
       if (pollOnly) sender.injectFault({ kind: "drop" });
-      if (world.get(slug).live) {
+      if (world.get(slug).live && changes % 3 === 0) {
+        // A title change while live: a metadata webhook reports it (or the poll, when it is lost).
+        world.retitle(slug, { title: `${slug} stream #${changes}` });
+      } else if (world.get(slug).live) {
         world.goOffline(slug);
       } else {
         world.goLive(slug, {
@@ -282,7 +285,11 @@ function freeLoopbackPort(): number {
 
 function describe(t: Transition): string {
   const time = t.occurredAt.toISOString().slice(11, 23);
-  const what = t.baseline ? `is ${t.type}` : `went ${t.type.toUpperCase()}`;
+  const what = t.baseline
+    ? `is ${t.type}`
+    : t.type === "title"
+    ? "NEW TITLE"
+    : `went ${t.type.toUpperCase()}`;
   const title = t.title ? `  "${escapeForTerminal(t.title)}"` : "";
   const source = t.baseline ? "first check" : `via ${t.source}`;
   return `${time}  ${t.slug.padEnd(14)} ${what.padEnd(12)} ${source.padEnd(11)}${title}`;

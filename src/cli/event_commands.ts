@@ -3,7 +3,7 @@ import { eventDocument } from "../domain/documents.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { normaliseSlug } from "../domain/slug.ts";
 import { escapeForTerminal } from "../lib/terminal.ts";
-import { parseDateArgument, parseIntegerArgument } from "./arguments.ts";
+import { parseDateArgument, parseIntegerArgument, parseTypesArgument } from "./arguments.ts";
 import { type CommandContext, formatTable, printJson, printLines } from "./context.ts";
 import { requireMonitored } from "./streamer_commands.ts";
 import { withStore } from "../resources.ts";
@@ -19,6 +19,11 @@ export function registerEventCommands(program: Command, context: () => CommandCo
     .option("--streamer <slug>", "only this streamer (exit 1 when it is not monitored)")
     .option("--since <iso>", "only transitions at or after this time (ISO 8601)")
     .option("--limit <n>", "at most this many (1-100000)", "50")
+    .option(
+      "--types <list>",
+      "only these event types: online, offline, title (a title or category change while live); " +
+        "default online,offline",
+    )
     .option("--json", "print one JSON document")
     .action(async (options) => {
       const slug = options.streamer === undefined ? undefined : normaliseSlug(options.streamer);
@@ -26,11 +31,12 @@ export function registerEventCommands(program: Command, context: () => CommandCo
         ? undefined
         : parseDateArgument("--since", options.since);
       const limit = parseIntegerArgument("--limit", options.limit, 1, 100_000);
+      const types = options.types === undefined ? undefined : parseTypesArgument(options.types);
       const config = context().config();
       const rows = await withStore(config, async (store) => {
         // An empty list would read as "no events yet" for a typo: say it is not monitored instead.
         if (slug !== undefined) await requireMonitored(store, slug);
-        return await store.listEvents({ slug, since, limit });
+        return await store.listEvents({ slug, since, limit, types });
       });
       const items = rows.map(eventDocument);
       if (options.json) return printJson(items);

@@ -8,7 +8,7 @@ import {
   shownStatus,
   type StreamerRecord,
 } from "../store/store.ts";
-import type { StreamerStatus } from "./types.ts";
+import type { StreamerStatus, TransitionType } from "./types.ts";
 
 /** How a streamer is watched: `pusher` (a channel id to subscribe; the poll reconciles) or `poll_only`. */
 export type Coverage = "pusher" | "poll_only";
@@ -61,12 +61,14 @@ export function streamerDocument(record: StreamerRecord): StreamerDocument {
 export interface EventDocument {
   id: number;
   slug: string;
-  type: "online" | "offline";
+  type: TransitionType;
   occurred_at: string | null;
   received_at: string | null;
   source: string;
   livestream_id: number | null;
   title: string | null;
+  /** Only on `title` events (asked for with `--types`), so the documented online/offline items keep their shape. */
+  category?: string | null;
 }
 
 /** A stored status event as its `events list --json` item. */
@@ -80,6 +82,7 @@ export function eventDocument(record: EventRecord): EventDocument {
     source: record.source,
     livestream_id: record.livestreamId,
     title: record.title,
+    ...(record.type === "title" ? { category: record.category } : {}),
   };
 }
 

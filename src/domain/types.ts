@@ -9,6 +9,12 @@ export type StreamerStatus = "online" | "offline" | "unknown";
 /** The two kinds of transition, and of observation. */
 export type LiveStatus = "online" | "offline";
 
+/**
+ * What a transition records: a change of status, or (`title`) a change of the title or category of an open
+ * session (issue 13, issue 15 item 5; the rules are src/monitor/title_machine.ts's).
+ */
+export type TransitionType = LiveStatus | "title";
+
 /** Where an observation came from (interface.md: `source`). */
 export type EventSource = "pusher" | "poll" | "webhook";
 
@@ -49,6 +55,12 @@ export interface Observation {
   viewers: number | null;
   /** The source's payload, kept for the event log. */
   raw: unknown;
+  /**
+   * `metadata`: only a title or category change (a webhook `livestream.metadata.updated`), which says nothing
+   * of the status: the pipeline gives it to the title rules only, never to the status machine. Unset: a
+   * status observation (whose title and category the title rules may also read, from the poll).
+   */
+  kind?: "metadata";
 }
 
 /** A real change of status, decided by the status machine, to be recorded exactly once. */
@@ -57,8 +69,8 @@ export interface Transition {
   dedupeKey: string;
   /** The streamer's slug (lowercase). */
   slug: string;
-  /** Went online or offline. */
-  type: LiveStatus;
+  /** Went online or offline, or changed the title or category while live (`title`). */
+  type: TransitionType;
   /** When it happened (the real time, as the evidence dates it). */
   occurredAt: Date;
   /** When this process learned of it. */

@@ -2,10 +2,12 @@
  * The read API (interface.md, "Web status page and read API"), served by the daemon on KICK_MONITOR_HTTP:
  *
  * - `GET /api/v1/streamers`: the same JSON as `streamers list --json` (src/domain/documents.ts builds both);
- * - `GET /api/v1/events?streamer=&since=&limit=&cursor=`: as `events list --json`, newest first, with a
- *   `Link: <…>; rel="next"` header while there is more (the cursor is the last item's place in the order);
+ * - `GET /api/v1/events?streamer=&since=&limit=&cursor=&types=`: as `events list --json`, newest first, with
+ *   a `Link: <…>; rel="next"` header while there is more (the cursor is the last item's place in the order);
+ *   `types=online,offline,title` adds title changes (online and offline only by default, as documented);
  * - `GET /api/v1/streamers/{slug}/sessions?limit=`: as `streamers history --json`;
- * - `GET /api/v1/stream`: Server-Sent Events, one `transition` event per committed transition;
+ * - `GET /api/v1/stream?types=`: Server-Sent Events, one `transition` event per committed transition (title
+ *   changes only when `types` asks for them, as for events);
  * - `GET /badge/{slug}.svg`: live / offline, shields-style;
  * - `GET /export/sessions.csv?streamer=`: sessions as CSV.
  *
@@ -14,7 +16,8 @@
  * for spreadsheets in CSV.
  */
 import { eventDocument, sessionDocument, streamerDocument } from "../domain/documents.ts";
-import type { Transition } from "../domain/types.ts";
+import type { Transition, TransitionType } from "../domain/types.ts";
+import { DEFAULT_EVENT_TYPES, parseEventTypes } from "../domain/event_types.ts";
 import { normaliseSlug } from "../domain/slug.ts";
 import type { Store } from "../store/store.ts";
 import { SECURITY_HEADERS } from "./access.ts";
@@ -58,7 +61,14 @@ export function readApiRoutes(options: ReadApiOptions): Route[] {
       path: /^\/api\/v1\/streamers\/([^/]+)\/sessions$/,
       handle: (request, [slug]) => withStore(options, (store) => sessions(request, store, slug)),
     },
-    { path: "/api/v1/stream", handle: () => stream(options) },
+    {
+      path: "/api/v1/stream",
+      handle: (request) => {
+        const types = typesOf(new URL(request.url));
+        if ("problem" in types) return problem(400, `types: ${types.problem}`);
+        return stream(options, types.types);
+      },
+    },
     {
       path: /^\/badge\/([^/]+)\.svg$/,
       handle: (request, [slug]) => withStore(options, (store) => badge(request, store, slug)),
@@ -192,7 +202,9 @@ async function events(request: Request, store: Store): Promise<Response> {
   const cursorText = url.searchParams.get("cursor");
   const before = cursorText === null ? undefined : parseCursor(cursorText);
   if (before === null) return problem(400, "cursor is not one this API gave out");
-  const rows = await store.listEvents({ slug, since, before, limit });
+  const types = typesOf(url);
+  if ("problem" in types) return problem(400, `types: ${types.problem}`);
+  const rows = await store.listEvents({ slug, since, before, limit, types: types.types });
   const extra: Record<string, string> = {};
   const last = rows.at(-1);
   if (rows.length === limit && last !== undefined) {
@@ -201,6 +213,12 @@ async function events(request: Request, store: Store): Promise<Response> {
     extra.link = `<${next.pathname}${next.search}>; rel="next"`;
   }
   return await json(request, rows.map(eventDocument), extra);
+}
+
+/** `?types=`: which event types to show; online and offline when absent. */
+function typesOf(url: URL): { types: readonly TransitionType[] } | { problem: string } {
+  const text = url.searchParams.get("types");
+  return text === null ? { types: DEFAULT_EVENT_TYPES } : parseEventTypes(text);
 }
 
 function parseCursor(text: string): { occurredAt: Date; id: number } | null {
@@ -221,7 +239,7 @@ async function sessions(request: Request, store: Store, rawSlug: string): Promis
 }
 
 /** Server-Sent Events: one `transition` per committed transition, and a comment now and then. */
-function stream(options: ReadApiOptions): Response {
+function stream(options: ReadApiOptions, types: readonly TransitionType[]): Response {
   let stop = (): void => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -236,6 +254,7 @@ function stream(options: ReadApiOptions): Response {
       send(": kick-monitor transitions\n\n");
       const unsubscribe = options.subscribe((transitions) => {
         for (const t of transitions) {
+          if (!types.includes(t.type)) continue;
           const data = {
             slug: t.slug,
             type: t.type,

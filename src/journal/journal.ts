@@ -38,8 +38,9 @@ export interface JournalRecovery {
   /** How many entries are not yet committed (`pending` holds the first of them; `readAfter` gives the rest). */
   pendingTotal: number;
   /**
-   * The last uncommitted transition of each streamer, in journal order (bounded by the number of streamers,
-   * however long the backlog): what a previous run last decided, even when `pending` holds only the beginning.
+   * The last uncommitted status transition of each streamer, in journal order, then the last title change
+   * after it (bounded by twice the number of streamers, however long the backlog): what a previous run last
+   * decided, even when `pending` holds only the beginning.
    */
   latestPerSlug: Transition[];
   /** Lines that could not be read (corruption); skipped. */
@@ -328,6 +329,8 @@ class RecoveryTally {
   readonly #maxPending: number;
   readonly pending: JournalEntry[] = [];
   readonly #latest = new Map<string, Transition>();
+  /** The last title change after each streamer's last status transition (its type must not seed a status). */
+  readonly #latestTitle = new Map<string, Transition>();
   pendingTotal = 0;
   corruptLines = 0;
   lastSeq = 0;
@@ -349,8 +352,14 @@ class RecoveryTally {
     if (entry.seq > this.#committedSeq) {
       this.pendingTotal++;
       if (this.pending.length < this.#maxPending) this.pending.push(entry);
-      this.#latest.delete(entry.transition.slug);
-      this.#latest.set(entry.transition.slug, entry.transition);
+      const t = entry.transition;
+      if (t.type === "title") {
+        this.#latestTitle.set(t.slug, t);
+      } else {
+        this.#latest.delete(t.slug);
+        this.#latest.set(t.slug, t);
+        this.#latestTitle.delete(t.slug);
+      }
     }
     return true;
   }
@@ -359,7 +368,7 @@ class RecoveryTally {
     return {
       pending: this.pending,
       pendingTotal: this.pendingTotal,
-      latestPerSlug: [...this.#latest.values()],
+      latestPerSlug: [...this.#latest.values(), ...this.#latestTitle.values()],
       corruptLines: this.corruptLines,
       truncatedTail,
       lastSeq: this.lastSeq,

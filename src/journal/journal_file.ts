@@ -139,7 +139,8 @@ export function parseLine(line: string): JournalEntry | null {
     if (
       typeof value.seq !== "number" || !Number.isSafeInteger(value.seq) || typeof t !== "object" ||
       t === null || typeof t.dedupeKey !== "string" || typeof t.slug !== "string" ||
-      (t.type !== "online" && t.type !== "offline") || Number.isNaN(Date.parse(t.occurredAt)) ||
+      (t.type !== "online" && t.type !== "offline" && t.type !== "title") ||
+      Number.isNaN(Date.parse(t.occurredAt)) ||
       Number.isNaN(Date.parse(t.receivedAt))
     ) {
       return null;

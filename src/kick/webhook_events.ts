@@ -313,6 +313,67 @@ export interface ObservationOptions {
   raw?: unknown;
 }
 
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * The creation time a ULID message id carries (its first 10 characters, milliseconds, §1.9.1), or null for an
+ * id that is not a ULID. A retry keeps the message id (it is the idempotency key, §1.9.5) but is signed anew,
+ * so this dates the event better than `Kick-Event-Message-Timestamp` when deliveries come late or out of order.
+ *
+ * @example
+ * ```ts
+ * ulidTime("01JQ8Z5X6N0000000000000000"); // 2025-03-27T…Z
+ * ```
+ */
+export function ulidTime(id: string): Date | null {
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/i.test(id)) return null;
+  let ms = 0;
+  for (const char of id.slice(0, 10).toUpperCase()) ms = ms * 32 + CROCKFORD.indexOf(char);
+  return ms > 8_000_000_000_000 ? null : new Date(ms);
+}
+
+/**
+ * When a metadata change happened: the message id's ULID time when it is plausible (not after the send time,
+ * which has whole seconds, §1.9.4), else the send time. The payload has no time of its own (§1.9.2). However
+ * old, the ULID time stands: a delivery retried hours later is about an old title.
+ */
+export function metadataChangedAt(delivery: { messageId: string; sentAt: Date }): Date {
+  const created = ulidTime(delivery.messageId);
+  if (created === null || created.getTime() > delivery.sentAt.getTime() + 1_000) {
+    return delivery.sentAt;
+  }
+  return created;
+}
+
+/**
+ * A metadata event as the pipeline's Observation of kind `metadata` (push evidence: "the title or category
+ * just changed"), or null when the broadcaster is not monitored. Dated at `options.sentAt`, which the caller
+ * sets by {@link metadataChangedAt} (the message id's ULID time: a late delivery of an older title must not
+ * look newer than the title that replaced it). It says nothing of the status: `status` is `online` because a change is only
+ * recorded while live, and the pipeline gives it to the title rules only (src/monitor/title_machine.ts).
+ */
+export function toMetadataObservation(
+  event: WebhookMetadataEvent,
+  options: ObservationOptions,
+): Observation | null {
+  const slug = options.slugOf(event.broadcasterUserId);
+  if (slug === undefined) return null;
+  return {
+    slug,
+    kind: "metadata",
+    status: "online",
+    observedAt: options.sentAt,
+    receivedAt: options.receivedAt,
+    source: "webhook",
+    evidence: "push",
+    livestreamId: null,
+    title: event.title,
+    category: event.category,
+    viewers: null,
+    raw: options.raw ?? event,
+  };
+}
+
 /**
  * A status event as the pipeline's Observation (source `webhook`, push evidence: "this just happened"), or
  * null when the broadcaster is not monitored. Dated at the stream's `started_at` (online) or `ended_at`

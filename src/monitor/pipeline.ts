@@ -10,13 +10,19 @@ import {
   type StreamerState,
   tick,
 } from "./status_machine.ts";
+import { NO_TITLE, observeTitle, titleAtGoLive, type TitleState } from "./title_machine.ts";
 
 /** What the pipeline needs to know of a stored streamer to resume where it left off. */
 export interface SeedRecord {
   slug: string;
   status: StreamerStatus;
   statusChangedAt: Date | null;
-  session: { livestreamId: number | null; startedAt?: Date | null } | null;
+  session: {
+    livestreamId: number | null;
+    startedAt?: Date | null;
+    title?: string | null;
+    category?: string | null;
+  } | null;
 }
 
 /** What the pipeline counts, for /metrics and tests. */
@@ -29,8 +35,12 @@ export interface PipelineCounters {
 
 export class Pipeline {
   #states = new Map<string, StreamerState>();
+  /** The title rules' state of each live streamer (title_machine.ts), beside the status machine's. */
+  #titles = new Map<string, TitleState>();
   /** The last journaled but uncommitted transition of each streamer not yet seeded (see `resumeFrom`). */
   #journaled = new Map<string, Transition>();
+  /** The last journaled but uncommitted title change after it, likewise. */
+  #journaledTitles = new Map<string, Transition>();
   #options: MachineOptions;
   /** The records of the last `sync`, to seed a forgotten streamer from. */
   #records = new Map<string, SeedRecord>();
@@ -46,7 +56,10 @@ export class Pipeline {
    * first poll would report the same change again, as a second event with another dedupe key.
    */
   resumeFrom(transitions: Transition[]): void {
-    for (const t of transitions) this.#journaled.set(t.slug, t);
+    for (const t of transitions) {
+      if (t.type === "title") this.#journaledTitles.set(t.slug, t);
+      else this.#journaled.set(t.slug, t);
+    }
   }
 
   /** Sets the monitored streamers; keeps state for those already known, seeds new ones, drops removed ones. */
@@ -58,8 +71,13 @@ export class Pipeline {
       if (this.#states.has(record.slug)) continue;
       const journaled = this.#journaled.get(record.slug);
       this.#journaled.delete(record.slug);
+      const journaledTitle = this.#journaledTitles.get(record.slug);
+      this.#journaledTitles.delete(record.slug);
       const stored = record.statusChangedAt?.getTime() ?? -Infinity;
-      if (journaled !== undefined && journaled.occurredAt.getTime() >= stored) {
+      if (
+        journaled !== undefined && journaled.type !== "title" &&
+        journaled.occurredAt.getTime() >= stored
+      ) {
         this.#states.set(record.slug, {
           ...initialState(record.slug),
           status: journaled.type,
@@ -67,8 +85,21 @@ export class Pipeline {
           livestreamId: journaled.livestreamId,
           sessionStartedAt: journaled.type === "online" ? journaled.occurredAt : null,
         });
+        this.#seedTitle(record.slug, journaledTitle ?? journaled);
         continue;
       }
+      this.#seedTitle(
+        record.slug,
+        journaledTitle ?? (record.status === "online" && record.session
+          ? {
+            title: record.session.title ?? null,
+            category: record.session.category ?? null,
+            livestreamId: record.session.livestreamId,
+            startedAt: record.session.startedAt ?? null,
+            occurredAt: record.statusChangedAt,
+          }
+          : undefined),
+      );
       this.#states.set(record.slug, {
         ...initialState(record.slug),
         status: record.status,
@@ -81,6 +112,30 @@ export class Pipeline {
     for (const slug of [...this.#states.keys()]) {
       if (!seen.has(slug)) this.#states.delete(slug);
     }
+    for (const slug of [...this.#titles.keys()]) {
+      if (!seen.has(slug)) this.#titles.delete(slug);
+    }
+  }
+
+  /** Seeds the title rules of a live streamer from its open session (or the journaled transition). */
+  #seedTitle(
+    slug: string,
+    session:
+      | {
+        type?: string;
+        title: string | null;
+        category: string | null;
+        livestreamId: number | null;
+        startedAt?: Date | null;
+        occurredAt: Date | null;
+      }
+      | undefined,
+  ): void {
+    if (session === undefined || session.type === "offline") return;
+    this.#titles.set(
+      slug,
+      titleAtGoLive(session, { since: session.occurredAt, receivedAt: null }),
+    );
   }
 
   /** Feeds one observation; returns the transitions it causes (usually none). */
@@ -91,10 +146,50 @@ export class Pipeline {
       this.counters.ignored++;
       return [];
     }
-    const step = observe(state, observation, this.#options);
+    // A metadata observation says nothing of the status: the title rules only.
+    const step = observation.kind === "metadata"
+      ? { state, transitions: [] }
+      : observe(state, observation, this.#options);
     this.#states.set(observation.slug, step.state);
-    this.counters.transitions += step.transitions.length;
-    return step.transitions;
+    const transitions = [...step.transitions, ...this.#followTitle(step, observation)];
+    this.counters.transitions += transitions.length;
+    return transitions;
+  }
+
+  /**
+   * Runs the title rules after the status machine's step (title_machine.ts): a go-live starts them from the
+   * online transition's title, an offline ends them, and only the poll's answers and metadata pushes about a
+   * live streamer are read (a status push carries the go-live title, never a change).
+   */
+  #followTitle(
+    step: { state: StreamerState; transitions: Transition[] },
+    observation: Observation,
+  ) {
+    const slug = observation.slug;
+    const online = step.transitions.findLast((t) => t.type === "online");
+    if (online !== undefined) {
+      this.#titles.set(
+        slug,
+        titleAtGoLive(online, {
+          since: online.occurredAt,
+          receivedAt: observation.receivedAt,
+        }),
+      );
+      return [];
+    }
+    if (step.state.status !== "online") {
+      this.#titles.delete(slug);
+      return [];
+    }
+    const reads = observation.kind === "metadata" ||
+      (observation.evidence === "poll" && observation.status === "online");
+    if (!reads) return [];
+    const titled = observeTitle(this.#titles.get(slug) ?? NO_TITLE, observation, {
+      live: step.state.pendingOffline === null,
+      pollIntervalMs: this.#options.pollIntervalMs,
+    });
+    this.#titles.set(slug, titled.state);
+    return titled.transitions;
   }
 
   /** Records offlines whose grace has passed by `now` (ms since the epoch). */
@@ -104,6 +199,7 @@ export class Pipeline {
       if (state.pendingOffline === null) continue;
       const step = tick(state, now, this.#options);
       this.#states.set(slug, step.state);
+      if (step.state.status !== "online") this.#titles.delete(slug);
       out.push(...step.transitions);
     }
     this.counters.transitions += out.length;
@@ -115,7 +211,10 @@ export class Pipeline {
    * next `sync` seeds them from the store again, and the next poll finds what changed.
    */
   forget(slugs: string[]): void {
-    for (const slug of slugs) this.#states.delete(slug);
+    for (const slug of slugs) {
+      this.#states.delete(slug);
+      this.#titles.delete(slug);
+    }
     this.sync([...this.#records.values()]);
   }
 
@@ -125,6 +224,9 @@ export class Pipeline {
     if (state === undefined || this.#states.has(newSlug)) return;
     this.#states.delete(slug);
     this.#states.set(newSlug, { ...state, slug: newSlug });
+    const title = this.#titles.get(slug);
+    this.#titles.delete(slug);
+    if (title !== undefined) this.#titles.set(newSlug, title);
   }
 
   /** The current state of one streamer (for status output and tests). */
@@ -151,6 +253,11 @@ export class Pipeline {
           ? Infinity
           : Math.max(now, state.suspect.receivedAt.getTime() + confirmAfterMs),
         state.recheckAfter?.getTime() ?? Infinity,
+        // A title answer that differs is confirmed the same way (title_machine.ts rule 3).
+        Math.max(
+          now,
+          (this.#titles.get(slug)?.suspect?.receivedAt.getTime() ?? Infinity) + confirmAfterMs,
+        ),
       ];
       const dueAt = Math.min(...due);
       if (dueAt !== Infinity) out.push({ slug, dueAt });

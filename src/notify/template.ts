@@ -36,7 +36,7 @@ export class TemplateError extends Error {
 export const DEFAULT_TEMPLATES = {
   online: "{slug} is live: {title}",
   offline: "{slug} is offline (was live for {duration})",
-  title: "{slug} changed the title: {title}",
+  title: "{slug} changed the title: {title} ({category})",
   test: "Test notification from kick-monitor ({slug})",
 } as const;
 
@@ -129,12 +129,14 @@ export function renderTemplate(
 ): string {
   const source = template ?? DEFAULT_TEMPLATES[notification.kind];
   const values = templateValues(notification);
-  return parseTemplate(source, "template").map((part) => {
+  const text = parseTemplate(source, "template").map((part) => {
     if ("text" in part) return part.text;
     // Only streamer-written text needs escaping; the link, time, duration and count are ours (escaping the
     // URL would break the link).
     return STREAMER_TEXT.has(part.field) ? escape(values[part.field]) : values[part.field];
   }).join("").trim();
+  // The default title message names the category in parentheses: none when it is not known.
+  return template === null ? text.replace(/\s*\(\)$/, "") : text;
 }
 
 /** The template of a target for a notification's kind (its own, or null for the default). */

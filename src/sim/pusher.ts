@@ -451,7 +451,8 @@ class FakePusherServer implements FakePusher {
   }
 
   #onWorldChange(change: WorldChange): void {
-    if (!this.#publishing || change.kind === "renamed") return;
+    // Pusher's public channel events carry the title only at go-live (kick-api.md §3.5): no retitle event.
+    if (!this.#publishing || change.kind === "renamed" || change.kind === "retitled") return;
     const id = change.streamer.channelId;
     if (this.#muted.has(id)) return;
     const names = this.#publishOn.map((form) => form === "dot" ? `channel.${id}` : `channel_${id}`);

@@ -5,7 +5,7 @@
  * losses, duplicates, some under a new message id).
  */
 import { signedBytes } from "../kick/webhook_signature.ts";
-import type { FakeStreamer, FakeWorld, WorldChange } from "./world.ts";
+import type { FakeLivestream, FakeStreamer, FakeWorld, WorldChange } from "./world.ts";
 
 // ---- Signing key (§1.9.3) ----
 
@@ -282,6 +282,8 @@ export interface FakeWebhookDelivery {
   slug: string;
   broadcasterUserId: number;
   isLive: boolean;
+  /** `Kick-Event-Type`: `livestream.status.updated`, or `livestream.metadata.updated` for a retitle. */
+  event: string;
   /** The message id of the delivery this one duplicates, or null. */
   duplicateOf: string | null;
   dropped: boolean;
@@ -351,7 +353,7 @@ class WebhookSender implements FakeWebhookSender {
         startedAt: live.startedAt,
         endedAt: null,
       });
-    const delivery = this.#newDelivery(streamer, live !== null, null);
+    const delivery = this.#newDelivery(streamer, live !== null, null, STATUS_EVENT_NAME);
     await this.#deliver(delivery, body, 0);
     return delivery;
   }
@@ -370,16 +372,20 @@ class WebhookSender implements FakeWebhookSender {
     // A rename is no stream status: Kick sends no livestream.status.updated for it.
     if (change.kind === "renamed") return;
     const { streamer, livestream } = change;
-    const live = change.kind === "live";
-    const body = statusBody(streamer, {
-      isLive: live,
-      title: livestream.title,
-      startedAt: livestream.startedAt,
-      endedAt: live ? null : change.endedAt,
-    });
+    const live = change.kind !== "offline";
+    // A retitle is a `livestream.metadata.updated` (§1.9.2), lost, late or repeated like the others.
+    const event = change.kind === "retitled" ? METADATA_EVENT_NAME : STATUS_EVENT_NAME;
+    const body = change.kind === "retitled"
+      ? metadataBody(streamer, livestream)
+      : statusBody(streamer, {
+        isLive: live,
+        title: livestream.title,
+        startedAt: livestream.startedAt,
+        endedAt: change.kind === "offline" ? change.endedAt : null,
+      });
     const fault = this.#takeFault();
     const o = this.#options;
-    const delivery = this.#newDelivery(streamer, live, null);
+    const delivery = this.#newDelivery(streamer, live, null, event);
     if (fault?.kind === "drop" || (fault === null && this.#random() < (o.dropRate ?? 0))) {
       delivery.dropped = true;
       return;
@@ -392,7 +398,7 @@ class WebhookSender implements FakeWebhookSender {
       const newId = fault?.kind === "duplicate"
         ? fault.newId ?? false
         : this.#random() < (o.newIdShare ?? 0.5);
-      const copy = this.#newDelivery(streamer, live, delivery.messageId);
+      const copy = this.#newDelivery(streamer, live, delivery.messageId, event);
       if (!newId) copy.messageId = delivery.messageId;
       this.#track(this.#deliver(copy, body, delay + this.#randomDelay()));
     }
@@ -402,12 +408,14 @@ class WebhookSender implements FakeWebhookSender {
     streamer: FakeStreamer,
     isLive: boolean,
     duplicateOf: string | null,
+    event: string,
   ): FakeWebhookDelivery {
     const delivery: FakeWebhookDelivery = {
       messageId: newUlid(),
       slug: streamer.slug,
       broadcasterUserId: streamer.broadcasterUserId,
       isLive,
+      event,
       duplicateOf,
       dropped: false,
       attempts: 0,
@@ -417,7 +425,7 @@ class WebhookSender implements FakeWebhookSender {
     const subscriptions = this.#options.subscriptions;
     if (
       subscriptions !== undefined &&
-      subscriptions.subscriptionFor(streamer.broadcasterUserId, STATUS_EVENT_NAME) === null
+      subscriptions.subscriptionFor(streamer.broadcasterUserId, event) === null
     ) {
       // Not subscribed: Kick sends nothing; recorded as dropped so tests can see why.
       delivery.dropped = true;
@@ -434,7 +442,7 @@ class WebhookSender implements FakeWebhookSender {
     const attempts = Math.max(1, this.#options.maxAttempts ?? 1);
     const subscriptionId = this.#options.subscriptions?.subscriptionFor(
       delivery.broadcasterUserId,
-      STATUS_EVENT_NAME,
+      delivery.event,
     ) ?? newUlid();
     for (let attempt = 1; attempt <= attempts; attempt++) {
       delivery.attempts = attempt;
@@ -454,7 +462,7 @@ class WebhookSender implements FakeWebhookSender {
             "Kick-Event-Subscription-Id": subscriptionId,
             "Kick-Event-Signature": signature,
             "Kick-Event-Message-Timestamp": timestamp,
-            "Kick-Event-Type": STATUS_EVENT_NAME,
+            "Kick-Event-Type": delivery.event,
             "Kick-Event-Version": "1",
           },
           body,
@@ -493,22 +501,46 @@ class WebhookSender implements FakeWebhookSender {
 }
 
 const STATUS_EVENT_NAME = "livestream.status.updated";
+const METADATA_EVENT_NAME = "livestream.metadata.updated";
 
-/** The body of §1.9.2, as Kick sends it: the broadcaster without `identity`, `is_verified` null (§1.9.4). */
+/** The broadcaster of §1.9.2, as Kick sends it: without `identity`, `is_verified` null (§1.9.4). */
+function broadcasterOf(streamer: FakeStreamer): Record<string, unknown> {
+  return {
+    is_anonymous: false,
+    user_id: streamer.broadcasterUserId,
+    username: streamer.slug,
+    is_verified: null,
+    profile_picture:
+      `https://files.kick.com/images/user/${streamer.broadcasterUserId}/profile_image/default.webp`,
+    channel_slug: streamer.slug,
+  };
+}
+
+/** The body of `livestream.metadata.updated` (§1.9.2). */
+function metadataBody(streamer: FakeStreamer, livestream: FakeLivestream): string {
+  return JSON.stringify({
+    broadcaster: broadcasterOf(streamer),
+    metadata: {
+      title: livestream.title,
+      language: livestream.language,
+      has_mature_content: false,
+      category: {
+        id: livestream.category.id,
+        name: livestream.category.name,
+        thumbnail:
+          `https://files.kick.com/images/subcategories/${livestream.category.id}/banner/default.webp`,
+      },
+    },
+  });
+}
+
+/** The body of `livestream.status.updated` (§1.9.2). */
 function statusBody(
   streamer: FakeStreamer,
   state: { isLive: boolean; title: string | null; startedAt: Date | null; endedAt: Date | null },
 ): string {
   return JSON.stringify({
-    broadcaster: {
-      is_anonymous: false,
-      user_id: streamer.broadcasterUserId,
-      username: streamer.slug,
-      is_verified: null,
-      profile_picture:
-        `https://files.kick.com/images/user/${streamer.broadcasterUserId}/profile_image/default.webp`,
-      channel_slug: streamer.slug,
-    },
+    broadcaster: broadcasterOf(streamer),
     is_live: state.isLive,
     title: state.title ?? "",
     started_at: state.startedAt?.toISOString() ?? null,

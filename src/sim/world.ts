@@ -49,7 +49,9 @@ export type WorldChange =
     /** The broadcast ended because the channel was banned (Pusher says `is_banned: true`, §3.5). */
     banned: boolean;
   }
-  | { kind: "renamed"; streamer: FakeStreamer; from: string };
+  | { kind: "renamed"; streamer: FakeStreamer; from: string }
+  /** The title or category of a live broadcast changed (a webhook `livestream.metadata.updated`, §1.9.2). */
+  | { kind: "retitled"; streamer: FakeStreamer; livestream: FakeLivestream };
 
 /** One step of a channel's past: from `at` (ms) on, it looked like this. */
 interface TimelineEntry extends FakeChannelState {
@@ -64,6 +66,15 @@ export interface WorldHistoryEntry {
   slug: string;
   type: "online" | "offline";
   /** The stream's start time (online) or end time (offline). */
+  at: Date;
+  livestreamId: number;
+}
+
+/** One title or category change of a live broadcast, as {@link FakeWorld.titleHistory} keeps it. */
+export interface WorldTitleEntry {
+  slug: string;
+  title: string;
+  category: string;
   at: Date;
   livestreamId: number;
 }
@@ -84,6 +95,8 @@ export class FakeWorld {
    * with `keepHistory` (the demo runs for days).
    */
   readonly history: WorldHistoryEntry[] = [];
+  /** Every {@link retitle} of a live broadcast, in order (with `keepHistory`): the truth of `title` events. */
+  readonly titleHistory: WorldTitleEntry[] = [];
   readonly #keepHistory: boolean;
   readonly #memoryMs: number;
   /** Each channel's recent past, by broadcaster user id (which survives a rename), oldest first. */
@@ -153,6 +166,35 @@ export class FakeWorld {
     }
     this.#emit({ kind: "live", streamer, livestream });
     return livestream;
+  }
+
+  /**
+   * Changes the title and/or category of a live broadcast and announces it; false (nothing happens) when the
+   * streamer is offline or nothing changes. The broadcast is replaced, not edited, so {@link stateAt} keeps
+   * answering the old title for moments before the change (the API's lag, §1.4).
+   */
+  retitle(
+    slug: string,
+    change: { title?: string; category?: string },
+    at: Date = new Date(),
+  ): boolean {
+    const streamer = this.get(slug);
+    const live = streamer.live;
+    if (live === null) return false;
+    const title = change.title ?? live.title;
+    const category = change.category === undefined
+      ? live.category
+      : { id: live.category.id + 1, name: change.category };
+    if (title === live.title && category.name === live.category.name) return false;
+    const livestream: FakeLivestream = { ...live, title, category };
+    streamer.live = livestream;
+    streamer.lastLivestream = livestream;
+    this.#remember(streamer);
+    if (this.#keepHistory) {
+      this.titleHistory.push({ slug, title, category: category.name, at, livestreamId: live.id });
+    }
+    this.#emit({ kind: "retitled", streamer, livestream });
+    return true;
   }
 
   /** Ends the broadcast (if any) and announces it. */

@@ -16,6 +16,7 @@ import type {
   NotificationTarget,
 } from "../notify/types.ts";
 import { listTargets } from "./notification_targets.ts";
+import { coalesceTitleDeliveries } from "./title_deliveries.ts";
 
 /** Options of {@link createDeliveries}. */
 export interface CreateDeliveriesOptions {
@@ -63,7 +64,7 @@ const INSERT_DELIVERIES = `
  * DO NOTHING on (event_id, target_id)). Returns how many rows it inserted.
  *
  * Rules (see `targetWants`): a baseline never notifies; the target's `--events` and `--streamers` filter;
- * quiet hours set `held_until`. An offline is tied to the delivery (to the same target) of the streamer's
+ * quiet hours set `held_until`; title messages are coalesced (title_deliveries.ts). An offline is tied to the delivery (to the same target) of the streamer's
  * latest online event before it, whose message it edits; an offline whose online was not notified, or whose
  * online delivery failed, is dropped: "went offline" about a live announcement nobody got is noise.
  */
@@ -108,15 +109,29 @@ export async function createDeliveries(
     };
   };
 
-  // Onlines (and titles) first, so an offline in the same batch finds the online it follows.
-  const firstRows = sorted.filter((e) => e.type !== "offline").flatMap((e) =>
-    wanted(e).map((t) => row(e, t, null))
+  // Onlines (and titles) first, so an offline in the same batch finds the online it follows. Title
+  // messages are coalesced per target and streamer (title_deliveries.ts).
+  const offlines = sorted.filter((e) => e.type === "offline");
+  const firstRows = await coalesceTitleDeliveries(
+    tx,
+    sorted.filter((e) => e.type !== "offline").flatMap((e) =>
+      wanted(e).map((t) => row(e, t, null))
+    ),
+    {
+      now,
+      ended: offlines.flatMap((e) =>
+        wanted(e).map((t) => ({
+          targetId: t.id,
+          streamerId: e.streamerId,
+          occurredAt: e.occurredAt,
+        }))
+      ),
+    },
   );
   let inserted = 0;
   if (firstRows.length > 0) {
     inserted += (await tx.query(INSERT_DELIVERIES, [JSON.stringify(firstRows)])).length;
   }
-  const offlines = sorted.filter((e) => e.type === "offline");
   if (offlines.length === 0) return inserted;
   // The online an offline follows is the streamer's latest online event at or before it; its delivery to
   // the same target (if any, and not failed) is the message to edit. Matching on the event, not merely

@@ -2,7 +2,7 @@
  * The records the store reads and writes: what the rest of the program knows of a stored streamer, event
  * or session. Plain data; the SQL is in store.ts.
  */
-import type { EventSource, LiveStatus, StreamerStatus } from "../domain/types.ts";
+import type { EventSource, StreamerStatus, TransitionType } from "../domain/types.ts";
 
 export type { EventSource, LiveStatus, StreamerStatus } from "../domain/types.ts";
 
@@ -81,8 +81,8 @@ export interface EventRecord {
   id: number;
   /** The streamer's slug now (after any rename). */
   slug: string;
-  /** Went online or offline. */
-  type: LiveStatus;
+  /** Went online or offline, or (`title`) changed the title or category while live. */
+  type: TransitionType;
   /** When it happened, as the source said (or as first seen). */
   occurredAt: Date;
   /** When this process learned of it. */
@@ -93,6 +93,8 @@ export interface EventRecord {
   livestreamId: number | null;
   /** The stream title at the time, if known. */
   title: string | null;
+  /** The stream category at the time, if known. */
+  category: string | null;
 }
 
 /** Filter of `listEvents`. */
@@ -105,6 +107,8 @@ export interface EventFilter {
   before?: { occurredAt: Date; id: number };
   /** At most this many events, the latest first. */
   limit: number;
+  /** Only these types; online and offline when unset (DEFAULT_EVENT_TYPES: `title` is opt-in). */
+  types?: readonly TransitionType[];
 }
 
 /** A stream session (interface.md: `streamers history`). */

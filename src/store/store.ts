@@ -2,6 +2,7 @@
  * The store: every query kick-monitor makes, behind one class, over either backend of db.ts.
  * Nothing outside src/store/ writes SQL (STYLE.md).
  */
+import { DEFAULT_EVENT_TYPES } from "../domain/event_types.ts";
 import { join } from "node:path";
 import type { Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
@@ -349,6 +350,8 @@ export class Store {
       params.push(filter.slug);
       conditions.push(`s.slug = $${params.length}`);
     }
+    params.push(filter.types ?? DEFAULT_EVENT_TYPES);
+    conditions.push(`e.type = ANY($${params.length}::text[])`);
     if (filter.since !== undefined) {
       params.push(filter.since.toISOString());
       conditions.push(`e.occurred_at >= $${params.length}::timestamptz`);
@@ -364,7 +367,7 @@ export class Store {
     const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
     return await this.db.query<EventRecord>(
       `SELECT e.id, s.slug, e.type, e.occurred_at AS "occurredAt", e.received_at AS "receivedAt",
-              e.source, e.livestream_id AS "livestreamId", e.title
+              e.source, e.livestream_id AS "livestreamId", e.title, e.category
          FROM status_events e
          JOIN streamers s ON s.id = e.streamer_id
          ${where}

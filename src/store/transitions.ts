@@ -8,8 +8,8 @@
  *      are new; one under a stale lease is refused and reported (transition_fencing.ts, issue 16),
  *   2. `planBatch` (pure) replays the new ones in order per streamer and decides the session and status
  *      changes,
- *   3. up to three more unnest statements apply them: close open sessions, insert sessions, update
- *      streamers.
+ *   3. up to four more unnest statements apply them: close open sessions, insert sessions, retitle open
+ *      sessions (`title` events: session_titles.ts), update streamers.
  * `applyTransitionsOneByOne` does the same one transition at a time; it is the benchmark's baseline and the
  * reference the tests compare the set-based writer against.
  */
@@ -24,6 +24,8 @@ import {
 } from "./transition_fencing.ts";
 
 export type { RefusedTransition, StoredStreamerState } from "./transition_fencing.ts";
+import * as titles from "./session_titles.ts";
+import { cleanText, rawJson } from "./sql_text.ts";
 
 /** What a batch did: `inserted` transitions took effect; `skipped` ones were replays, duplicates, stale
  * baselines or for unknown streamers. */
@@ -68,21 +70,19 @@ export interface BatchPlan {
   closeSessions: { id: number; endedAt: Date }[];
   /** Sessions the batch opens (closed again within it or left open), in order. */
   insertSessions: SessionInsert[];
+  /** Open sessions before the batch whose title or category a `title` event changes (the last one wins). */
+  retitleSessions: titles.SessionRetitle[];
   /** Final status of each streamer whose status the batch changes. */
   statusUpdates: { streamerId: number; status: LiveStatus; changedAt: Date }[];
   /** How many steps took effect. */
   applied: number;
 }
 
-type OpenSession =
-  | { kind: "existing"; id: number }
-  | { kind: "new"; index: number };
-
 interface Simulated {
   status: StreamerStatus;
   changedAt: Date | null;
   statusChanged: boolean;
-  open: OpenSession | null;
+  open: titles.OpenSession | null;
 }
 
 /**
@@ -102,7 +102,13 @@ export function planBatch(
   steps: PlanStep[],
   streamers: Map<number, StoredStreamerState>,
 ): BatchPlan {
-  const plan: BatchPlan = { closeSessions: [], insertSessions: [], statusUpdates: [], applied: 0 };
+  const plan: BatchPlan = {
+    closeSessions: [],
+    insertSessions: [],
+    retitleSessions: [],
+    statusUpdates: [],
+    applied: 0,
+  };
   const simulated = new Map<number, Simulated>();
   for (const step of steps) {
     const start = streamers.get(step.streamerId);
@@ -120,6 +126,10 @@ export function planBatch(
     const t = step.transition;
     const notOlder = state.changedAt === null ||
       t.occurredAt.getTime() >= state.changedAt.getTime();
+    if (t.type === "title") {
+      if (!t.baseline && step.newEvent) titles.planRetitle(plan, state, { t, notOlder });
+      continue;
+    }
     if (t.baseline) {
       if (!notOlder) continue;
       plan.applied++;
@@ -340,6 +350,9 @@ async function writePlan(db: Db, plan: BatchPlan): Promise<void> {
       sessions.map((s) => cleanText(s.category)),
     ]));
   }
+  if (plan.retitleSessions.length > 0) {
+    statements.push(titles.writeRetitles(db, plan.retitleSessions));
+  }
   if (plan.statusUpdates.length > 0) {
     statements.push(db.query(UPDATE_STATUS, [
       plan.statusUpdates.map((u) => u.streamerId),
@@ -415,6 +428,7 @@ async function applyOne(db: Db, t: Transition): Promise<boolean> {
     );
     if (inserted.length === 0) return false;
     if (!notOlder) return true;
+    if (t.type === "title") return await titles.retitleOpenSession(db, streamer.id, t);
     await db.query(
       "UPDATE stream_sessions SET ended_at = $2 WHERE streamer_id = $1 AND ended_at IS NULL",
       [streamer.id, at],
@@ -432,16 +446,4 @@ async function applyOne(db: Db, t: Transition): Promise<boolean> {
     [streamer.id, t.type, at],
   );
   return true;
-}
-
-/** PostgreSQL text cannot hold NUL characters; Kick titles never mean them. */
-function cleanText(value: string | null): string | null {
-  return value === null ? null : value.replaceAll("\u0000", "");
-}
-
-/** The source payload as JSON text for a jsonb column (which cannot hold `\u0000` either). */
-function rawJson(raw: unknown): string | null {
-  if (raw === undefined) return null;
-  const json = JSON.stringify(raw);
-  return json === undefined ? null : json.replaceAll("\\u0000", "");
 }

@@ -159,6 +159,13 @@ Deno.test("--json: a failure is one error document on stdout, with the code and 
     assert.equal(usage.code, 2, usage.stderr);
     assert.deepEqual(JSON.parse(usage.stdout).error.kind, "usage");
 
+    const badTypes = await runCli(["events", "list", "--json", "--types", "online,live"], env);
+    assert.equal(badTypes.code, 2, badTypes.stderr);
+    assert.match(
+      JSON.parse(badTypes.stdout).error.message,
+      /--types: unknown event type "live"; expected online, offline or title/,
+    );
+
     const unknownFlag = await runCli(["streamers", "list", "--json", "--bogus"], env);
     assert.equal(unknownFlag.code, 2, unknownFlag.stderr);
     assert.match(JSON.parse(unknownFlag.stdout).error.message, /bogus/);

@@ -60,7 +60,7 @@ async function withStore(backend: TestBackend, fn: (store: Store) => Promise<voi
 /** Commits real status events (so the foreign keys hold) and returns them as the writer would. */
 async function commitEvents(
   store: Store,
-  specs: { slug: string; type: "online" | "offline"; minutes: number }[],
+  specs: { slug: string; type: "online" | "offline" | "title"; minutes: number; title?: string }[],
 ): Promise<CommittedEvent[]> {
   const transitions: Transition[] = specs.map((s) => ({
     dedupeKey: `${s.slug}:${s.type}:${s.minutes}`,
@@ -70,16 +70,23 @@ async function commitEvents(
     receivedAt: new Date(NOW.getTime() + s.minutes * 60_000),
     source: "pusher",
     livestreamId: null,
-    title: s.type === "online" ? "Just chatting" : null,
+    title: s.type === "online" ? "Just chatting" : s.title ?? null,
     category: null,
     baseline: false,
     raw: null,
   }));
   await store.applyTransitions(transitions);
   const rows = await store.db.query<
-    { id: number; streamer_id: number; slug: string; type: "online" | "offline"; occurred_at: Date }
+    {
+      id: number;
+      streamer_id: number;
+      slug: string;
+      type: "online" | "offline" | "title";
+      occurred_at: Date;
+      title: string | null;
+    }
   >(
-    `SELECT e.id, e.streamer_id, s.slug, e.type, e.occurred_at FROM status_events e
+    `SELECT e.id, e.streamer_id, s.slug, e.type, e.occurred_at, e.title FROM status_events e
        JOIN streamers s ON s.id = e.streamer_id WHERE e.dedupe_key = ANY($1::text[]) ORDER BY e.id`,
     [transitions.map((t) => t.dedupeKey)],
   );
@@ -89,7 +96,7 @@ async function commitEvents(
     slug: r.slug,
     type: r.type,
     occurredAt: r.occurred_at,
-    title: null,
+    title: r.type === "title" ? r.title : null,
     category: null,
     livestreamId: null,
   }));
@@ -190,6 +197,63 @@ for (const backend of testBackends()) {
         assert.equal(await createDeliveries(store.db, off2, { now }), 0);
       });
     });
+
+    await t.step(
+      "title messages: the newest replaces one not yet sent; one a minute; offline drops",
+      async () => {
+        await withStore(backend, async (store) => {
+          await addTarget(store.db, target("a", { events: ["online", "offline", "title"] }));
+          await addTarget(store.db, target("statuses-only"));
+          const base = NOW.getTime() + 3 * 3600_000;
+          const now = (seconds: number) => new Date(base + seconds * 1000);
+          const create = async (
+            spec: { type: "online" | "offline" | "title"; minutes: number; title?: string },
+            at: Date,
+          ) =>
+            await createDeliveries(
+              store.db,
+              await commitEvents(store, [{ slug: "xqc", ...spec }]),
+              {
+                now: at,
+              },
+            );
+          const sendDue = async (at: Date) => {
+            const claimed = await claimDue(store.db, { limit: 10, now: at, workerId: "w1" });
+            for (const c of claimed) {
+              await markDelivered(store.db, c.id, { messageRef: `m-${c.id}`, at });
+            }
+            return claimed.map((c) => `${c.kind}${c.kind === "title" ? `:${c.title}` : ""}`);
+          };
+          assert.equal(await create({ type: "online", minutes: 180 }, now(0)), 2);
+          assert.deepEqual(await sendDue(now(0)), ["online", "online"]);
+          // The first title change is sent at once (only to the target that asked for titles).
+          assert.equal(await create({ type: "title", minutes: 181, title: "T1" }, now(1)), 1);
+          assert.deepEqual(await sendDue(now(1)), ["title:T1"]);
+          // The next ones within a minute wait, and each replaces the one not yet sent.
+          await create({ type: "title", minutes: 182, title: "T2" }, now(10));
+          await create({ type: "title", minutes: 183, title: "T3" }, now(20));
+          assert.deepEqual(await sendDue(now(30)), []);
+          const pending = (await listDeliveries(store.db, { limit: 20 })).filter((d) =>
+            d.kind === "title"
+          );
+          assert.deepEqual(
+            pending.map((d) => d.state),
+            ["pending", "delivered"],
+            "T2 was replaced",
+          );
+          assert.deepEqual(await sendDue(now(61)), ["title:T3"]);
+          // A title change then the offline: the title message is dropped, the offline sent.
+          await create({ type: "title", minutes: 184, title: "T4" }, now(70));
+          await create({ type: "offline", minutes: 185 }, now(75));
+          assert.deepEqual(await sendDue(now(200)), ["offline", "offline"]);
+          const titles = (await listDeliveries(store.db, { limit: 20 })).filter((d) =>
+            d.kind === "title"
+          );
+          assert.equal(titles.length, 2);
+          assert.ok(titles.every((d) => d.state === "delivered"));
+        });
+      },
+    );
 
     await t.step("a streamer's later stream waits while an earlier delivery retries", async () => {
       await withStore(backend, async (store) => {

@@ -101,6 +101,24 @@ for (const backend of testBackends()) {
 
       assert.equal((await fetch(`${base}/api/v1/events?streamer=nobody`)).status, 404);
       assert.equal((await fetch(`${base}/api/v1/events?limit=0`)).status, 400);
+
+      // Title changes are opt-in (interface.md documents online and offline): `?types=`.
+      await store.applyTransitions([{
+        ...transition("alpha", "online", 200, "before"),
+        type: "title",
+        dedupeKey: "alpha:title:200",
+        title: "after",
+        category: "Chess",
+      }]);
+      const plain = await (await fetch(`${base}/api/v1/events?streamer=alpha&limit=100`)).json();
+      assert.equal(plain.length, 12);
+      const typed = await (await fetch(`${base}/api/v1/events?streamer=alpha&types=title`)).json();
+      assert.deepEqual(typed.map((e: Record<string, unknown>) => [e.type, e.title, e.category]), [
+        ["title", "after", "Chess"],
+      ]);
+      const badTypes = await fetch(`${base}/api/v1/events?types=live`);
+      assert.equal(badTypes.status, 400);
+      assert.match((await badTypes.json()).error.message, /unknown event type "live"/);
       const sessions = await fetch(`${base}/api/v1/streamers/alpha/sessions?limit=3`);
       assert.equal((await sessions.json()).length, 3);
 

@@ -7,13 +7,14 @@ import { type TestBackend, testBackends, testDatabaseUrl } from "../helpers/db.t
 import { snapshotRows as snapshot } from "../helpers/rows.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { UnavailableError, UserFacingError } from "../../src/lib/errors.ts";
-import type { LiveStatus, Transition } from "../../src/domain/types.ts";
+import type { Transition, TransitionType } from "../../src/domain/types.ts";
 
 /** Every file in sql/, in order. */
 const ALL_MIGRATIONS = [
   "001_init.sql",
   "002_streamer_availability.sql",
   "003_notifications.sql",
+  "004_title_changes.sql",
   "005_leases.sql",
 ];
 
@@ -29,7 +30,7 @@ function at(minutes: number): Date {
 
 function transition(
   slug: string,
-  type: LiveStatus,
+  type: TransitionType,
   minutes: number,
   changes: Partial<Transition> = {},
 ): Transition {
@@ -41,8 +42,12 @@ function transition(
     receivedAt: new Date(at(minutes).getTime() + 120),
     source: "pusher",
     livestreamId: type === "online" ? 74_331_100 + minutes : null,
-    title: type === "online" ? `${slug} stream ${minutes}` : null,
-    category: type === "online" ? "Just Chatting" : null,
+    title: type === "offline" ? null : `${slug} stream ${minutes}`,
+    category: type === "offline"
+      ? null
+      : type === "title"
+      ? `category ${minutes}`
+      : "Just Chatting",
     baseline: false,
     raw: { event: "App\\Events\\StreamerIsLive", minutes },
     ...changes,
@@ -248,6 +253,40 @@ for (const backend of testBackends()) {
       });
     });
 
+    await t.step("a title change retitles the open session; listed only when asked", async () => {
+      await withStore(backend, async (store) => {
+        await store.addStreamers([{ slug: "xqc", broadcasterUserId: 676 }]);
+        await store.applyTransitions([transition("xqc", "online", 0)]);
+        const change = transition("xqc", "title", 10, { source: "webhook", category: "Chess" });
+        assert.deepEqual(await store.applyTransitions([change]), { inserted: 1, skipped: 0 });
+        const xqc = await store.getStreamer("xqc");
+        assert.equal(xqc?.status, "online");
+        assert.deepEqual(xqc?.statusChangedAt, at(0), "a title change is not a status change");
+        assert.deepEqual(xqc?.session?.title, "xqc stream 10");
+        assert.deepEqual(xqc?.session?.category, "Chess");
+
+        // A replay records nothing twice and changes nothing.
+        const before = await snapshot(store);
+        assert.deepEqual(await store.applyTransitions([change]), { inserted: 0, skipped: 1 });
+        assert.deepEqual(await snapshot(store), before);
+
+        // events list shows online/offline only by default (interface.md); title changes when asked.
+        assert.deepEqual((await store.listEvents({ limit: 10 })).map((e) => e.type), ["online"]);
+        const all = await store.listEvents({ limit: 10, types: ["online", "offline", "title"] });
+        assert.deepEqual(all.map((e) => [e.type, e.source, e.title, e.category]), [
+          ["title", "webhook", "xqc stream 10", "Chess"],
+          ["online", "pusher", "xqc stream 0", "Just Chatting"],
+        ]);
+
+        // After the offline, a late title change is history only: the closed session keeps its title.
+        await store.applyTransitions([transition("xqc", "offline", 20)]);
+        await store.applyTransitions([transition("xqc", "title", 15, { title: "late" })]);
+        const [session] = await store.listSessions("xqc", 1);
+        assert.equal(session.title, "xqc stream 10");
+        assert.equal(await count(store, "status_events", "type = 'title'"), 2);
+      });
+    });
+
     await t.step("one dedupe key twice in a batch is recorded once", async () => {
       await withStore(backend, async (store) => {
         await store.addStreamers([{ slug: "xqc", broadcasterUserId: 676 }]);
@@ -422,12 +461,13 @@ for (const backend of testBackends()) {
       const transitions: Transition[] = [];
       for (let i = 0; i < 400; i++) {
         const slug = slugs[Math.floor(random() * (slugs.length + 1))] ?? "ghost";
-        const type: LiveStatus = random() < 0.5 ? "online" : "offline";
+        const draw = random();
+        const type: TransitionType = draw < 0.4 ? "online" : draw < 0.8 ? "offline" : "title";
         // Mostly increasing times, some late arrivals and duplicate keys.
         const minutes = Math.floor(i - random() * 30);
         const key = random() < 0.15 ? `dup:${Math.floor(random() * 20)}` : undefined;
         transitions.push(transition(slug, type, minutes, {
-          baseline: random() < 0.1,
+          baseline: type !== "title" && random() < 0.1,
           ...(key === undefined
             ? { dedupeKey: `${slug}:${type}:${minutes}:${i}` }
             : { dedupeKey: key }),

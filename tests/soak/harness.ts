@@ -44,6 +44,12 @@ import {
   soakTolerance,
 } from "./compare.ts";
 import { SeededRandom } from "../../src/sim/random.ts";
+import {
+  compareTitles,
+  deliveredTitles,
+  runTitleSchedule,
+  type TitleComparison,
+} from "./titles.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
 import { CONFIRM_AFTER_MS } from "../../src/monitor/sources/poll.ts";
 import {
@@ -95,6 +101,11 @@ export interface SoakOptions {
   webhooks?: boolean;
   /** A fake Discord target per streamer; the report compares its messages with the recorded events. */
   notify?: boolean;
+  /**
+   * Live streamers change their title (and now and then their category) during the run (default on; titles.ts):
+   * the report counts the `title` events against them, and the status comparison must not notice them.
+   */
+  titles?: boolean;
   /** The daemon's KICK_API_RATE (default 50 requests per second). */
   apiRatePerSecond?: number;
   /** The daemon's KICK_API_BATCH_SIZE (default 50, Kick's maximum). */
@@ -124,7 +135,10 @@ export interface SoakReport {
     flicker: boolean;
     webhooks: boolean;
     notify: boolean;
+    titles: boolean;
   };
+  /** With `titles`: the recorded `title` events against the world's retitles (titles.ts). */
+  titles?: TitleComparison;
   /** What the verdict allowed, and how it was computed. */
   tolerance: SoakTolerance;
   comparison: Comparison;
@@ -401,6 +415,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     flicker: options.flicker ?? false,
     webhooks: options.webhooks ?? false,
     notify: options.notify ?? false,
+    titles: options.titles ?? true,
   };
   // Each habit with a moment of its own is a fault kind of its flag; without the flags the rounds are as before.
   const faultKinds: FaultKind[] = [
@@ -471,6 +486,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   const faults: Record<string, number> = {};
   const blindWindows: BlindWindow[] = [];
+  const titleBlindWindows: BlindWindow[] = [];
   let unexpectedExits = 0;
   let peakRssBytes = 0;
   let maxBacklog = 0;
@@ -629,6 +645,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       until: Date.now() + tolerance.pollLateMs,
       slugs: pollOnly,
     });
+  }
+
+  /** An API fault blinds the title changes a webhook did not report (titles.ts): until the API answers. */
+  async function blindTitlesUntilApiAnswers(faultAt: number): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && !finished && !apiHealthy()) await sleep(250);
+    titleBlindWindows.push({ from: faultAt - tolerance.pollLateMs, until: Date.now() + 1_000 });
   }
 
   /**
@@ -883,6 +906,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       );
     }
     const historyStart = world.history.length;
+    const titleHistoryStart = world.titleHistory.length;
     const startedAt = Date.now();
     const endAt = startedAt + options.durationMs;
     say(`baseline recorded; running the schedule for ${Math.round(options.durationMs / 1000)} s`);
@@ -932,6 +956,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (API_FAULTS.has(kind)) {
           apiFaultAt = Date.now();
           if (pollOnly.size > 0) background.push(blindPollOnlyUntilApiAnswers(apiFaultAt));
+          // Pusher carries no title changes: while the API fails, a lost webhook's change waits for it.
+          if (conditions.titles) background.push(blindTitlesUntilApiAnswers(apiFaultAt));
         }
         faults[kind] = (faults[kind] ?? 0) + 1;
         injected.push({ kind, at: Date.now() });
@@ -1028,7 +1054,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
     })();
 
-    await Promise.all([flipping, faulting]);
+    // Retitles draw from their own random stream: a seed's flips and faults are what they were without them.
+    const titling = !conditions.titles ? Promise.resolve() : runTitleSchedule(world, slugs, {
+      random: new SeededRandom(options.seed ^ 0x717e_5eed),
+      endAt,
+      everyMs: Math.max(100, (minHold + maxHold) / Math.max(1, slugs.length)),
+      sleep,
+    });
+    await Promise.all([flipping, faulting, titling]);
     while (background.length > 0) await Promise.all(background.splice(0));
     kick.clearFaults();
     pusher.withholdPongs(false);
@@ -1097,6 +1130,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     >`
       SELECT e.id, s.slug, e.type, e.occurred_at AS at, e.source
         FROM status_events e JOIN streamers s ON s.id = e.streamer_id
+       WHERE e.type IN ('online', 'offline')
        ORDER BY e.id`;
     const recorded = rows.map((r) => ({
       id: Number(r.id),
@@ -1123,6 +1157,38 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
     }
     const comparison = compareHistories(truth, recorded, { tolerance, blindWindows });
+    let titles: TitleComparison | undefined;
+    if (conditions.titles) {
+      const titleRows = await check<
+        { slug: string; title: string | null; at: Date; source: string }[]
+      >`
+        SELECT s.slug, e.title, e.occurred_at AS at, e.source
+          FROM status_events e JOIN streamers s ON s.id = e.streamer_id
+         WHERE e.type = 'title'
+         ORDER BY e.id`;
+      const onlineRows = await check<{ slug: string; title: string | null }[]>`
+        SELECT s.slug, e.title FROM status_events e JOIN streamers s ON s.id = e.streamer_id
+         WHERE e.type = 'online'`;
+      titles = compareTitles(
+        {
+          titles: world.titleHistory.slice(titleHistoryStart),
+          statuses: world.history.slice(historyStart),
+        },
+        titleRows.map((r) => ({ ...r, at: r.at.getTime() })),
+        {
+          observableMs,
+          endAt,
+          blindWindows: [
+            ...blindWindows.filter((w) => w.slugs === undefined),
+            ...titleBlindWindows,
+          ],
+          carriedByOnline: new Set(onlineRows.map((r) => `${r.slug}\n${r.title}`)),
+          delivered: sender === null
+            ? new Set()
+            : deliveredTitles(world.titleHistory.slice(titleHistoryStart), sender.deliveries),
+        },
+      );
+    }
     const webhooks = sender === null ? undefined : webhookFigures(sender, recorded);
     let notifications: SoakReport["notifications"];
     if (discord !== null) {
@@ -1158,6 +1224,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     passed = comparison.missing === 0 && comparison.duplicated === 0 &&
       comparison.falseTransitions === 0 && comparison.outOfOrder === 0 &&
       comparison.wrongTime === 0 && unexpectedExits === 0 && finalExitCode === 0 &&
+      (titles === undefined ||
+        (titles.missing === 0 && titles.duplicated === 0 && titles.falseChanges === 0)) &&
       (notifications === undefined ||
         (notifications.missing === 0 && notifications.duplicated === 0 &&
           notifications.unexpected === 0 && notifications.early === 0)) &&
@@ -1169,6 +1237,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       conditions,
       tolerance,
       comparison,
+      titles,
       webhooks,
       notifications,
       faults,
@@ -1269,6 +1338,7 @@ function describeConditions(c: SoakReport["conditions"]): string {
   if (c.flicker) parts.push("flickers");
   if (c.webhooks) parts.push("webhooks (some dropped, late, doubled)");
   if (c.notify) parts.push("a Discord target per streamer");
+  if (c.titles) parts.push("title changes");
   return parts.length === 0 ? "consistent" : parts.join(", ");
 }
 
@@ -1286,6 +1356,7 @@ function replayFlags(report: SoakReport): string {
   if (c.flicker) flags += " --flicker";
   if (c.webhooks) flags += " --webhooks";
   if (c.notify) flags += " --notify";
+  if (!c.titles) flags += " --no-titles";
   const leases = report.leases;
   if (leases !== undefined) {
     flags += ` --instances ${leases.instances}`;
@@ -1404,6 +1475,15 @@ export function formatReport(report: SoakReport): string[] {
       `webhooks:                ${w.sent} sent (${w.dropped} dropped, ${w.duplicates} duplicates), ` +
         `${w.accepted} answered 200, ${w.notAccepted} not; ${w.recordedFirst} events first seen by one`,
     );
+  }
+  const titles = report.titles;
+  if (titles !== undefined) {
+    lines.push(
+      `title changes:           ${titles.changes} (${titles.observable} observable); ` +
+        `${titles.recorded} recorded (${titles.recordedByWebhook} by webhook); ` +
+        `missing ${titles.missing}, duplicated ${titles.duplicated}, false ${titles.falseChanges}`,
+    );
+    for (const example of titles.examples) lines.push(`  ${example}`);
   }
   const n = report.notifications;
   if (n !== undefined) {

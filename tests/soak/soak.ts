@@ -39,6 +39,8 @@ const USAGE = `Usage: deno task soak [options]
   --webhooks         Kick also delivers signed webhooks to the daemon's receiver (it subscribes itself);
                      5% are lost, all up to 2 s late, 10% sent twice (half under a new message id)
   --notify           a fake Discord target per streamer; the report compares its messages with the events
+  --no-titles        live streamers keep their titles (by default they change title, now and then the
+                     category, and the report counts the recorded title events: 0 missing/duplicated/false)
   --instances N      N monitors (2-8) on the one database, each behind its own cuttable proxy (needs leases,
                      sql/005_leases.sql); adds monitor faults: one SIGKILLed (restarted under its name after the
                      TTL + a poll), one cut off from the database and one paused (SIGSTOP) for longer than the
@@ -46,7 +48,7 @@ const USAGE = `Usage: deno task soak [options]
   --lease-ttl 5      the monitors' KICK_MONITOR_LEASE_TTL with --instances (seconds)
   --keep             keep the daemon logs even when the run passes
 
-Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
+Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition or title change, any missing or duplicated
 notification (with --notify), a daemon crash, or with --instances any stale write accepted or a streamer
 without a working owner for longer than the lease TTL + one poll interval.
 An offline found by the poll may be up to a poll interval + one pass + the API lag + 1 s late; everything
@@ -103,6 +105,7 @@ if (import.meta.main) {
         notify: { type: "boolean", default: false },
         instances: { type: "string" },
         "lease-ttl": { type: "string" },
+        "no-titles": { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -145,6 +148,7 @@ if (import.meta.main) {
     flicker: values.flicker,
     webhooks: values.webhooks,
     notify: values.notify,
+    titles: !values["no-titles"],
     keepFiles: values.keep,
     ...(instances > 1 ? { instances, leaseTtlSeconds } : {}),
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),

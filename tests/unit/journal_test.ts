@@ -205,3 +205,32 @@ Deno.test("journal: writes made while a group waits for the file join it (one fs
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("journal: recovery keeps each streamer's last status, and a title change after it beside it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { journal } = await Journal.open(dir);
+    const title = (n: number, slug: string): Transition => ({
+      ...transition(n),
+      slug,
+      type: "title",
+      dedupeKey: `${slug}:title:${n}`,
+    });
+    const status = (n: number, slug: string): Transition => ({
+      ...transition(n),
+      slug,
+      dedupeKey: `${slug}:status:${n}`,
+    });
+    // a: online then a title: both kept (a title never stands for the status). b: a title, then a status.
+    await journal.append([status(1, "a"), title(2, "a"), title(3, "b"), status(4, "b")]);
+    journal.close();
+    const reopened = await Journal.open(dir);
+    assert.deepEqual(
+      reopened.recovery.latestPerSlug.map((t) => t.dedupeKey),
+      ["a:status:1", "b:status:4", "a:title:2"],
+    );
+    reopened.journal.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -155,6 +155,20 @@ Deno.test("templates: fields, literal braces, unknown fields refused", () => {
   );
 });
 
+Deno.test("templates: the default title message names the category only when known", () => {
+  const title = { ...notification, kind: "title" as const, title: "new *title*" };
+  assert.equal(
+    renderTemplate(null, title, escapeDiscord),
+    "xqc changed the title: new \\*title\\* (Just Chatting)",
+  );
+  assert.equal(
+    renderTemplate(null, { ...title, category: null }, (s) => s),
+    "xqc changed the title: new *title*",
+  );
+  // An operator's own template is left as written.
+  assert.equal(renderTemplate("{slug} ()", title, (s) => s), "xqc ()");
+});
+
 Deno.test("escaping: Discord mentions and markdown, Telegram HTML, Slack", () => {
   assert.equal(
     escapeDiscord("@everyone @here <@123> <@&9>"),

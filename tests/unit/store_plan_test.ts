@@ -1,7 +1,7 @@
 /** The set-based writer's rules, without a database: planBatch over plain data. */
 import assert from "node:assert/strict";
 import { planBatch, type PlanStep, type StoredStreamerState } from "../../src/store/transitions.ts";
-import type { LiveStatus, Transition } from "../../src/domain/types.ts";
+import type { Transition, TransitionType } from "../../src/domain/types.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
@@ -11,7 +11,7 @@ function at(minutes: number): Date {
 
 function step(
   streamerId: number,
-  type: LiveStatus,
+  type: TransitionType,
   minutes: number,
   options: { baseline?: boolean; newEvent?: boolean } = {},
 ): PlanStep {
@@ -23,7 +23,7 @@ function step(
     receivedAt: at(minutes),
     source: "pusher",
     livestreamId: type === "online" ? 1000 + minutes : null,
-    title: type === "online" ? `title ${minutes}` : null,
+    title: type === "offline" ? null : `title ${minutes}`,
     category: type === "online" ? "Just Chatting" : null,
     baseline: options.baseline ?? false,
     raw: null,
@@ -82,7 +82,13 @@ Deno.test("replayed events change nothing", () => {
     [step(1, "online", 0, { newEvent: false }), step(1, "offline", 5, { newEvent: false })],
     streamers({ openSessionId: 5, status: "online", statusChangedAt: at(0) }),
   );
-  assert.deepEqual(plan, { closeSessions: [], insertSessions: [], statusUpdates: [], applied: 0 });
+  assert.deepEqual(plan, {
+    closeSessions: [],
+    insertSessions: [],
+    retitleSessions: [],
+    statusUpdates: [],
+    applied: 0,
+  });
 });
 
 Deno.test("baselines: online opens a session only when none is open; stale ones are skipped", () => {
@@ -105,7 +111,13 @@ Deno.test("baselines: online opens a session only when none is open; stale ones 
     [step(1, "online", 0, { baseline: true })],
     streamers({ status: "offline", statusChangedAt: at(60) }),
   );
-  assert.deepEqual(stale, { closeSessions: [], insertSessions: [], statusUpdates: [], applied: 0 });
+  assert.deepEqual(stale, {
+    closeSessions: [],
+    insertSessions: [],
+    retitleSessions: [],
+    statusUpdates: [],
+    applied: 0,
+  });
 
   const offline = planBatch([step(1, "offline", 0, { baseline: true })], streamers({}));
   assert.deepEqual(offline.insertSessions, []);
@@ -117,7 +129,13 @@ Deno.test("a late, older event is recorded but changes neither sessions nor stat
     [step(1, "offline", 5), step(1, "online", 7)],
     streamers({ status: "online", statusChangedAt: at(10), openSessionId: 3 }),
   );
-  assert.deepEqual(plan, { closeSessions: [], insertSessions: [], statusUpdates: [], applied: 2 });
+  assert.deepEqual(plan, {
+    closeSessions: [],
+    insertSessions: [],
+    retitleSessions: [],
+    statusUpdates: [],
+    applied: 2,
+  });
 });
 
 Deno.test("streamers are planned independently, and unknown ids are ignored", () => {
@@ -134,4 +152,47 @@ Deno.test("streamers are planned independently, and unknown ids are ignored", ()
     [2, "online"],
   ]);
   assert.equal(plan.applied, 3);
+});
+
+Deno.test("a title event retitles the session open before the batch, the last one winning", () => {
+  const plan = planBatch(
+    [step(1, "title", 10), step(1, "title", 20), step(2, "title", 5)],
+    streamers(
+      { status: "online", statusChangedAt: at(0), openSessionId: 77 },
+      { status: "online", statusChangedAt: at(0), openSessionId: 78 },
+    ),
+  );
+  assert.deepEqual(plan.retitleSessions, [
+    { id: 77, title: "title 20", category: null },
+    { id: 78, title: "title 5", category: null },
+  ]);
+  // A title change is an event, not a status: no status update, no session opened or closed.
+  assert.deepEqual(plan.statusUpdates, []);
+  assert.deepEqual(plan.closeSessions, []);
+  assert.deepEqual(plan.insertSessions, []);
+  assert.equal(plan.applied, 3);
+});
+
+Deno.test("a title event after an online in the same batch retitles the new session", () => {
+  const plan = planBatch([step(1, "online", 0), step(1, "title", 10)], streamers({}));
+  assert.equal(plan.insertSessions.length, 1);
+  assert.equal(plan.insertSessions[0].title, "title 10");
+  assert.equal(plan.insertSessions[0].category, "Just Chatting");
+  assert.deepEqual(plan.retitleSessions, []);
+  assert.deepEqual(plan.statusUpdates, [{ streamerId: 1, status: "online", changedAt: at(0) }]);
+});
+
+Deno.test("a title event that is replayed, older than the status or while offline changes no session", () => {
+  const open = { status: "online" as const, statusChangedAt: at(30), openSessionId: 77 };
+  const replayed = planBatch([step(1, "title", 40, { newEvent: false })], streamers(open));
+  assert.equal(replayed.applied, 0);
+  const older = planBatch([step(1, "title", 10)], streamers(open));
+  assert.equal(older.applied, 1, "recorded as history");
+  assert.deepEqual(older.retitleSessions, []);
+  const offline = planBatch(
+    [step(1, "title", 40)],
+    streamers({ status: "offline", statusChangedAt: at(30) }),
+  );
+  assert.deepEqual(offline.retitleSessions, []);
+  assert.deepEqual(offline.statusUpdates, []);
 });

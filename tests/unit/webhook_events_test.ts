@@ -3,14 +3,18 @@ import assert from "node:assert/strict";
 import {
   checkWebhookRequest,
   MAX_WEBHOOK_BODY_BYTES,
+  metadataChangedAt,
   parseWebhookEvent,
+  toMetadataObservation,
   toWebhookObservation,
+  ulidTime,
+  type WebhookMetadataEvent,
   type WebhookStatusEvent,
   type WebhookVerdict,
 } from "../../src/kick/webhook_events.ts";
 import { fixedKeyVerifier, importWebhookPublicKey } from "../../src/kick/webhook_signature.ts";
 import { KICK_WEBHOOK_PUBLIC_KEY_PEM } from "../../src/kick/public_key.ts";
-import { generateWebhookSigningKey, signWebhook } from "../../src/sim/webhooks.ts";
+import { generateWebhookSigningKey, newUlid, signWebhook } from "../../src/sim/webhooks.ts";
 
 const vector = JSON.parse(
   Deno.readTextFileSync(new URL("../fixtures/kick/webhook_status_updated.json", import.meta.url)),
@@ -402,3 +406,43 @@ for (const c of observationCases) {
     assert.equal(observation.raw, c.event);
   });
 }
+
+Deno.test("webhook metadata: an observation of kind metadata, push evidence, dated as given", () => {
+  const event: WebhookMetadataEvent = {
+    type: "livestream.metadata.updated",
+    broadcasterUserId: 7,
+    channelSlug: "xqc",
+    title: "new title",
+    category: "Chess",
+    language: "en",
+  };
+  const at = new Date("2026-11-25T18:00:00Z");
+  const observation = toMetadataObservation(event, {
+    slugOf: (id) => id === 7 ? "xqc" : undefined,
+    receivedAt: new Date(at.getTime() + 500),
+    sentAt: at,
+  });
+  assert.equal(observation?.kind, "metadata");
+  assert.equal(observation?.evidence, "push");
+  assert.equal(observation?.source, "webhook");
+  assert.deepEqual([observation?.title, observation?.category], ["new title", "Chess"]);
+  assert.deepEqual(observation?.observedAt, at);
+  assert.equal(
+    toMetadataObservation(event, { slugOf: () => undefined, receivedAt: at, sentAt: at }),
+    null,
+  );
+});
+
+Deno.test("webhook metadata: dated by the message id's ULID time, not a retry's send time", () => {
+  const created = Date.parse("2026-11-25T18:00:00.123Z");
+  const id = newUlid(created);
+  assert.equal(ulidTime(id)?.getTime(), created);
+  assert.equal(ulidTime("not-a-ulid"), null);
+  // A retry an hour later keeps the id: the change is as old as the id says.
+  const retried = { messageId: id, sentAt: new Date(created + 3_600_000) };
+  assert.equal(metadataChangedAt(retried).getTime(), created);
+  // An id that is no ULID, or one dated after the send time (not Kick's clock), falls back to the send time.
+  const sentAt = new Date(created);
+  assert.deepEqual(metadataChangedAt({ messageId: "abc_123", sentAt }), sentAt);
+  assert.deepEqual(metadataChangedAt({ messageId: newUlid(created + 60_000), sentAt }), sentAt);
+});

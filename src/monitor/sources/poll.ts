@@ -69,7 +69,10 @@ export const pollSource: SourceFactory = {
       },
       reconcile: (reason) => reconciler.request(reason),
       observed(observation) {
-        if (observation.evidence === "push") reconciler.notePush(observation);
+        // A metadata push (a title change) says nothing of the status the reconciler watches.
+        if (observation.evidence === "push" && observation.kind !== "metadata") {
+          reconciler.notePush(observation);
+        }
       },
       health() {
         const poll = reconciler.health();

@@ -266,7 +266,8 @@ export class Reconciler {
     observations.push(...this.#absences(result, records));
     this.#measureLag(observations);
     const transitions = this.#options.ingest(observations);
-    const discrepancies = transitions.filter((t) => !t.baseline).length;
+    // A title change is no missed status change (Pusher never carries one, title_machine.ts).
+    const discrepancies = transitions.filter((t) => !t.baseline && t.type !== "title").length;
     if (discrepancies > 0) this.#counters.discrepancies.inc({}, discrepancies);
 
     // Bookkeeping runs behind the passes: a slow or unreachable database must not blind the poll (found by

@@ -1,5 +1,6 @@
 /**
- * The webhook source (issue 15): Kick's signed `livestream.status.updated` deliveries on their own listener
+ * The webhook source (issue 15): Kick's signed `livestream.status.updated` deliveries (and
+ * `livestream.metadata.updated`: title changes, src/monitor/title_machine.ts) on their own listener
  * (KICK_WEBHOOK_LISTEN). Push evidence keyed on `broadcaster_user_id`, so it needs no Pusher channel id. Kick's
  * deliveries come late, twice under new message ids, or not at all (kick-api.md §1.9.5): the status machine
  * absorbs repeats like any other, and Pusher and the poll stay on.
@@ -13,7 +14,12 @@
 import { describeError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 import { resolveWebhookKeys } from "../../kick/webhook_key.ts";
-import { METADATA_EVENT, toWebhookObservation } from "../../kick/webhook_events.ts";
+import {
+  METADATA_EVENT,
+  metadataChangedAt,
+  toMetadataObservation,
+  toWebhookObservation,
+} from "../../kick/webhook_events.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../kick/webhook_receiver.ts";
 import {
   planSubscriptionSync,
@@ -66,6 +72,8 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
   let timer: ReturnType<typeof setInterval> | undefined;
   let recentlyCreated: SubscriptionKey[] = [];
   let subscriptionProblem: string | null = null;
+  /** Whether the last sync stopped at Kick's event subscription limit (kick-api.md §1.8). */
+  let limitReached = false;
   const m = context.metrics;
   const events = m.counter(
     "kick_monitor_webhook_deliveries_total",
@@ -76,6 +84,19 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
     WEBHOOK_LAST_DELIVERY_METRIC,
     "When the last webhook delivery was accepted (Unix seconds; 0 before the first), for doctor and alerts",
     () => (receiver?.stats.lastAcceptedAt?.getTime() ?? 0) / 1000,
+  );
+  m.gauge(
+    "kick_monitor_webhook_subscription_limit_reached",
+    "1 while Kick refuses more event subscriptions (event subscription limit reached); the rest stay on " +
+      "Pusher and the poll",
+    () => limitReached ? 1 : 0,
+  );
+  m.gauge(
+    "kick_monitor_webhook_unsubscribed_streamers",
+    "Monitored streamers with a known broadcaster id but no webhook subscription",
+    () =>
+      streamers.filter((s) => s.broadcasterUserId !== null && !subscribed.has(s.broadcasterUserId))
+        .length,
   );
   m.gauge(
     "kick_monitor_webhook_silent",
@@ -135,6 +156,7 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
         await context.api.deleteEventSubscriptions(plan.delete, context.signal);
       }
       subscriptionProblem = null;
+      limitReached = false;
       if (plan.create.length + plan.delete.length > 0) {
         log.info("webhook subscriptions synced", {
           created: plan.create.length,
@@ -144,6 +166,7 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
     } catch (error) {
       if (context.signal.aborted) return;
       subscriptionProblem = describeError(error);
+      limitReached = error instanceof SubscriptionLimitError;
       if (error instanceof SubscriptionLimitError) {
         log.warn(
           "Kick's event subscription limit is reached: the other streamers stay on Pusher and the poll",
@@ -171,12 +194,15 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
           // Any delivery about a streamer, a repeat included, shows Kick reaches us for it.
           const heardOf = slugOf(event.broadcasterUserId);
           if (heardOf !== undefined) silence.delivered(heardOf);
-          if (delivery.duplicate || event.type === METADATA_EVENT) return;
-          const observation = toWebhookObservation(event, {
-            slugOf,
-            receivedAt: delivery.receivedAt,
-            sentAt: delivery.sentAt,
-          });
+          if (delivery.duplicate) return;
+          const options = { slugOf, receivedAt: delivery.receivedAt, sentAt: delivery.sentAt };
+          // A metadata change is recorded as a `title` event while live (title_machine.ts).
+          const observation = event.type === METADATA_EVENT
+            ? toMetadataObservation(event, {
+              ...options,
+              sentAt: metadataChangedAt(delivery),
+            })
+            : toWebhookObservation(event, options);
           if (observation === null) return;
           context.emit([observation]);
           await context.journaled(JOURNAL_WAIT_MS);
