@@ -20,6 +20,7 @@ import type { Store } from "../store/store.ts";
 import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
 import type { StreamerSnapshot } from "./streamer_snapshot.ts";
+import type { ViewerCount } from "../monitor/viewer_counts.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
 export interface ReadApiOptions {
@@ -33,6 +34,8 @@ export interface ReadApiOptions {
    * from it, serialised once per change, instead of reading every streamer per request.
    */
   snapshot?: StreamerSnapshot;
+  /** The latest viewer count of a live streamer (Monitor.viewers), sent with a transition to online. */
+  viewers?: (slug: string) => ViewerCount | null;
 }
 
 const MAX_LIMIT = 1_000;
@@ -236,6 +239,9 @@ function stream(options: ReadApiOptions): Response {
       send(": kick-monitor transitions\n\n");
       const unsubscribe = options.subscribe((transitions) => {
         for (const t of transitions) {
+          // What the daemon knows of the viewers (a poll's count; Pusher's go-live has none), so the page
+          // can show it without a reload.
+          const count = t.type === "online" ? options.viewers?.(t.slug) ?? null : null;
           const data = {
             slug: t.slug,
             type: t.type,
@@ -244,6 +250,8 @@ function stream(options: ReadApiOptions): Response {
             baseline: t.baseline,
             title: t.title,
             category: t.category,
+            viewers: count?.viewers ?? null,
+            viewers_seen_at: count?.seenAt.toISOString() ?? null,
           };
           send(`event: transition\ndata: ${JSON.stringify(data)}\n\n`);
         }

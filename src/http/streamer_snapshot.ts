@@ -8,6 +8,7 @@
  */
 import { type StreamerDocument, streamerDocument } from "../domain/documents.ts";
 import type { Transition } from "../domain/types.ts";
+import type { ViewerCount } from "../monitor/viewer_counts.ts";
 import { log } from "../lib/log.ts";
 import type { Store } from "../store/store.ts";
 
@@ -16,6 +17,11 @@ export interface StreamerSnapshotOptions {
   store: () => Store | null;
   /** Subscribes to committed transitions (Monitor.onCommitted); null until the monitor runs. */
   subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
+  /**
+   * The latest viewer count of a live streamer (Monitor.viewers); kept beside the documents, not in them:
+   * it changes every poll pass, and the JSON documents are the CLI's, which the store cannot give a count.
+   */
+  viewers?: (slug: string) => ViewerCount | null;
   /** How old the last read may get before a background re-read, ms (default 30,000). */
   refreshMs?: number;
   now?: () => number;
@@ -76,6 +82,12 @@ export class StreamerSnapshot {
       );
     }
     return this.#documents;
+  }
+
+  /** The latest viewer count of a streamer that is live now; null when unknown or not live. */
+  viewersOf(document: StreamerDocument): ViewerCount | null {
+    if (document.status !== "online") return null;
+    return this.#options.viewers?.(document.slug) ?? null;
   }
 
   /** `build(documents)`, computed once per change of the documents. */

@@ -105,6 +105,7 @@ async function runUntil(
     store: () => starting.monitor === null ? null : opened?.store ?? null,
     subscribe: (listener: (transitions: Transition[]) => void) =>
       starting.monitor?.onCommitted(listener) ?? null,
+    viewers: (slug: string) => starting.monitor?.viewers.of(slug) ?? null,
   };
   const snapshot = new StreamerSnapshot(pageData);
   try {

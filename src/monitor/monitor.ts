@@ -30,6 +30,8 @@ import { SOURCES } from "./sources/mod.ts";
 import { SINKS } from "../sinks/mod.ts";
 import { PreJournal } from "../journal/pre_journal.ts";
 import { coverageOf } from "../domain/documents.ts";
+import { ViewerCounts } from "./viewer_counts.ts";
+import { recordPeakViewers } from "../store/viewers.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
@@ -90,6 +92,8 @@ export interface MonitorStatus {
 /** The running monitor. */
 export class Monitor {
   readonly metrics = new Registry();
+  /** The latest viewer counts of live streamers (the status page) and the sessions' peaks (the store). */
+  readonly viewers: ViewerCounts;
   #config: Config;
   #store: Store;
   #pipeline: Pipeline;
@@ -117,6 +121,10 @@ export class Monitor {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
+    this.viewers = new ViewerCounts({
+      recordPeaks: (peaks) => recordPeakViewers(this.#store.db, peaks),
+    });
+    this.onCommitted((transitions) => this.viewers.committed(transitions));
     this.#pipeline = new Pipeline({
       offlineGraceMs: options.config.offlineGraceSeconds * 1000,
       pollIntervalMs: options.config.pollIntervalSeconds * 1000,
@@ -371,6 +379,7 @@ export class Monitor {
       for (const t of this.#pipeline.ingest(observation)) transitions.push(t);
     }
     this.#preJournal.add(transitions);
+    this.viewers.observed(observations);
     return transitions;
   }
 

@@ -1,8 +1,8 @@
 /**
  * The pages' script, served by the daemon as /static/app.js (a TS module so `deno compile` carries it; the
  * CSP allows only the daemon's own scripts). Plain JavaScript, no framework: it shows times in the reader's
- * zone and applies each `transition` from GET /api/v1/stream (Server-Sent Events) to the page without a
- * reload. It writes text with textContent only, so a streamer's title can never become markup.
+ * zone and applies each `transition` from GET /api/v1/stream (Server-Sent Events; with the viewers the daemon
+ * knows, when it knows them) to the page without a reload. It writes text with textContent only, so a streamer's title can never become markup.
  */
 export const APP_JS = `"use strict";
 (function () {
@@ -26,6 +26,16 @@ export const APP_JS = `"use strict";
   function textCell(text) {
     var cell = document.createElement("td");
     cell.textContent = text || "";
+    return cell;
+  }
+  // As pages.ts renders it: the count, and when it was seen as the tooltip; empty when unknown.
+  function viewersCell(t) {
+    var cell = document.createElement("td");
+    cell.className = "num";
+    if (typeof t.viewers === "number") {
+      cell.textContent = t.viewers.toLocaleString("en-US");
+      if (t.viewers_seen_at) cell.title = "seen " + t.viewers_seen_at;
+    }
     return cell;
   }
   function slugCell(slug) {
@@ -71,6 +81,7 @@ export const APP_JS = `"use strict";
     if (t.type === "online") {
       row.appendChild(textCell(t.title));
       row.appendChild(textCell(t.category));
+      row.appendChild(viewersCell(t));
       row.appendChild(timeCell(t.occurred_at));
       prepend("live", row);
       addCount("live", 1);
@@ -99,6 +110,11 @@ export const APP_JS = `"use strict";
     if (title) title.textContent = t.type === "online" ? (t.title || "—") : "—";
     var category = document.getElementById("state-category");
     if (category) category.textContent = t.type === "online" ? (t.category || "—") : "—";
+    var viewers = document.getElementById("state-viewers");
+    if (viewers) {
+      viewers.textContent = t.type === "online" && typeof t.viewers === "number"
+        ? t.viewers.toLocaleString("en-US") : "—";
+    }
     var row = document.createElement("tr");
     row.appendChild(timeCell(t.occurred_at));
     row.appendChild(textCell(t.type));

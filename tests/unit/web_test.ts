@@ -62,6 +62,7 @@ Deno.test("a title of <script>alert(1)</script> renders as text on both pages", 
   const page = renderStatusPage({
     groups: groupStreamers([streamer("alpha", "online", "2026-12-03T11:00:00Z")]),
     status: null,
+    viewers: () => null,
     pages: { live: 1, offline: 1, unknown: 1 },
   });
   assert.ok(!page.includes("<script>alert"), "the title became markup");
@@ -72,6 +73,7 @@ Deno.test("a title of <script>alert(1)</script> renders as text on both pages", 
   assert.match(page, /<script src="\/static\/app\.js" defer><\/script>/);
   const own = renderStreamerPage({
     streamer: streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    viewers: null,
     sessions: [session("2026-12-03T11:00:00Z", null, EVIL)],
     events: [{
       id: 1,
@@ -106,6 +108,7 @@ Deno.test("the status page lists live first, newest change first, in pages", () 
   const second = renderStatusPage({
     groups: groupStreamers(many),
     status: null,
+    viewers: () => null,
     pages: { live: 1, offline: 2, unknown: 1 },
   });
   assert.ok(second.includes(`data-slug="off${PAGE_SIZE.offline}"`));
@@ -306,10 +309,66 @@ Deno.test("the sources' health on the page is redacted like /healthz, and escape
       coverage: { pusher: 0, poll_only: 0 },
       sources: { pusher: { ok: false, working: false, detail: `1 of 2 sockets down ${EVIL}` } },
     },
+    viewers: () => null,
     pages: { live: 1, offline: 1, unknown: 1 },
   });
   assert.ok(!page.includes("hunter2secret"), "a password reached the page");
   assert.match(page, /1 of 2/);
   assert.ok(!page.includes(EVIL));
   assert.match(page, /class="bad">failing/);
+});
+
+Deno.test("viewers: the live table and the streamer page show the latest count and when it was seen", () => {
+  const seenAt = new Date("2026-12-03T11:58:00Z");
+  const live = streamer("alpha", "online", "2026-12-03T11:00:00Z");
+  const quiet = streamer("beta", "online", "2026-12-03T10:00:00Z");
+  const asked: string[] = [];
+  const page = renderStatusPage({
+    groups: groupStreamers([live, quiet]),
+    status: null,
+    viewers: (s) => {
+      asked.push(s.slug);
+      return s.slug === "alpha" ? { viewers: 12345, seenAt } : null;
+    },
+    pages: { live: 1, offline: 1, unknown: 1 },
+  });
+  assert.deepEqual(asked.sort(), ["alpha", "beta"]);
+  assert.match(page, /<th scope="col">Viewers<\/th>/);
+  assert.match(page, /<td class="num" title="seen 2026-12-03T11:58:00.000Z">12,345<\/td>/);
+  // beta's row has an empty viewers cell, so its columns still line up with the header.
+  const beta = page.slice(page.indexOf('data-slug="beta"'));
+  assert.match(beta.slice(0, beta.indexOf("</tr>")), /<td class="num"><\/td>/);
+
+  const own = (viewers: { viewers: number; seenAt: Date } | null) =>
+    renderStreamerPage({
+      streamer: live,
+      viewers,
+      sessions: [
+        { ...session("2026-12-03T11:00:00Z", null), peak_viewers: 20000 },
+        { ...session("2026-12-02T11:00:00Z", "2026-12-02T12:00:00Z"), peak_viewers: null },
+      ],
+      events: [],
+      nowMs: NOW,
+    });
+  const known = own({ viewers: 12345, seenAt });
+  assert.match(
+    known,
+    /id="state-viewers">12,345 <span class="muted">\(seen <time datetime="2026-12-03T11:58:00.000Z">/,
+  );
+  assert.match(known, /<th scope="col">Peak viewers<\/th>/);
+  assert.match(known, /<td class="num">20,000<\/td>/);
+  assert.match(own(null), /id="state-viewers">—<\/dd>/);
+});
+
+Deno.test("the snapshot gives viewers of live streamers only", () => {
+  const snapshot = new StreamerSnapshot({
+    store: () => null,
+    subscribe: () => null,
+    viewers: (slug) => ({ viewers: slug.length, seenAt: new Date(NOW) }),
+  });
+  assert.equal(snapshot.viewersOf(streamer("abc", "online", null))?.viewers, 3);
+  assert.equal(snapshot.viewersOf(streamer("abc", "offline", null)), null);
+  assert.equal(snapshot.viewersOf(streamer("abc", "unknown", null)), null);
+  const without = new StreamerSnapshot({ store: () => null, subscribe: () => null });
+  assert.equal(without.viewersOf(streamer("abc", "online", null)), null);
 });
