@@ -5,7 +5,8 @@
  * - `GET /api/v1/events?streamer=&since=&limit=&cursor=`: as `events list --json`, newest first, with a
  *   `Link: <…>; rel="next"` header while there is more (the cursor is the last item's place in the order);
  * - `GET /api/v1/streamers/{slug}/sessions?limit=`: as `streamers history --json`;
- * - `GET /api/v1/stream`: Server-Sent Events, one `transition` event per committed transition;
+ * - `GET /api/v1/stream`: Server-Sent Events, one `transition` event per committed transition (and a
+ *   `viewers` event with a live streamer's first viewer count);
  * - `GET /badge/{slug}.svg`: live / offline, shields-style;
  * - `GET /export/sessions.csv?streamer=`: sessions as CSV.
  *
@@ -36,6 +37,10 @@ export interface ReadApiOptions {
   snapshot?: StreamerSnapshot;
   /** The latest viewer count of a live streamer (Monitor.viewers), sent with a transition to online. */
   viewers?: (slug: string) => ViewerCount | null;
+  /** Subscribes to each live streamer's first viewer count (ViewerCounts.onFirstCount), sent as `viewers`. */
+  subscribeFirstCounts?: (
+    listener: (slug: string, count: ViewerCount) => void,
+  ) => (() => void) | null;
 }
 
 const MAX_LIMIT = 1_000;
@@ -249,17 +254,30 @@ function stream(options: ReadApiOptions): Response {
             source: t.source,
             baseline: t.baseline,
             title: t.title,
-            category: t.category,
+            category: t.category ?? count?.category ?? null,
             viewers: count?.viewers ?? null,
             viewers_seen_at: count?.seenAt.toISOString() ?? null,
           };
           send(`event: transition\ndata: ${JSON.stringify(data)}\n\n`);
         }
       });
+      // The first count of a streamer already live (a Pusher go-live has none; the poll after it does), with
+      // the category that came with it: the page completes the row it added. Clients listening for
+      // `transition` only never see it (SSE delivers a named event to its own listeners).
+      const unsubscribeCounts = options.subscribeFirstCounts?.((slug, count) => {
+        const data = {
+          slug,
+          viewers: count.viewers,
+          viewers_seen_at: count.seenAt.toISOString(),
+          category: count.category,
+        };
+        send(`event: viewers\ndata: ${JSON.stringify(data)}\n\n`);
+      });
       const heartbeat = setInterval(() => send(": keep-alive\n\n"), options.heartbeatMs ?? 15_000);
       stop = () => {
         clearInterval(heartbeat);
         unsubscribe?.();
+        unsubscribeCounts?.();
       };
     },
     cancel() {

@@ -122,6 +122,32 @@ export const APP_JS = `"use strict";
     row.appendChild(textCell(t.title));
     prepend("events", row);
   }
+  // A live streamer's first viewer count (and the category the poll gave with it) completes what a
+  // transition left blank; nothing else is touched, so a reload and this agree.
+  function applyCount(c) {
+    if (page === "status") {
+      var body = tbody("live");
+      if (!body) return;
+      for (var i = 0; i < body.rows.length; i++) {
+        var row = body.rows[i];
+        if (row.dataset.slug !== c.slug) continue;
+        if (row.cells.length > 2 && !row.cells[2].textContent && c.category) {
+          row.cells[2].textContent = c.category;
+        }
+        var cell = row.querySelector("td.num");
+        if (cell) cell.replaceWith(viewersCell(c));
+        return;
+      }
+      return;
+    }
+    if (c.slug !== document.body.dataset.slug) return;
+    var state = document.getElementById("state");
+    if (!state || state.textContent !== "live") return;
+    var viewers = document.getElementById("state-viewers");
+    if (viewers) viewers.textContent = c.viewers.toLocaleString("en-US");
+    var category = document.getElementById("state-category");
+    if (category && category.textContent === "—" && c.category) category.textContent = c.category;
+  }
   function say(text) {
     var el = document.getElementById("live-updates");
     if (el) el.textContent = text;
@@ -139,6 +165,11 @@ export const APP_JS = `"use strict";
     else applyToStreamerPage(t);
     say(t.slug + (t.type === "online" ? " went live" : " went offline") + " at " +
       new Date(t.occurred_at).toLocaleTimeString());
+  });
+  source.addEventListener("viewers", function (event) {
+    var c;
+    try { c = JSON.parse(event.data); } catch (e) { return; }
+    if (typeof c.viewers === "number") applyCount(c);
   });
 })();
 `;

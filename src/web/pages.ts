@@ -104,12 +104,14 @@ function viewersCell(count: ViewerCount | null): SafeHtml {
 
 /** One row of the live table (the page's script builds the same row for a streamer going live). */
 function liveRow(s: StreamerDocument, view: StatusPageView): SafeHtml {
+  // A session Pusher opened has no category; the poll's, kept with the count, stands in until it has.
+  const count = view.viewers(s);
   return html`
     <tr data-slug="${s.slug}">
       <th scope="row">${streamerLink(s.slug)}</th>
       <td>${s.session?.title ?? ""}</td>
-      <td>${s.session?.category ?? ""}</td>
-      ${viewersCell(view.viewers(s))}
+      <td>${s.session?.category ?? count?.category ?? ""}</td>
+      ${viewersCell(count)}
       <td>${timeTag(s.session?.started_at ?? s.status_changed_at)}</td>
     </tr>
   `;
@@ -298,7 +300,7 @@ export function renderStreamerPage(view: StreamerPageView): string {
         </div>
         <div>
           <dt>Category</dt>
-          <dd id="state-category">${s.session?.category ?? "—"}</dd>
+          <dd id="state-category">${s.session?.category ?? view.viewers?.category ?? "—"}</dd>
         </div>
         <div>
           <dt>Viewers</dt>

@@ -1,6 +1,6 @@
 /**
  * `recordPeakViewers` (src/store/viewers.ts) on both backends: one statement raises the open sessions' peaks,
- * never lowers one, leaves closed sessions alone, and `listSessions` (so `streamers history --json` and the
+ * never lowers one, leaves closed sessions alone, names the streamers without an open session, and `listSessions` (so `streamers history --json` and the
  * streamer page) reads it back. On PostgreSQL it also runs beside the writer without a deadlock: it locks the
  * streamers' rows in id order, as the writer does (README Architecture: src/store).
  */
@@ -50,15 +50,17 @@ for (const backend of testBackends()) {
         transition("beta", "offline", 30),
       ]);
       // alpha live (open session), beta offline (a closed session), gamma never live, "nobody" not monitored.
-      await recordPeakViewers(
+      const unplaced = await recordPeakViewers(
         store.db,
         new Map([["alpha", 120], ["beta", 50], ["gamma", 7], ["nobody", 9]]),
       );
+      // Those without an open session are named, for the caller to place once their session opens.
+      assert.deepEqual([...unplaced].sort(), ["beta", "gamma", "nobody"]);
       assert.deepEqual(await peaks(store, "alpha"), [120]);
       assert.deepEqual(await peaks(store, "beta"), [null], "a closed session's peak changed");
       assert.deepEqual(await peaks(store, "gamma"), []);
       // A lower count keeps the peak; a higher one raises it.
-      await recordPeakViewers(store.db, new Map([["alpha", 80]]));
+      assert.deepEqual(await recordPeakViewers(store.db, new Map([["alpha", 80]])), []);
       assert.deepEqual(await peaks(store, "alpha"), [120]);
       await recordPeakViewers(store.db, new Map([["alpha", 300]]));
       assert.deepEqual(await peaks(store, "alpha"), [300]);
@@ -69,7 +71,7 @@ for (const backend of testBackends()) {
       ]);
       await recordPeakViewers(store.db, new Map([["alpha", 10]]));
       assert.deepEqual(await peaks(store, "alpha"), [10, 300]);
-      await recordPeakViewers(store.db, new Map()); // nothing to do: no statement
+      assert.deepEqual(await recordPeakViewers(store.db, new Map()), []); // no statement
     } finally {
       await database.cleanup();
     }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { SessionDocument, StreamerDocument } from "../../src/domain/documents.ts";
 import type { Transition } from "../../src/domain/types.ts";
+import type { ViewerCount } from "../../src/monitor/viewer_counts.ts";
 import { AccessGuard, TOKEN_COOKIE } from "../../src/http/access.ts";
 import { applyTransition, StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -322,24 +323,32 @@ Deno.test("viewers: the live table and the streamer page show the latest count a
   const seenAt = new Date("2026-12-03T11:58:00Z");
   const live = streamer("alpha", "online", "2026-12-03T11:00:00Z");
   const quiet = streamer("beta", "online", "2026-12-03T10:00:00Z");
+  // Opened by Pusher: no category in the session; the poll's, kept with the count, stands in (escaped).
+  const pushed = streamer("gamma", "online", "2026-12-03T09:00:00Z");
+  pushed.session = { ...pushed.session!, category: null };
   const asked: string[] = [];
   const page = renderStatusPage({
-    groups: groupStreamers([live, quiet]),
+    groups: groupStreamers([live, quiet, pushed]),
     status: null,
     viewers: (s) => {
       asked.push(s.slug);
-      return s.slug === "alpha" ? { viewers: 12345, seenAt } : null;
+      if (s.slug === "gamma") return { viewers: 3, seenAt, category: `<b>Chess</b>` };
+      return s.slug === "alpha" ? { viewers: 12345, seenAt, category: "Poker" } : null;
     },
     pages: { live: 1, offline: 1, unknown: 1 },
   });
-  assert.deepEqual(asked.sort(), ["alpha", "beta"]);
+  assert.deepEqual(asked.sort(), ["alpha", "beta", "gamma"]);
+  const gamma = page.slice(page.indexOf('data-slug="gamma"'));
+  assert.match(gamma.slice(0, gamma.indexOf("</tr>")), /<td>&lt;b&gt;Chess&lt;\/b&gt;<\/td>/);
+  // The session's own category wins over the poll's.
+  assert.ok(!page.includes("Poker"));
   assert.match(page, /<th scope="col">Viewers<\/th>/);
   assert.match(page, /<td class="num" title="seen 2026-12-03T11:58:00.000Z">12,345<\/td>/);
   // beta's row has an empty viewers cell, so its columns still line up with the header.
   const beta = page.slice(page.indexOf('data-slug="beta"'));
   assert.match(beta.slice(0, beta.indexOf("</tr>")), /<td class="num"><\/td>/);
 
-  const own = (viewers: { viewers: number; seenAt: Date } | null) =>
+  const own = (viewers: ViewerCount | null) =>
     renderStreamerPage({
       streamer: live,
       viewers,
@@ -350,7 +359,7 @@ Deno.test("viewers: the live table and the streamer page show the latest count a
       events: [],
       nowMs: NOW,
     });
-  const known = own({ viewers: 12345, seenAt });
+  const known = own({ viewers: 12345, seenAt, category: null });
   assert.match(
     known,
     /id="state-viewers">12,345 <span class="muted">\(seen <time datetime="2026-12-03T11:58:00.000Z">/,
@@ -364,7 +373,7 @@ Deno.test("the snapshot gives viewers of live streamers only", () => {
   const snapshot = new StreamerSnapshot({
     store: () => null,
     subscribe: () => null,
-    viewers: (slug) => ({ viewers: slug.length, seenAt: new Date(NOW) }),
+    viewers: (slug) => ({ viewers: slug.length, seenAt: new Date(NOW), category: null }),
   });
   assert.equal(snapshot.viewersOf(streamer("abc", "online", null))?.viewers, 3);
   assert.equal(snapshot.viewersOf(streamer("abc", "offline", null)), null);
