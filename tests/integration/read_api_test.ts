@@ -41,7 +41,7 @@ for (const backend of testBackends()) {
   Deno.test(`read API (${backend.name}): documents, paging, ETag, SSE, badge and CSV`, async () => {
     const database = await backend.open();
     const listeners = new Set<(transitions: Transition[]) => void>();
-    const counts = new ViewerCounts({ recordPeaks: () => Promise.resolve() });
+    const counts = new ViewerCounts({ recordPeaks: () => Promise.resolve([]) });
     let countListeners = 0;
     const server = startHttpServer({ hostname: "127.0.0.1", port: 0 }, {
       health: () => ({ healthy: true }),
