@@ -21,6 +21,7 @@ import type { Store } from "../store/store.ts";
 import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
 import type { StreamerSnapshot } from "./streamer_snapshot.ts";
+import { streamersBody } from "./streamers_body.ts";
 import type { ViewerCount } from "../monitor/viewer_counts.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
@@ -100,27 +101,23 @@ async function streamersFromSnapshot(
 ): Promise<Response> {
   const documents = await snapshot.documents();
   if (documents === null) return problem(503, "the monitor is starting; try again in a moment");
-  // Encoded and gzipped once per change: with 10,000 streamers the JSON is ~2.5 MB (~10× less gzipped), and
-  // a client that takes gzip then gets the same bytes each time instead of a compression per answer.
-  const variants = await snapshot.derived("api/v1/streamers", documents, async () => {
-    const raw = new TextEncoder().encode(JSON.stringify(documents));
-    const gzip = new Uint8Array(
-      await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")))
-        .arrayBuffer(),
-    );
-    return { raw, gzip, etag: await etagOf(raw) };
-  });
+  const body = snapshot.derived("api/v1/streamers", documents, () => streamersBody(documents));
   const headers = { "content-type": "application/json", vary: "accept-encoding" };
-  if (!/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "")) {
-    return await withEtag(request, variants.raw, headers, 200, variants.etag);
+  // Identity while the gzip variant is being compressed (always current), and to a client that revalidates
+  // the identity body it holds (a 304 then, not the same JSON again, gzipped).
+  if (
+    body.gzip === null || !/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "") ||
+    request.headers.get("if-none-match") === body.etag
+  ) {
+    return await withEtag(request, body.identity, headers, 200, body.etag);
   }
   // Each encoding its own strong ETag (RFC 9110 §8.8.3).
   return await withEtag(
     request,
-    variants.gzip,
+    body.gzip,
     { ...headers, "content-encoding": "gzip" },
     200,
-    variants.etag.replace(/"$/, '-gz"'),
+    body.etag.replace(/"$/, '-gz"'),
   );
 }
 

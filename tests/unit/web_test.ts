@@ -7,7 +7,13 @@ import type { SessionDocument, StreamerDocument } from "../../src/domain/documen
 import type { Transition } from "../../src/domain/types.ts";
 import type { ViewerCount } from "../../src/monitor/viewer_counts.ts";
 import { AccessGuard, TOKEN_COOKIE } from "../../src/http/access.ts";
-import { applyTransition, StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
+import {
+  applyTransition,
+  documentJson,
+  keepUnchanged,
+  StreamerSnapshot,
+} from "../../src/http/streamer_snapshot.ts";
+import { gzipInSlices, streamersBody } from "../../src/http/streamers_body.ts";
 import type { Store } from "../../src/store/store.ts";
 import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
 import { escapeHtml, formatDuration, html } from "../../src/web/html.ts";
@@ -380,4 +386,46 @@ Deno.test("the snapshot gives viewers of live streamers only", () => {
   assert.equal(snapshot.viewersOf(streamer("abc", "unknown", null)), null);
   const without = new StreamerSnapshot({ store: () => null, subscribe: () => null });
   assert.equal(without.viewersOf(streamer("abc", "online", null)), null);
+});
+
+Deno.test("the API body: exactly JSON.stringify of the documents, and its gzip the same bytes", async () => {
+  const documents = [
+    streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    streamer("beta", "offline", "2026-12-03T10:00:00Z"),
+  ];
+  const body = streamersBody(documents);
+  assert.equal(new TextDecoder().decode(body.identity), JSON.stringify(documents));
+  assert.equal(new TextDecoder().decode(streamersBody([]).identity), "[]");
+  assert.match(body.etag, /^"[0-9a-f]{24}"$/);
+  await body.gzipped;
+  const unzipped = await new Response(
+    new Blob([body.gzip!]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).arrayBuffer();
+  assert.deepEqual(new Uint8Array(unzipped), body.identity);
+  // Larger than one slice: still one gzip stream of the same bytes.
+  const big = new Uint8Array(200 * 1024).map((_, i) => i % 251);
+  const back = await new Response(
+    new Blob([await gzipInSlices(big)]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).arrayBuffer();
+  assert.deepEqual(new Uint8Array(back), big);
+});
+
+Deno.test("a re-read keeps the objects of unchanged documents, and the array when nothing changed", () => {
+  const previous = [
+    streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    streamer("beta", "offline", "2026-12-03T10:00:00Z"),
+  ];
+  const copies = () => previous.map((d) => structuredClone(d));
+  assert.equal(keepUnchanged(previous, copies()), previous, "nothing changed, yet a new array");
+  assert.equal(keepUnchanged(null, previous), previous);
+  const changed = copies();
+  changed[1] = { ...changed[1], last_checked_at: "2026-12-03T12:00:00.000Z" };
+  const kept = keepUnchanged(previous, changed);
+  assert.notEqual(kept, previous);
+  assert.equal(kept[0], previous[0], "an unchanged document was replaced");
+  assert.equal(kept[1], changed[1]);
+  // A streamer added, removed or moved is a change too.
+  assert.notEqual(keepUnchanged(previous, copies().slice(0, 1)), previous);
+  assert.notEqual(keepUnchanged(previous, copies().reverse()), previous);
+  assert.equal(documentJson(previous[0]), JSON.stringify(previous[0]));
 });
