@@ -11,6 +11,7 @@ import {
   applyTransition,
   documentJson,
   keepUnchanged,
+  sameDocument,
   StreamerSnapshot,
 } from "../../src/http/streamer_snapshot.ts";
 import { gzipInSlices, streamersBody } from "../../src/http/streamers_body.ts";
@@ -428,4 +429,27 @@ Deno.test("a re-read keeps the objects of unchanged documents, and the array whe
   assert.notEqual(keepUnchanged(previous, copies().slice(0, 1)), previous);
   assert.notEqual(keepUnchanged(previous, copies().reverse()), previous);
   assert.equal(documentJson(previous[0]), JSON.stringify(previous[0]));
+  // sameDocument compares field by field: a field added to the document must be compared too.
+  assert.deepEqual(Object.keys(previous[0]).sort(), [
+    "broadcaster_user_id",
+    "channel_id",
+    "coverage",
+    "last_checked_at",
+    "session",
+    "slug",
+    "status",
+    "status_changed_at",
+    "status_reason",
+  ], "StreamerDocument changed: compare the new field in sameDocument (streamer_snapshot.ts)");
+  assert.deepEqual(Object.keys(previous[0].session!).sort(), ["category", "started_at", "title"]);
+  for (const [field, value] of Object.entries({ status_reason: "banned", channel_id: 9 })) {
+    assert.ok(!sameDocument(previous[1], { ...previous[1], [field]: value }), field);
+  }
+  assert.ok(
+    !sameDocument(previous[0], {
+      ...previous[0],
+      session: { ...previous[0].session!, category: "Chess" },
+    }),
+  );
+  assert.ok(sameDocument(previous[0], structuredClone(previous[0])));
 });
