@@ -19,6 +19,7 @@ import type { Store } from "../../src/store/store.ts";
 import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
 import { escapeHtml, formatDuration, html } from "../../src/web/html.ts";
 import {
+  formatCount,
   groupStreamers,
   PAGE_SIZE,
   renderStatusPage,
@@ -452,4 +453,11 @@ Deno.test("a re-read keeps the objects of unchanged documents, and the array whe
     }),
   );
   assert.ok(sameDocument(previous[0], structuredClone(previous[0])));
+});
+
+Deno.test("counts read with thousands separators", () => {
+  assert.deepEqual(
+    [0, 7, 999, 1000, 12345, 1234567, -1500].map(formatCount),
+    ["0", "7", "999", "1,000", "12,345", "1,234,567", "-1,500"],
+  );
 });
