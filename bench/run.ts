@@ -6,6 +6,7 @@
  *   deno task bench                 all, ~3 minutes (latency: 10 s per backend)
  *   deno task bench --full          latency for 30 s per backend
  *   deno task bench --only=1,3      a subset, by number (latest.json keeps the others' last figures)
+ *   deno task bench --only=9        several monitors: 100,000 streamers over 4 (BENCH_INSTANCES_STREAMERS)
  */
 import { parseArgs } from "node:util";
 import { configureLogging } from "../src/lib/log.ts";
@@ -18,6 +19,7 @@ import { runReconcile } from "./reconcile.ts";
 import { runStartup } from "./startup.ts";
 import { runNotifications } from "./notifications.ts";
 import { runStatusPage } from "./status_page.ts";
+import { runInstances } from "./instances.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -65,6 +67,8 @@ await Promise.all(parallel);
 if (wanted("2")) await step("2 latency", () => runLatency({ seconds: values.full ? 30 : 10 }));
 if (wanted("7")) await step("7 notifications", () => runNotifications());
 if (wanted("8")) await step("8 status page", () => runStatusPage());
+// Four daemons at once: alone, so the others' figures are not taken under its load.
+if (wanted("9")) await step("9 instances", () => runInstances());
 
 // Same order as the issue.
 figures.sort((a, b) => a.benchmark.localeCompare(b.benchmark, "en", { numeric: true }));

@@ -14,14 +14,16 @@ export interface ScaleOptions {
   idleSeconds?: number;
 }
 
-interface Health {
+/** The parts of a daemon's /healthz the benchmarks read. */
+export interface Health {
   subscribed_channels: number;
   sockets_connected: number;
   last_poll_at: string | null;
   journal_backlog: number;
 }
 
-async function health(port: number): Promise<Health | null> {
+/** A daemon's /healthz on 127.0.0.1:`port`, or null while it does not answer. */
+export async function health(port: number): Promise<Health | null> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/healthz`);
     return await response.json() as Health;

@@ -117,6 +117,12 @@ const variableSchemas = {
   KICK_API_BATCH_SIZE: integerIn(1, 50, "slugs per request").default(25),
   KICK_API_TIMEOUT: integerIn(1, 300, "seconds").default(10),
   KICK_MONITOR_CHANNELS_PER_SOCKET: integerIn(1, 10_000, "channels").default(200),
+  // Several monitors on one database (issue 16; interface.md).
+  KICK_MONITOR_INSTANCE: z.string().trim().regex(/^[A-Za-z0-9._:@-]{1,200}$/, {
+    message: "expected 1 to 200 letters, digits or . _ : @ - (e.g. the host name)",
+  }).optional(),
+  // At least 3 s: the heartbeat renews every TTL / 3, and a second is the least it can usefully wait.
+  KICK_MONITOR_LEASE_TTL: numberIn(3, 3_600, "seconds").default(15),
 } as const;
 
 export type VariableName = keyof typeof variableSchemas;
@@ -185,6 +191,10 @@ export interface Config {
   apiTimeoutSeconds: number;
   /** KICK_MONITOR_CHANNELS_PER_SOCKET: Pusher channels carried by one websocket. */
   channelsPerSocket: number;
+  /** KICK_MONITOR_INSTANCE: this monitor's name among the monitors of one database (default hostname-pid). */
+  instance: string;
+  /** KICK_MONITOR_LEASE_TTL: seconds a monitor that stops renewing keeps its streamers. */
+  leaseTtlSeconds: number;
 }
 
 function toConfig(raw: RawConfig, stderrIsTerminal: boolean): Config {
@@ -214,6 +224,8 @@ function toConfig(raw: RawConfig, stderrIsTerminal: boolean): Config {
     apiBatchSize: raw.KICK_API_BATCH_SIZE,
     apiTimeoutSeconds: raw.KICK_API_TIMEOUT,
     channelsPerSocket: raw.KICK_MONITOR_CHANNELS_PER_SOCKET,
+    instance: raw.KICK_MONITOR_INSTANCE ?? `${Deno.hostname()}-${Deno.pid}`,
+    leaseTtlSeconds: raw.KICK_MONITOR_LEASE_TTL,
   };
 }
 

@@ -57,4 +57,9 @@ KICK_CLIENT_SECRET=
 
 # Pusher channels carried by one websocket (more sockets mean one bad socket blinds less).
 # KICK_MONITOR_CHANNELS_PER_SOCKET=200
+
+# Several monitors on one PostgreSQL database share the streamers (README "Several monitors"): each needs a
+# unique name (default: hostname-pid); one that stops renewing loses its streamers after the lease TTL (seconds).
+# KICK_MONITOR_INSTANCE=
+# KICK_MONITOR_LEASE_TTL=15
 `;

@@ -1,7 +1,8 @@
 /**
  * Opening the things commands share, from the configuration: the store (PostgreSQL or the embedded database)
- * and the Kick clients. The embedded database can be open in one process at a time, so it is guarded by a lock
- * in the data directory.
+ * and the Kick clients. The embedded database is open in one process at a time (a lock in the data directory
+ * says which); while the monitor has it, it serves it on a socket there (store/embedded_server.ts), and the
+ * other commands go through that.
  */
 import { join } from "node:path";
 import { type Config, requireKickCredentials } from "./config.ts";
@@ -12,9 +13,14 @@ import { AppTokenProvider } from "./kick/oauth.ts";
 import { KickApi } from "./kick/api.ts";
 import { LegacyLookup } from "./kick/legacy.ts";
 import { resolveInBatches } from "./kick/resolve.ts";
-import { type NewStreamer, openStore, type Store } from "./store/store.ts";
-import { type FileLock, lockFileWithin, lockHolder } from "./lib/file_lock.ts";
-import { UserFacingError } from "./lib/errors.ts";
+import { type NewStreamer, openStore, Store } from "./store/store.ts";
+import { type FileLock, lockHolder, tryLockFile } from "./lib/file_lock.ts";
+import { describeError, UserFacingError } from "./lib/errors.ts";
+import { sleep } from "./lib/backoff.ts";
+import { log } from "./lib/log.ts";
+import { type EmbeddedServer, serveEmbedded } from "./store/embedded_server.ts";
+import { connectToServedEmbedded, embeddedSocketPath } from "./store/embedded_client.ts";
+import { PgliteDb } from "./store/pglite_db.ts";
 
 export const MONITOR_LOCK_FILE = "monitor.lock";
 const EMBEDDED_LOCK_FILE = "pgdata.lock";
@@ -24,45 +30,112 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-/** Opens the configured store, migrating it first unless `migrate` is false. */
+/** Options of {@link openConfiguredStore}. */
+export interface OpenStoreOptions {
+  /** Migrate first (default true). */
+  migrate?: boolean;
+  /** How long to wait for the embedded database while another process has it (default 10 s). */
+  waitForEmbeddedMs?: number;
+  /**
+   * Open the embedded database here and serve it to other commands until closed (the daemon); without it, a
+   * running monitor's socket is used when there is one.
+   */
+  serve?: boolean;
+}
+
+/**
+ * Opens the configured store, migrating it first unless `migrate` is false. Without DATABASE_URL: through the
+ * running monitor when it serves the embedded database, else the embedded database itself.
+ */
 export async function openConfiguredStore(
   config: Config,
-  options: { migrate?: boolean; waitForEmbeddedMs?: number } = {},
+  options: OpenStoreOptions = {},
 ): Promise<OpenedStore> {
-  let lock: FileLock | null = null;
-  if (!config.databaseUrl) {
-    await requireUsableDataDir(config.dataDir);
-    await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const lockPath = join(config.dataDir, EMBEDDED_LOCK_FILE);
-    lock = await lockFileWithin(lockPath, options.waitForEmbeddedMs ?? 10_000);
-    if (lock === null) {
-      const holder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
-      throw new UserFacingError(
-        holder
-          ? `The embedded database in ${config.dataDir} is in use by the running monitor (pid ${holder}). ` +
-            "Run this command against PostgreSQL (DATABASE_URL) to use it while the monitor runs, " +
-            "or stop the monitor first (kick-monitor service stop)."
-          : `The embedded database in ${config.dataDir} is in use by another kick-monitor process.`,
-      );
-    }
+  if (config.databaseUrl) {
+    return await migrated(await openStore({ databaseUrl: config.databaseUrl }), options, []);
   }
+  await requireUsableDataDir(config.dataDir);
+  await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lockPath = join(config.dataDir, EMBEDDED_LOCK_FILE);
+  // Polled together: a monitor that is starting holds the lock first and serves a few seconds later.
+  const deadline = Date.now() + (options.waitForEmbeddedMs ?? 10_000);
+  while (true) {
+    const served = options.serve ? null : await connectToServedEmbedded(config.dataDir);
+    if (served !== null) return await migrated(new Store(served), options, []);
+    const lock = await tryLockFile(lockPath);
+    if (lock !== null) return await openLocked(config, lock, options);
+    if (Date.now() >= deadline) break;
+    await sleep(100);
+  }
+  const holder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
+  throw new UserFacingError(
+    holder
+      ? `The embedded database in ${config.dataDir} is in use by the running monitor (pid ${holder}), ` +
+        "which does not serve it to other commands (its log says why). Use PostgreSQL (DATABASE_URL), " +
+        "or stop the monitor first (kick-monitor service stop)."
+      : `The embedded database in ${config.dataDir} is in use by another kick-monitor process.`,
+  );
+}
+
+/** The embedded database opened here, under its lock; served to other commands when asked to. */
+async function openLocked(
+  config: Config,
+  lock: FileLock,
+  options: OpenStoreOptions,
+): Promise<OpenedStore> {
   try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-    if (options.migrate !== false) await store.migrate();
-    return {
-      store,
+    const opened = await migrated(await openStore({ dataDir: config.dataDir }), options, [
+      () => lock.release(),
+    ]);
+    if (!options.serve || !(opened.store.db instanceof PgliteDb)) return opened;
+    const server = await serve(opened.store.db, config.dataDir);
+    return server === null ? opened : {
+      store: opened.store,
       async close(): Promise<void> {
-        try {
-          await store.close();
-        } finally {
-          lock?.release();
-        }
+        // Clients first: their transactions are rolled back while the database is still open.
+        await server.close();
+        await opened.close();
       },
     };
   } catch (error) {
-    lock?.release();
+    lock.release();
     throw error;
   }
+}
+
+/** Serves the embedded database on its socket; null (logged) when that is impossible here. */
+async function serve(db: PgliteDb, dataDir: string): Promise<EmbeddedServer | null> {
+  try {
+    return await serveEmbedded(db, embeddedSocketPath(dataDir));
+  } catch (error) {
+    log.warn(
+      "cannot serve the embedded database to other commands; they will wait for this monitor to stop",
+      { error: describeError(error) },
+    );
+    return null;
+  }
+}
+
+/** Migrates `store` unless told not to; its close also runs `onClose` (lock releases), whatever happens. */
+async function migrated(
+  store: Store,
+  options: OpenStoreOptions,
+  onClose: (() => void)[],
+): Promise<OpenedStore> {
+  const close = async (): Promise<void> => {
+    try {
+      await store.close();
+    } finally {
+      for (const fn of onClose) fn();
+    }
+  };
+  try {
+    if (options.migrate !== false) await store.migrate();
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
+  return { store, close };
 }
 
 /**

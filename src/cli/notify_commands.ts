@@ -32,7 +32,7 @@ import {
   type NotificationTarget,
   type QuietHours,
 } from "../notify/types.ts";
-import { sendNow } from "../notify/worker.ts";
+import { sendNow } from "../notify/send.ts";
 import { insertTestDelivery, markDelivered, markFailed } from "../store/notifications.ts";
 import { addTarget, getTarget, listTargets, removeTarget } from "../store/notification_targets.ts";
 import { listDeliveries } from "../store/delivery_log.ts";

@@ -95,6 +95,7 @@ export function registerServiceCommands(program: Command, context: () => Command
             : ""
         }`,
         `Journal backlog:     ${d.journal_backlog ?? "?"}`,
+        ...instancesLine(d.instances),
         `Database:            ${
           d.database_error
             ? `OUTAGE: ${
@@ -166,4 +167,13 @@ function coverageLine(coverage: unknown): string {
   const { pusher, poll_only: pollOnly } = coverage as { pusher?: unknown; poll_only?: unknown };
   if (typeof pusher !== "number" || typeof pollOnly !== "number") return "";
   return ` (${pusher} on Pusher and the poll, ${pollOnly} on the poll only)`;
+}
+
+/** "Monitors: a (500 streamers), b (500 streamers)" when several share the database (issue 16), or nothing. */
+function instancesLine(instances: unknown): string[] {
+  if (!Array.isArray(instances) || instances.length < 2) return [];
+  const shares = instances.map((i: { id?: unknown; streamers?: unknown }) =>
+    `${escapeForTerminal(String(i.id))} (${Number(i.streamers)} streamers)`
+  );
+  return [`Monitors:            ${shares.join(", ")}`];
 }

@@ -78,6 +78,19 @@ export interface Transition {
   baseline: boolean;
   /** The source's payload, kept for the event log. */
   raw: unknown;
+  /**
+   * The lease it was decided under (issue 16): the database records it only while `instance` still owns the
+   * streamer under `epoch` (fencing). Absent for writes outside a monitor (`check`), which are not fenced.
+   */
+  lease?: TransitionLease;
+}
+
+/** Who may write a transition: the monitor instance and the epoch of its lease on the streamer. */
+export interface TransitionLease {
+  /** `KICK_MONITOR_INSTANCE` of the monitor that decided it. */
+  instance: string;
+  /** The epoch of that monitor's lease on the streamer. */
+  epoch: number;
 }
 
 /** A transition as written to the journal (dates as ISO strings). */

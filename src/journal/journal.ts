@@ -1,6 +1,6 @@
 /**
- * The durable journal: every transition is appended and fsync'd here before it is acknowledged, then written to
- * the database. A cursor file records the last sequence number the database has committed, so after a crash or
+ * The durable journal: every transition is appended and fsync'd here before it is acknowledged (its database
+ * transaction runs meanwhile, src/journal/database_writer.ts). A cursor file records the last sequence number the database has committed, so after a crash or
  * a database outage the entries past the cursor are written again, in order (the database ignores replays by
  * their dedupe key).
  *
@@ -57,11 +57,34 @@ export const DEFAULT_MAX_RECOVERED = 10_000;
 
 const encoder = new TextEncoder();
 
+/** Transitions numbered for one write to the file and its fsync. */
+interface FormingGroup {
+  chunks: Uint8Array[];
+  lastSeq: number;
+  synced: Promise<void>;
+}
+
+function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
 export class Journal {
   readonly dir: string;
   #file: Deno.FsFile | null = null;
   #nextSeq = 1;
   #committedSeq = 0;
+  /** The last sequence number fsync'd: `readAfter` returns nothing past it. */
+  #syncedSeq = 0;
+  /** Transitions numbered and waiting for the next write to the file (see `write`). */
+  #forming: FormingGroup | null = null;
+  /** Why the last write failed; until `clearFailure()`, later groups fail too (see `write`). */
+  #failure: string | null = null;
   #bytes = 0;
   #compactAfterBytes = COMPACT_AFTER_BYTES;
   /**
@@ -113,10 +136,12 @@ export class Journal {
 
   /**
    * Reads back up to `limit` entries with a sequence number above `seq`, in order, streaming the file (for the
-   * database writer, which keeps only a bounded window in memory). Unreadable lines are skipped.
+   * database writer, which keeps only a bounded window in memory). Unreadable lines are skipped, and so are
+   * entries not yet fsync'd.
    */
   async readAfter(seq: number, limit: number): Promise<JournalEntry[]> {
-    if (limit <= 0 || seq >= this.lastSeq) return [];
+    const synced = this.#syncedSeq;
+    if (limit <= 0 || seq >= synced) return [];
     const hint = this.#readHint;
     const from = hint !== null && hint.seq <= seq ? hint.offset : 0;
     const entries: JournalEntry[] = [];
@@ -124,6 +149,8 @@ export class Journal {
     await scanLines(join(this.dir, JOURNAL_FILE), from, (line, end) => {
       const entry = line === null ? null : parseLine(line);
       if (entry === null || entry.seq <= seq) return true;
+      // Past the last fsync: in the file, maybe, but not yet durable (its append acknowledges it).
+      if (entry.seq > synced) return false;
       entries.push(entry);
       lastOffset = end;
       return entries.length < limit;
@@ -136,21 +163,62 @@ export class Journal {
 
   /** Appends transitions and fsyncs once for the whole group; returns their entries. */
   async append(transitions: Transition[]): Promise<JournalEntry[]> {
-    if (transitions.length === 0) return [];
+    const { entries, synced } = this.write(transitions);
+    await synced;
+    return entries;
+  }
+
+  /**
+   * Numbers transitions at once and queues them for the file: `synced` resolves once they are fsync'd, or
+   * rejects if the file refused them. Transitions written while an earlier group is being synced form the
+   * next group together, one write and one fsync for all (group commit). The database writer starts their
+   * transaction meanwhile and acknowledges them only when both are done (src/journal/database_writer.ts).
+   *
+   * Once a group fails, every group after it fails too until `clearFailure()`: the caller takes them all
+   * back and writes them again in their order (src/journal/pre_journal.ts), so a streamer's transitions never
+   * land in the journal out of order.
+   */
+  write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> } {
+    if (transitions.length === 0) return { entries: [], synced: Promise.resolve() };
     if (this.#file === null) throw new Error("The journal is closed");
     const entries = transitions.map((transition) => ({ seq: this.#nextSeq++, transition }));
     const text = entries.map((entry) =>
       JSON.stringify({ seq: entry.seq, transition: serializeTransition(entry.transition) }) + "\n"
     ).join("");
     const bytes = encoder.encode(text);
-    await this.#exclusive(async () => {
-      if (this.#file === null) throw new Error("The journal is closed");
-      let written = 0;
-      while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-      await this.#file.syncData();
-      this.#bytes += bytes.length;
+    const lastSeq = entries[entries.length - 1].seq;
+    if (this.#forming !== null) {
+      this.#forming.chunks.push(bytes);
+      this.#forming.lastSeq = lastSeq;
+      return { entries, synced: this.#forming.synced };
+    }
+    const group: FormingGroup = { chunks: [bytes], lastSeq, synced: Promise.resolve() };
+    this.#forming = group;
+    group.synced = this.#exclusive(async () => {
+      // From here on, new transitions form the next group.
+      if (this.#forming === group) this.#forming = null;
+      if (this.#failure !== null) {
+        throw new Error(`An earlier journal write failed: ${this.#failure}`);
+      }
+      try {
+        if (this.#file === null) throw new Error("The journal is closed");
+        const data = group.chunks.length === 1 ? group.chunks[0] : concatBytes(group.chunks);
+        let written = 0;
+        while (written < data.length) written += await this.#file.write(data.subarray(written));
+        await this.#file.syncData();
+        this.#bytes += data.length;
+        this.#syncedSeq = group.lastSeq;
+      } catch (error) {
+        this.#failure = error instanceof Error ? error.message : String(error);
+        throw error;
+      }
     });
-    return entries;
+    return { entries, synced: group.synced };
+  }
+
+  /** Lets writes through again after a failure, once the caller has taken back every group that failed. */
+  clearFailure(): void {
+    this.#failure = null;
   }
 
   /** Runs `operation` after every file operation queued before it. */
@@ -217,6 +285,7 @@ export class Journal {
     const recovery = tally.result(scan.partialTail);
     const lastSeq = recovery.lastSeq;
     this.#nextSeq = Math.max(lastSeq, this.#committedSeq) + 1;
+    this.#syncedSeq = this.#nextSeq - 1;
     if (recovery.truncatedTail) {
       log.warn(
         "journal ended in a partial line (a crash during a write); it was never acknowledged",

@@ -1,9 +1,12 @@
 /**
- * The buffer in front of the journal: transitions wait here for the next append, so one fsync covers a
- * burst, and are handed to the database writer once journaled (journal first: nothing reaches the database
- * that a crash could lose from the journal).
+ * In front of the journal: transitions are numbered and handed to the database writer the moment they arrive,
+ * with the promise of their fsync; the journal groups what arrives during one fsync into the next (journal.ts
+ * `write`), and the writer's transaction runs while the journal syncs, acknowledging nothing before both are
+ * done (database_writer.ts).
  *
- * Bounded: while the journal cannot be written (a full disk, a read-only file system) at most `max`
+ * When the journal refuses a group (a full disk, a read-only file system), every group after it fails too; all
+ * of them come back here, in order, and are journaled again under new numbers after a pause (the writer drops
+ * the refused numbers unacknowledged). Meanwhile new transitions wait in a buffer, bounded: at most `max`
  * transitions wait. Past that, a new transition is dropped, counted (kick_monitor_transitions_dropped_total),
  * logged, and handed to `dropped` so the pipeline forgets that streamer's state and the next poll finds the
  * change again. `stop()` finishes whatever the journal's state: it tries once more, then gives up on what
@@ -21,25 +24,41 @@ export const DEFAULT_MAX_UNJOURNALED = 50_000;
 
 /** Options of {@link PreJournal}. */
 export interface PreJournalOptions {
-  journal: { append(transitions: Transition[]): Promise<JournalEntry[]> };
-  writer: { enqueue(entries: JournalEntry[]): void };
+  /** Where transitions are numbered and made durable (journal.ts). */
+  journal: {
+    append(transitions: Transition[]): Promise<JournalEntry[]>;
+    write(transitions: Transition[]): { entries: JournalEntry[]; synced: Promise<void> };
+    clearFailure(): void;
+  };
+  /** Where numbered entries go, with the promise of their fsync (database_writer.ts). */
+  writer: { enqueue(entries: JournalEntry[], durable?: Promise<unknown>): void };
   /** Transitions dropped because the buffer was full. */
   dropped: (transitions: Transition[]) => void;
+  /** Where the dropped counter is registered. */
   metrics?: Registry;
+  /** Most transitions waiting (default {@link DEFAULT_MAX_UNJOURNALED}). */
   max?: number;
   /** Backoff between failed appends. */
   retry?: { baseMs: number; capMs: number };
 }
 
-/** Groups transitions into journal appends; see the module documentation. */
+/** Transitions handed to the journal whose fsync has not settled. */
+interface Flight {
+  transitions: Transition[];
+  synced: Promise<void>;
+}
+
+/** Hands transitions to the journal and the writer; see the module documentation. */
 export class PreJournal {
   #options: PreJournalOptions;
+  /** Transitions waiting while the journal fails (or the monitor stops). */
   #buffer: Transition[] = [];
-  #draining: Promise<void> | null = null;
+  /** Groups written, oldest first, until their fsync settles. */
+  #flights: Flight[] = [];
+  /** Set while a refused write is being retried: new transitions wait in the buffer. */
+  #recovering: Promise<void> | null = null;
   #stopping = new AbortController();
   #failures = 0;
-  /** Transitions taken out of the buffer for an append that has not finished. */
-  #inFlight = 0;
   #dropped;
 
   constructor(options: PreJournalOptions) {
@@ -50,19 +69,20 @@ export class PreJournal {
     );
   }
 
-  /** Transitions waiting for the journal. */
+  /** Transitions not yet journaled (waiting, or written and not yet fsync'd). */
   get size(): number {
-    return this.#buffer.length + this.#inFlight;
+    let size = this.#buffer.length;
+    for (const flight of this.#flights) size += flight.transitions.length;
+    return size;
   }
 
-  /** Queues transitions for the journal (dropping past the bound, see the module documentation). */
+  /** Journals transitions (dropping past the bound while the journal fails, see the module documentation). */
   add(transitions: Transition[]): void {
     if (transitions.length === 0) return;
     const room = Math.max(0, (this.#options.max ?? DEFAULT_MAX_UNJOURNALED) - this.size);
     const kept = transitions.slice(0, room);
     const dropped = transitions.slice(room);
     for (const t of kept) {
-      this.#buffer.push(t);
       log.info(t.baseline ? "status" : "transition", {
         slug: t.slug,
         type: t.type,
@@ -78,8 +98,12 @@ export class PreJournal {
       });
       this.#options.dropped(dropped);
     }
-    if (this.#stopping.signal.aborted) return;
-    this.#draining ??= this.#drain();
+    if (kept.length === 0) return;
+    if (this.#recovering !== null || this.#stopping.signal.aborted) {
+      this.#buffer.push(...kept);
+      return;
+    }
+    this.#send(kept);
   }
 
   /** Resolves once everything added so far is journaled; rejects after `timeoutMs`. */
@@ -92,19 +116,20 @@ export class PreJournal {
         );
       }
       await Promise.race([
-        this.#draining ?? Promise.resolve(),
-        new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now()))),
+        Promise.allSettled([this.#recovering, ...this.#flights.map((f) => f.synced)]),
+        sleep(Math.max(1, Math.min(50, deadline - Date.now()))),
       ]);
-      if (this.#draining === null && this.size > 0) this.#draining = this.#drain();
     }
   }
 
   /** Stops: one last append of what waits, then gives up on anything the journal still refuses. */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    await this.#draining;
+    await Promise.allSettled(this.#flights.map((flight) => flight.synced));
+    await this.#recovering;
     if (this.#buffer.length === 0) return;
     try {
+      this.#options.journal.clearFailure();
       this.#options.writer.enqueue(await this.#options.journal.append(this.#buffer));
       this.#buffer = [];
     } catch (error) {
@@ -117,31 +142,70 @@ export class PreJournal {
     }
   }
 
-  async #drain(): Promise<void> {
+  /** Writes a group; the writer gets its entries now, with the promise of its fsync. */
+  #send(transitions: Transition[]): void {
+    let written: { entries: JournalEntry[]; synced: Promise<void> };
     try {
+      written = this.#options.journal.write(transitions);
+    } catch (error) {
+      this.#buffer = transitions.concat(this.#buffer);
+      this.#recovering ??= this.#recover(error);
+      return;
+    }
+    const flight = { transitions, synced: written.synced };
+    this.#flights.push(flight);
+    this.#options.writer.enqueue(written.entries, written.synced);
+    written.synced.then(() => {
+      this.#flights = this.#flights.filter((f) => f !== flight);
+      this.#failures = 0;
+    }, (error) => {
+      this.#recovering ??= this.#recover(error);
+    });
+  }
+
+  /**
+   * A group was refused, and so is every group after it (journal.ts): once all have settled, takes them back in
+   * order, ahead of what waits, and journals them again after a pause, until the journal takes them.
+   */
+  async #recover(error: unknown): Promise<void> {
+    log.error("journal write failed; retrying", { error: describeError(error) });
+    while (this.#flights.length > 0) {
+      await Promise.allSettled(this.#flights.map((flight) => flight.synced));
+      // Groups fsync'd before the refused one left on their own; what is left was refused.
+      const refused = this.#flights;
+      this.#flights = [];
+      this.#buffer = refused.flatMap((flight) => flight.transitions).concat(this.#buffer);
+    }
+    try {
+      let pause = true;
       while (this.#buffer.length > 0 && !this.#stopping.signal.aborted) {
-        const batch = this.#buffer;
-        this.#buffer = [];
-        this.#inFlight = batch.length;
-        let entries: JournalEntry[];
-        try {
-          entries = await this.#options.journal.append(batch);
-          this.#failures = 0;
-        } catch (error) {
-          this.#inFlight = 0;
-          // Without the journal nothing is durable: put the batch back and try again after a pause.
+        if (pause) {
           this.#failures++;
-          log.error("journal write failed; retrying", { error: describeError(error) });
-          this.#buffer = batch.concat(this.#buffer);
           const retry = this.#options.retry ?? { baseMs: 500, capMs: 10_000 };
           await sleep(backoffDelay(this.#failures, retry), this.#stopping.signal).catch(() => {});
-          continue;
+          if (this.#stopping.signal.aborted) return;
         }
-        this.#inFlight = 0;
-        this.#options.writer.enqueue(entries);
+        // What arrived while this write syncs waits for the next pass, behind it.
+        const batch = this.#buffer;
+        this.#buffer = [];
+        this.#options.journal.clearFailure();
+        try {
+          const { entries, synced } = this.#options.journal.write(batch);
+          this.#flights = [{ transitions: batch, synced }];
+          this.#options.writer.enqueue(entries, synced);
+          await synced;
+          this.#failures = 0;
+          pause = false;
+        } catch (retryError) {
+          log.error("journal write failed; retrying", { error: describeError(retryError) });
+          this.#buffer = batch.concat(this.#buffer);
+          pause = true;
+        } finally {
+          this.#flights = [];
+        }
       }
     } finally {
-      this.#draining = null;
+      this.#recovering = null;
     }
   }
 }

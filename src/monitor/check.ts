@@ -57,9 +57,10 @@ export async function runCheck(
   const kick = createKickClients(config);
   return await withStore(config, async (store) => {
     const streamers = await store.listStreamers();
-    const lock = await store.tryAcquireMonitorLock();
+    // Any monitor on this database (a live lease-holding instance) or on this data directory.
+    const instances = await store.liveInstances(config.leaseTtlSeconds);
     const dirHolder = await lockHolder(join(config.dataDir, MONITOR_LOCK_FILE));
-    const monitorRunning = lock === null || dirHolder !== null;
+    const monitorRunning = instances.length > 0 || dirHolder !== null;
     const report: CheckReport = {
       checked: 0,
       online: 0,
@@ -70,60 +71,56 @@ export async function runCheck(
       total: streamers.length,
       interrupted: false,
     };
-    try {
-      const pipeline = new Pipeline({ offlineGraceMs: 0 });
-      pipeline.sync(streamers);
-      const poll = new PollSource({ api: kick.api });
-      options.onProgress?.(0, streamers.length);
-      for (let start = 0; start < streamers.length; start += CHECK_CHUNK) {
-        const chunk = streamers.slice(start, start + CHECK_CHUNK);
-        let result;
-        const transitions = [];
-        try {
-          result = await poll.reconcile(chunk, options.signal);
-          transitions.push(...result.observations.flatMap((o) => pipeline.ingest(o)));
-          // A poll answer that contradicts the stored status is believed only when a second answer agrees
-          // (status_machine.ts rules 3 and 4: Kick's API flickers and lags): those streamers are asked again.
-          const suspects = new Set(pipeline.suspects());
-          if (suspects.size > 0) {
-            await sleep(CHECK_CONFIRM_DELAY_MS, options.signal);
-            const again = await poll.reconcile(
-              chunk.filter((s) => suspects.has(s.slug)),
-              options.signal,
-            );
-            for (const o of again.observations) transitions.push(...pipeline.ingest(o));
-          }
-        } catch (error) {
-          if (options.signal?.aborted) {
-            report.interrupted = true;
-            break;
-          }
-          throw error;
+    const pipeline = new Pipeline({ offlineGraceMs: 0 });
+    pipeline.sync(streamers);
+    const poll = new PollSource({ api: kick.api });
+    options.onProgress?.(0, streamers.length);
+    for (let start = 0; start < streamers.length; start += CHECK_CHUNK) {
+      const chunk = streamers.slice(start, start + CHECK_CHUNK);
+      let result;
+      const transitions = [];
+      try {
+        result = await poll.reconcile(chunk, options.signal);
+        transitions.push(...result.observations.flatMap((o) => pipeline.ingest(o)));
+        // A poll answer that contradicts the stored status is believed only when a second answer agrees
+        // (status_machine.ts rules 3 and 4: Kick's API flickers and lags): those streamers are asked again.
+        const suspects = new Set(pipeline.suspects());
+        if (suspects.size > 0) {
+          await sleep(CHECK_CONFIRM_DELAY_MS, options.signal);
+          const again = await poll.reconcile(
+            chunk.filter((s) => suspects.has(s.slug)),
+            options.signal,
+          );
+          for (const o of again.observations) transitions.push(...pipeline.ingest(o));
         }
-        if (!monitorRunning) {
-          await store.applyTransitions(transitions);
-          await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
-          for (const { slug, channelId } of result.discoveredChannelIds) {
-            await store.setStreamerIds(slug, { channelId });
-          }
+      } catch (error) {
+        if (options.signal?.aborted) {
+          report.interrupted = true;
+          break;
         }
-        const described = transitions.map((t) => ({
-          slug: t.slug,
-          type: t.type,
-          occurred_at: t.occurredAt.toISOString(),
-          baseline: t.baseline,
-        }));
-        report.checked += result.observations.length;
-        report.online += result.observations.filter((o) => o.status === "online").length;
-        report.offline += result.observations.filter((o) => o.status === "offline").length;
-        report.not_found.push(...result.missing);
-        report.transitions.push(...described);
-        options.onTransitions?.(described);
-        options.onProgress?.(Math.min(start + chunk.length, streamers.length), streamers.length);
+        throw error;
       }
-      return report;
-    } finally {
-      await lock?.release();
+      if (!monitorRunning) {
+        await store.applyTransitions(transitions);
+        await store.markChecked(result.observations.map((o) => o.slug), result.checkedAt);
+        for (const { slug, channelId } of result.discoveredChannelIds) {
+          await store.setStreamerIds(slug, { channelId });
+        }
+      }
+      const described = transitions.map((t) => ({
+        slug: t.slug,
+        type: t.type,
+        occurred_at: t.occurredAt.toISOString(),
+        baseline: t.baseline,
+      }));
+      report.checked += result.observations.length;
+      report.online += result.observations.filter((o) => o.status === "online").length;
+      report.offline += result.observations.filter((o) => o.status === "offline").length;
+      report.not_found.push(...result.missing);
+      report.transitions.push(...described);
+      options.onTransitions?.(described);
+      options.onProgress?.(Math.min(start + chunk.length, streamers.length), streamers.length);
     }
+    return report;
   });
 }

@@ -30,7 +30,7 @@ export type { PusherPoolOptions } from "../pusher/pool.ts";
 export type { Db } from "../store/db.ts";
 export type { Store, StreamerRecord } from "../store/store.ts";
 // …and the types those mention in turn, so every type a contract reaches is documented (deno doc --lint).
-export type { Evidence } from "../domain/types.ts";
+export type { EventSource, Evidence, LiveStatus, StreamerStatus } from "../domain/types.ts";
 export type { Counter, Gauge, GaugeReading, Histogram, Labels, Metric } from "../http/metrics.ts";
 export type { BatchOptions, ChannelsById, ChannelsBySlug } from "../kick/api.ts";
 export type { KickChannel, KickLivestream, KickUser } from "../kick/channels.ts";
@@ -88,8 +88,15 @@ export interface SourceContext {
   emit(observations: Observation[]): Transition[];
   /** Asks every reconciling source for a pass now (a push source may have missed events). */
   reconcile(reason: string): void;
-  /** The monitored streamers, as last read from the store. */
+  /** The streamers this monitor watches (those whose lease it holds), as last read from the store. */
   streamers(): StreamerRecord[];
+  /** Every streamer of the database, the other monitors' included (for the leader duties). */
+  allStreamers(): StreamerRecord[];
+  /**
+   * Whether this monitor runs the duties that must run once across the monitors of a database (e.g. the
+   * webhook subscription sync); it can change at any time (issue 16).
+   */
+  leader(): boolean;
   /** The pipeline's view of streamers, for sources that reason about what is already known. */
   pipeline: {
     /** The status the pipeline holds for a streamer, if it knows it. */

@@ -1,7 +1,7 @@
 /**
  * The daemon (`service start`): runs the monitor until SIGTERM/SIGINT, then stops sources, flushes and exits
- * 0. One monitor per data directory (a file lock) and per database (the store's monitor lock, taken back after
- * an outage). Signals are obeyed from the first moment, also while it waits for the database, and /healthz
+ * 0. One monitor per data directory (a file lock, which is also what keeps a second monitor off the embedded
+ * database); several on one PostgreSQL database share its streamers through lease rows (ownership.ts). Signals are obeyed from the first moment, also while it waits for the database, and /healthz
  * answers (503, with the reason) meanwhile.
  */
 import { join } from "node:path";
@@ -25,7 +25,6 @@ import {
   type OpenedStore,
 } from "../resources.ts";
 import { parseDatabaseUrl } from "../store/database_url.ts";
-import type { MonitorLock } from "../store/store.ts";
 import type { SinkFactory, SourceFactory } from "./contracts.ts";
 import { Monitor } from "./monitor.ts";
 
@@ -40,9 +39,6 @@ export interface DaemonOptions {
   /** Stops the daemon like a SIGTERM (for running it in-process). */
   signal?: AbortSignal;
 }
-
-/** How often the daemon makes sure it still holds the one-monitor-per-database lock. */
-const LOCK_CHECK_INTERVAL_MS = 5_000;
 
 /**
  * The daemon: runs until SIGTERM/SIGINT, then stops sources, flushes and exits 0. Signals are obeyed from the
@@ -101,7 +97,6 @@ async function runUntil(
   };
   let opened: OpenedStore | null = null;
   let http: HttpServer | null = null;
-  let lockGuard: ReturnType<typeof setInterval> | undefined;
   const pageData = {
     store: () => starting.monitor === null ? null : opened?.store ?? null,
     subscribe: (listener: (transitions: Transition[]) => void) =>
@@ -143,40 +138,6 @@ async function runUntil(
     });
     if (opened === null) return;
     starting.waitingFor = "starting the monitor";
-    let shardLock = await opened.store.tryAcquireMonitorLock();
-    if (shardLock === null) {
-      throw new UserFacingError(
-        "Another monitor is already running against this database; run one monitor per database",
-      );
-    }
-    const store = opened.store;
-    let tookOver = false;
-    // The database lock lives on one connection; an outage drops it silently. Take it back when the database
-    // returns, or stop if another monitor took it meanwhile (two monitors would race on one history).
-    let checking = false;
-    lockGuard = setInterval(async () => {
-      if (checking || stop.signal.aborted || shardLock === null) return;
-      checking = true;
-      try {
-        await guardLock(shardLock);
-      } finally {
-        checking = false;
-      }
-    }, LOCK_CHECK_INTERVAL_MS);
-    const guardLock = async (lock: MonitorLock) => {
-      if ((await lock.check()) !== "lost") return;
-      await lock.release();
-      const again = await store.tryAcquireMonitorLock().catch(() => undefined);
-      if (again === undefined) return; // unreachable again; the next round retries
-      shardLock = again;
-      if (again !== null) {
-        log.warn("the database dropped the monitor lock with its connection; took it back");
-        return;
-      }
-      tookOver = true;
-      log.error("another monitor took this database over while it was unreachable; stopping");
-      stop.abort();
-    };
     const monitor = await Monitor.create({
       config,
       store: opened.store,
@@ -187,21 +148,17 @@ async function runUntil(
     });
     options.onStarted?.(monitor);
     starting.monitor = monitor;
-    log.info("monitor starting", { pid: Deno.pid, dataDir: config.dataDir });
+    log.info("monitor starting", {
+      pid: Deno.pid,
+      dataDir: config.dataDir,
+      instance: config.instance,
+    });
     // A signal during the start-up reconciliation stops it (monitor.stop aborts the pass).
     await Promise.race([monitor.start(), stopped]);
     await stopped;
-    clearInterval(lockGuard);
     await monitor.stop();
-    await shardLock?.release();
     log.info("monitor stopped");
-    if (tookOver) {
-      throw new UserFacingError(
-        "Another monitor took this database over while it was unreachable; this one stopped",
-      );
-    }
   } finally {
-    clearInterval(lockGuard);
     await http?.close();
     await opened?.close();
     dirLock.release();
@@ -239,7 +196,8 @@ async function openStoreWithRetry(
     signal.addEventListener("abort", () => resolve(null), { once: true });
   });
   for (let attempt = 0; !signal.aborted; attempt++) {
-    const opening = openConfiguredStore(config);
+    // On the embedded database, the daemon serves it to the other commands (store/embedded_server.ts).
+    const opening = openConfiguredStore(config, { serve: true });
     try {
       const opened = await Promise.race([opening, aborted]);
       if (opened !== null) return opened;

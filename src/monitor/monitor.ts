@@ -3,12 +3,14 @@
  * sinks/mod.ts) around the pipeline and the durable write path, and keeps them running:
  *
  *   sources ─ emit(Observations) ─▶ Pipeline ─ Transitions ─▶ PreJournal buffer ─▶ Journal (fsync)
- *                                                                                    │
+ *                                                                                    │ at the same time
  *            DatabaseWriter (one transaction per batch; sinks' inTransaction) ◀──────┘
- *                      └─▶ sinks' committed (metrics, listeners)
+ *                      └─▶ once both are done: sinks' committed (metrics, listeners)
  *
  * The monitored streamer list is re-read from the database when its fingerprint changes, so
- * `streamers add/remove` take effect while it runs; every source hears of the change.
+ * `streamers add/remove` take effect while it runs; every source hears of the change. Of that list the monitor
+ * watches only the streamers whose lease it holds (ownership.ts; several monitors share one database), and
+ * every transition it writes carries that lease, so the database refuses it once another monitor took over.
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
@@ -31,15 +33,20 @@ import { SINKS } from "../sinks/mod.ts";
 import { PreJournal } from "../journal/pre_journal.ts";
 import { coverageOf } from "../domain/documents.ts";
 import { ViewerCounts } from "./viewer_counts.ts";
-import { recordPeakViewers } from "../store/viewers.ts";
+import { LeaseKeeper, type OwnershipChange } from "./ownership.ts";
+import { type MonitorStatus, STATUS_FILE, writeStatusFile } from "./monitor_status.ts";
+
+export { type MonitorStatus, STATUS_FILE } from "./monitor_status.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
+/** How long the start waits for the journal's replay to land before claiming streamers (ms). */
+const REPLAY_WAIT_MS = 10_000;
 /** How long other bookkeeping reads and writes may wait for the database before they are retried later. */
 const STORE_CALL_TIMEOUT_MS = 15_000;
 
-/** The status file in the data directory that `service status` reads. */
-export const STATUS_FILE = "monitor-status.json";
+/** Batches the database writer keeps in flight on PostgreSQL (bench 2 and 3, README "Performance"). */
+const WRITER_CONCURRENCY_POSTGRES = 3;
 
 /** Options of {@link Monitor.create}. */
 export interface MonitorOptions {
@@ -69,26 +76,6 @@ export interface MonitorOptions {
   now?: () => number;
 }
 
-/** What `service status` shows, written to the data directory while the monitor runs. */
-export interface MonitorStatus {
-  pid: number;
-  started_at: string;
-  updated_at: string;
-  streamers: number;
-  sockets_connected: number;
-  sockets_total: number;
-  subscribed_channels: number;
-  last_event_at: string | null;
-  last_poll_at: string | null;
-  last_poll_error: string | null;
-  journal_backlog: number;
-  database_error: string | null;
-  /** Streamers by how they are watched: `pusher` (a channel id to subscribe) or `poll_only`. */
-  coverage: { pusher: number; poll_only: number };
-  /** Each source's health, by name. */
-  sources: Record<string, { ok: boolean; working: boolean; detail: string }>;
-}
-
 /** The running monitor. */
 export class Monitor {
   readonly metrics = new Registry();
@@ -104,7 +91,11 @@ export class Monitor {
   #preJournal: PreJournal;
   #now: () => number;
   #options: MonitorOptions;
+  /** The streamers this monitor owns and watches, of all the database's (both as last read). */
   #streamers: StreamerRecord[] = [];
+  #allStreamers: StreamerRecord[] = [];
+  #idBySlug = new Map<string, number>();
+  #leases: LeaseKeeper;
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping = false;
   /** The store's streamer list version when the list was last read. */
@@ -121,15 +112,22 @@ export class Monitor {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
-    this.viewers = new ViewerCounts({
-      recordPeaks: (peaks) => recordPeakViewers(this.#store.db, peaks),
-    });
+    this.viewers = ViewerCounts.forStore(options.store);
     this.onCommitted((transitions) => this.viewers.committed(transitions));
     this.#pipeline = new Pipeline({
       offlineGraceMs: options.config.offlineGraceSeconds * 1000,
       pollIntervalMs: options.config.pollIntervalSeconds * 1000,
     });
     const m = this.metrics;
+    this.#leases = new LeaseKeeper({
+      db: options.store.db,
+      instance: options.config.instance,
+      ttlSeconds: options.config.leaseTtlSeconds,
+      metrics: m,
+      onChange: (change) => void this.#ownershipChanged(change),
+      now: () => this.#now(),
+      dataDir: options.config.dataDir,
+    });
     this.#dbErrors = m.counter(
       "kick_monitor_db_write_errors_total",
       "Failed database writes (retried)",
@@ -152,10 +150,15 @@ export class Monitor {
     this.#writer = new DatabaseWriter({
       store: options.store,
       cursor: journal,
+      // PostgreSQL runs transactions on disjoint streamers side by side; PGlite is one connection in this thread.
+      concurrency: options.store.kind === "postgres" ? WRITER_CONCURRENCY_POSTGRES : 1,
       inTransaction: hooks,
       onCommitted: (entries, committedAt) =>
         this.#onCommitted(entries.map((e) => e.transition), committedAt),
       onError: () => this.#dbErrors.inc(),
+      onRefused: (refused) => {
+        if (this.#leases.refused(refused).length > 0) this.#publish(this.#allStreamers);
+      },
     });
     this.#preJournal = new PreJournal({
       journal,
@@ -211,11 +214,15 @@ export class Monitor {
   async start(): Promise<void> {
     this.#writer.start();
     for (const sink of this.#sinks) await sink.start?.();
-    await this.#syncStreamers();
+    // What the journal replays was written under the previous run's leases: let it land before this run
+    // claims (a claim of the previous run's streamers bumps their epochs, and the replay would be refused).
+    await this.#writer.drained(REPLAY_WAIT_MS);
+    await this.#leases.start(this.#abort.signal);
+    await this.#syncStreamers(false);
     const every = (ms: number, fn: () => unknown) => this.#timers.push(setInterval(fn, ms));
     every(
       this.#options.tickIntervalMs ?? 250,
-      () => this.#preJournal.add(this.#pipeline.tick(this.#now())),
+      () => this.#record(this.#pipeline.tick(this.#now())),
     );
     every(this.#options.syncIntervalMs ?? 5_000, () => this.#syncStreamers());
     every(this.#options.statusIntervalMs ?? 2_000, () => this.#writeStatusFile());
@@ -232,6 +239,7 @@ export class Monitor {
     await Promise.all(this.#sources.map((source) => source.stop()));
     await this.#preJournal.stop();
     await this.#writer.stop();
+    await this.#leases.stop();
     for (const sink of this.#sinks) await sink.stop?.();
     this.#journal.close();
     await Deno.remove(join(this.#config.dataDir, STATUS_FILE)).catch(() => {});
@@ -274,6 +282,9 @@ export class Monitor {
       journal_backlog: this.backlog,
       database_error: this.#writer.lastError,
       coverage: this.#coverage(),
+      instance: this.#leases.instance,
+      leader: this.#leases.leader,
+      instances: this.#leases.instances,
       sources,
     };
   }
@@ -293,7 +304,7 @@ export class Monitor {
     }
     const healths = this.#sources.map((source) => ({ name: source.name, ...source.health() }));
     const working = this.#streamers.length === 0 || healths.some((h) => h.working);
-    const failing = healths.filter((h) => !h.ok);
+    const failing = [...healths, { name: "leases", ...this.#leases.health() }].filter((h) => !h.ok);
     const sinkProblems = this.#sinks.flatMap((sink) => {
       const health = sink.health?.();
       return health === undefined || health.ok ? [] : [`${sink.name}: ${health.detail}`];
@@ -322,6 +333,8 @@ export class Monitor {
       emit: (observations) => this.#ingest(observations),
       reconcile: (reason) => void this.requestReconcile(reason),
       streamers: () => this.#streamers,
+      allStreamers: () => this.#allStreamers,
+      leader: () => this.#leases.leader,
       pipeline: {
         statusOf: (slug) => this.#pipeline.stateOf(slug)?.status,
         followUps: (now, confirmAfterMs) => this.#pipeline.followUps(now, confirmAfterMs),
@@ -343,7 +356,7 @@ export class Monitor {
     return { pusher, poll_only: this.#streamers.length - pusher };
   }
 
-  async #syncStreamers(): Promise<void> {
+  async #syncStreamers(claim = true): Promise<void> {
     let records: StreamerRecord[];
     try {
       // Re-reading 10,000 streamers every few seconds was most of an idle daemon's CPU (bench 4); a
@@ -360,14 +373,49 @@ export class Monitor {
         "reading the streamer list",
       );
       this.#streamerListVersion = version;
+      // New streamers are claimed now rather than at the next heartbeat.
+      if (claim) await this.#leases.round();
     } catch (error) {
       log.debug("could not re-read the streamer list; keeping the current one", { error });
       return;
     }
+    this.#publish(records);
+  }
+
+  /** Watches the owned streamers of `records`: the pipeline and every source hear of them. */
+  #publish(records: StreamerRecord[]): void {
+    this.#allStreamers = records;
+    const owned = this.#leases.filter(records);
+    this.#idBySlug = new Map(owned.map((record) => [record.slug, record.id]));
     // Streamers whose transitions are still on their way to the database keep their in-memory state.
-    this.#streamers = records;
-    this.#pipeline.sync(records);
-    for (const source of this.#sources) source.streamersChanged(records);
+    this.#streamers = owned;
+    this.#pipeline.sync(owned);
+    for (const source of this.#sources) source.streamersChanged(owned);
+  }
+
+  /**
+   * The share changed: streamers taken over are re-read (their stored state is the previous owner's latest)
+   * and reconciled at once; lost ones are no longer watched.
+   */
+  async #ownershipChanged(change: OwnershipChange): Promise<void> {
+    // Before the timers run, start() is still reading the list and its sources will reconcile anyway.
+    if (this.#stopping || this.#timers.length === 0) return;
+    if (change.acquired.length === 0) return this.#publish(this.#allStreamers);
+    this.#streamerListVersion = null;
+    await this.#syncStreamers(false);
+    void this.requestReconcile(`took over ${change.acquired.length} streamer(s)`);
+  }
+
+  /** Hands transitions to the journal, each stamped with its lease (see ownership.ts `fence`). */
+  #record(transitions: Transition[]): Transition[] {
+    const fenced = this.#leases.fence(transitions, (slug) => this.#idBySlug.get(slug));
+    if (fenced.length < transitions.length) {
+      // Not ours any more (or renamed since the list was read): the next poll finds the change again.
+      const kept = new Set(fenced.map((t) => t.dedupeKey));
+      this.#pipeline.forget(transitions.filter((t) => !kept.has(t.dedupeKey)).map((t) => t.slug));
+    }
+    this.#preJournal.add(fenced);
+    return fenced;
   }
 
   #ingest(observations: Observation[]): Transition[] {
@@ -378,9 +426,8 @@ export class Monitor {
       for (const source of this.#sources) source.observed?.(observation);
       for (const t of this.#pipeline.ingest(observation)) transitions.push(t);
     }
-    this.#preJournal.add(transitions);
     this.viewers.observed(observations);
-    return transitions;
+    return this.#record(transitions);
   }
 
   #onCommitted(transitions: Transition[], committedAt: number): void {
@@ -398,14 +445,6 @@ export class Monitor {
   }
 
   async #writeStatusFile(): Promise<void> {
-    if (this.#stopping) return;
-    const path = join(this.#config.dataDir, STATUS_FILE);
-    const temporary = `${path}.tmp`;
-    try {
-      await Deno.writeTextFile(temporary, JSON.stringify(this.status()), { mode: 0o600 });
-      await Deno.rename(temporary, path);
-    } catch (error) {
-      log.debug("could not write the status file", { error });
-    }
+    if (!this.#stopping) await writeStatusFile(this.#config.dataDir, this.status());
   }
 }

@@ -17,6 +17,8 @@
 import type { Observation, Transition } from "../domain/types.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import type { Store } from "../store/store.ts";
+import { recordPeakViewers } from "../store/viewers.ts";
 
 /** A streamer's viewer count, when a source reported it, and the category it gave with it. */
 export interface ViewerCount {
@@ -48,6 +50,11 @@ export class ViewerCounts {
 
   constructor(options: ViewerCountsOptions) {
     this.#options = options;
+  }
+
+  /** Counts whose peaks are written to `store` (store/viewers.ts). */
+  static forStore(store: Store): ViewerCounts {
+    return new ViewerCounts({ recordPeaks: (peaks) => recordPeakViewers(store.db, peaks) });
   }
 
   /** The latest count of a streamer seen live since it last went offline; null when none is known. */

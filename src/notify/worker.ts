@@ -1,14 +1,15 @@
 /**
- * The delivery worker: claims due deliveries (src/store/notifications.ts), sends each through its service,
- * and records the outcome. Each target is a lane: its messages go one at a time, paced by its own token
- * bucket and paused for exactly as long as the service asks (a 429's retry_after / Retry-After, or Discord's
- * `X-RateLimit-Remaining: 0` with `Reset-After`), so a backlog drains at the rate the service allows and no
- * request leaves inside a wait it announced. Lanes of different targets run side by side and independently:
- * the loop claims again while a lane waits, leaving that target's rows to the claim after its lane ends.
+ * The delivery worker: claims due deliveries (src/store/notifications.ts), sends each through its service
+ * (src/notify/send.ts: one message), and records the outcome. Each target is a lane: its messages go one at a
+ * time, paced by its own token bucket and paused for exactly as long as the service asks (a 429's
+ * retry_after / Retry-After, or Discord's `X-RateLimit-Remaining: 0` with `Reset-After`), so a backlog
+ * drains at the rate the service allows and no request leaves inside a wait it announced. Lanes of different
+ * targets run side by side and independently: the loop claims again while a lane waits, leaving that
+ * target's rows to the claim after its lane ends.
  *
  * Several workers (instances) may run on one database: claims are leased rows taken with SKIP LOCKED.
  */
-import { HttpClient, TokenBucket } from "../lib/http.ts";
+import { type HttpClient, TokenBucket } from "../lib/http.ts";
 import { sleep } from "../lib/backoff.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { addSecret, log, redact } from "../lib/log.ts";
@@ -26,7 +27,8 @@ import {
 import { decideRetry, type RetryPolicy } from "./retry.ts";
 import { type NotificationService, SERVICES } from "./services/mod.ts";
 import { type ParsedTarget, parseTargetUrl } from "./target_url.ts";
-import type { Notification, SendResult, TargetKind } from "./types.ts";
+import type { TargetKind } from "./types.ts";
+import { createNotificationHttpClient, notificationOf } from "./send.ts";
 
 /** Options of {@link NotificationWorker}. */
 export interface NotificationWorkerOptions {
@@ -414,50 +416,4 @@ export class NotificationWorker {
   #count(target: string, state: "delivered" | "failed" | "retry"): void {
     this.#counter?.inc({ target, state });
   }
-}
-
-/** What a claimed delivery says, for its service. */
-export function notificationOf(delivery: ClaimedDelivery): Notification {
-  return {
-    deliveryId: delivery.id,
-    kind: delivery.kind,
-    slug: delivery.slug,
-    title: delivery.title,
-    category: delivery.category,
-    occurredAt: delivery.occurredAt,
-    startedAt: delivery.startedAt,
-    viewers: delivery.viewers,
-    editRef: delivery.replyTo?.state === "delivered" ? delivery.replyTo.messageRef : null,
-  };
-}
-
-/**
- * The HTTP client notifications use: the project's one client, returning every answer to the worker's own
- * policy (acceptAnyStatus per request), with a 10 s timeout and no retries of its own.
- */
-export function createNotificationHttpClient(options: { timeoutMs?: number } = {}): HttpClient {
-  return new HttpClient({
-    ratePerSecond: 50,
-    burst: 50,
-    timeoutMs: options.timeoutMs ?? 10_000,
-    maxRetries: 0,
-    serviceName: "The notification target",
-  });
-}
-
-/** The result of sending one message now, for `notify test`. */
-export async function sendNow(
-  service: NotificationService,
-  args: {
-    target: ClaimedDelivery["target"];
-    parsed: ParsedTarget;
-    notification: Notification;
-    http?: HttpClient;
-    write?: (line: string) => void;
-  },
-): Promise<SendResult> {
-  return await service.send(args.target, args.parsed, args.notification, {
-    http: args.http ?? createNotificationHttpClient(),
-    write: args.write,
-  });
 }

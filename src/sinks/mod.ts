@@ -6,6 +6,7 @@ import type { SinkFactory } from "../monitor/contracts.ts";
 import { metricsSink } from "./metrics_sink.ts";
 import { notificationsSink } from "./notifications_sink.ts";
 
+/** Every sink, in the order the monitor creates and feeds them. */
 export const SINKS: readonly SinkFactory[] = [
   metricsSink,
   notificationsSink,

@@ -18,12 +18,17 @@ export const notificationsSink: SinkFactory = {
       db: context.store.db,
       metrics: context.metrics,
       write: context.consoleOutput,
+      // Claims carry the monitor's instance name, so a restart can tell its dead claims from live ones.
+      workerId: context.config.instance,
     });
     return {
       name: "notifications",
       async start() {
-        // The daemon holds the one-monitor-per-database lock: a claim left now is a killed daemon's.
-        const released = await releaseStaleClaims(context.store.db).catch(() => 0);
+        // A claim no live monitor holds is a killed one's.
+        const released = await releaseStaleClaims(context.store.db, {
+          self: context.config.instance,
+          ttlSeconds: context.config.leaseTtlSeconds,
+        }).catch(() => 0);
         if (released > 0) {
           log.info("resuming notifications a stopped monitor had claimed", { released });
         }

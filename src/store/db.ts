@@ -1,11 +1,10 @@
 /**
- * One small database interface with two backends behind it: a PostgreSQL server (postgres.js) and the embedded
- * PostgreSQL (PGlite). Both run the same SQL text with `$1` placeholders, and both return bigint columns as JS
- * numbers (our ids and Kick's ids fit in 2^53) and timestamps as Dates, so nothing above this file can tell them
- * apart except by `kind`.
+ * One small database interface with two backends behind it: a PostgreSQL server (postgres.js, here) and the
+ * embedded PostgreSQL (PGlite, pglite_db.ts). Both run the same SQL text with `$1` placeholders, and both
+ * return bigint columns as JS numbers (our ids and Kick's ids fit in 2^53) and timestamps as Dates, so nothing
+ * above this file can tell them apart except by `kind`.
  */
 import postgres from "postgres";
-import { PGlite, type Transaction as PgliteTransaction } from "@electric-sql/pglite";
 import { sleep } from "../lib/backoff.ts";
 import { UnavailableError } from "../lib/errors.ts";
 import { addSecret, redact } from "../lib/redact.ts";
@@ -39,8 +38,8 @@ export interface ReservedDb extends Db {
   release(): Promise<void>;
 }
 
-// PostgreSQL type oid of bigint (int8).
-const INT8_OID = 20;
+/** PostgreSQL type oid of bigint (int8). */
+export const INT8_OID = 20;
 
 /** Options of `openPostgres`. */
 export interface PostgresOptions {
@@ -277,116 +276,6 @@ export class PostgresDb implements Db {
   }
 }
 
-/** Options of `openPglite`. */
-export interface PgliteOptions {
-  /** Start from this data directory image (`dumpDataDir()`) instead of running initdb; tests use it. */
-  template?: Blob;
-}
-
-/**
- * Opens the embedded PostgreSQL in `dir` (created with mode 0700), or in memory when `dir` is undefined.
- * Throws UnavailableError when the data directory cannot be used.
- */
-export async function openPglite(dir?: string, options: PgliteOptions = {}): Promise<PgliteDb> {
-  try {
-    if (dir !== undefined) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      // mkdir's mode is filtered by the umask and not applied to an existing directory.
-      await Deno.chmod(dir, 0o700);
-    }
-    const pg = await PGlite.create({
-      dataDir: dir,
-      loadDataDir: options.template,
-      parsers: { [INT8_OID]: (value: string) => Number(value) },
-    });
-    if (dir !== undefined) restrictTree(dir);
-    const db = new PgliteDb(pg, pg);
-    db.dataDir = dir;
-    return db;
-  } catch (error) {
-    const where = dir === undefined ? "in memory" : `in ${JSON.stringify(dir)}`;
-    throw new UnavailableError(
-      `Cannot open the embedded database ${where}: ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
-}
-
-/** The PGlite backend: one in-process connection; PGlite queues concurrent callers itself. */
-export class PgliteDb implements Db {
-  readonly kind = "pglite" as const;
-  readonly #pg: PGlite;
-  readonly #target: PGlite | PgliteTransaction;
-  readonly #savepointDepth: number;
-  /** The data directory, whose files are made private again on close; undefined in memory. */
-  dataDir: string | undefined;
-
-  /** A Db over a PGlite instance, or a transaction (at a savepoint depth) of it. */
-  constructor(pg: PGlite, target: PGlite | PgliteTransaction, savepointDepth = 0) {
-    this.#pg = pg;
-    this.#target = target;
-    this.#savepointDepth = savepointDepth;
-  }
-
-  /** Runs one statement (the extended protocol; parameters are typed by the server). */
-  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
-    const result = await this.#target.query<T>(text, params);
-    return result.rows;
-  }
-
-  /** Runs a multi-statement script. */
-  async exec(script: string): Promise<void> {
-    await this.#target.exec(script);
-  }
-
-  /** A PGlite transaction, or a savepoint when already in one (PGlite has no nested transactions). */
-  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.#target === this.#pg) {
-      return await this.#pg.transaction((tx) => fn(new PgliteDb(this.#pg, tx, 0)));
-    }
-    const depth = this.#savepointDepth + 1;
-    const name = `kick_monitor_sp_${depth}`;
-    await this.#target.exec(`SAVEPOINT ${name}`);
-    try {
-      const result = await fn(new PgliteDb(this.#pg, this.#target, depth));
-      await this.#target.exec(`RELEASE SAVEPOINT ${name}`);
-      return result;
-    } catch (error) {
-      await this.#target.exec(`ROLLBACK TO SAVEPOINT ${name}`);
-      throw error;
-    }
-  }
-
-  /** Closes the database (flushing it to disk); no-op inside a transaction. */
-  async close(): Promise<void> {
-    if (this.#target !== this.#pg || this.#pg.closed) return;
-    await this.#pg.close();
-    try {
-      if (this.dataDir !== undefined) restrictTree(this.dataDir);
-    } catch {
-      // Best effort: the 0700 directory already keeps the files private.
-    }
-  }
-}
-
-/**
- * Makes every file under `dir` 0600 and every directory 0700. PGlite's file system layer creates its files 0666
- * whatever the umask, so this runs after it opens (and after it closes, for the files it added meanwhile; the
- * 0700 directory keeps them private in between).
- */
-function restrictTree(dir: string): void {
-  if (Deno.build.os === "windows") return;
-  // Synchronous calls: about a thousand small files, where async calls cost several times more.
-  for (const entry of Deno.readDirSync(dir)) {
-    if (entry.isSymlink) continue;
-    const path = `${dir}/${entry.name}`;
-    const { mode } = Deno.lstatSync(path);
-    const wanted = entry.isDirectory ? 0o700 : 0o600;
-    if (mode !== null && (mode & 0o777) !== wanted) Deno.chmodSync(path, wanted);
-    if (entry.isDirectory) restrictTree(path);
-  }
-}
-
 /** `"name"`, with embedded quotes doubled: for identifiers (schema names), which cannot be parameters. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -397,7 +286,8 @@ export function maskDatabaseUrl(url: string): string {
   return redact(url);
 }
 
-function errorMessage(error: unknown): string {
+/** An error's message, with its code (SQLSTATE or socket error) when the message does not name it. */
+export function errorMessage(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     const message = error.message !== "" ? error.message : String(code ?? error.name);

@@ -6,7 +6,7 @@ export {
   type ApplyResult,
   type EventFilter,
   type EventRecord,
-  type MonitorLock,
+  type InstanceRecord,
   type NewStreamer,
   type OpenSessionRecord,
   openStore,
@@ -19,4 +19,6 @@ export {
 } from "./store.ts";
 export type { Db, DbKind } from "./db.ts";
 export { maskDatabaseUrl } from "./db.ts";
-export type { AppliedMigration, MigrationStatus } from "./migrate.ts";
+export type { AppliedMigration, MigrateOptions, MigrationStatus } from "./migrate.ts";
+export type { ApplyOptions, InsertedEvent } from "./transitions.ts";
+export type { EventSource, LiveStatus, StreamerStatus } from "../domain/types.ts";

@@ -342,16 +342,24 @@ export async function releaseClaims(db: Db, ids: number[], nextAttemptAt: Date):
 }
 
 /**
- * Returns every claim to the queue. Only for a monitor starting while it holds the one-monitor-per-database
- * lock: then any claim is a dead process's (killed mid-round), and waiting out its lease would delay its
- * deliveries by minutes. Returns how many were released.
+ * Returns to the queue every claim not held by a live monitor (issue 16: several monitors share the
+ * database): the claims of killed processes, whose leases would otherwise delay their deliveries by minutes.
+ * Live means an `instances` row renewed within `ttlSeconds` other than `self` (a monitor starting under the
+ * name of a dead one takes its claims back too). Returns how many were released.
  */
-export async function releaseStaleClaims(db: Db): Promise<number> {
+export async function releaseStaleClaims(
+  db: Db,
+  options: { self: string; ttlSeconds: number },
+): Promise<number> {
   const rows = await db.query<{ id: number }>(
     `UPDATE notification_deliveries
         SET claimed_by = NULL, claimed_until = NULL
       WHERE state = 'pending' AND claimed_by IS NOT NULL
+        AND claimed_by NOT IN (SELECT id FROM instances
+                                WHERE id <> $1
+                                  AND last_seen_at > now() - make_interval(secs => $2::float8))
   RETURNING id`,
+    [options.self, options.ttlSeconds],
   );
   return rows.length;
 }

@@ -5,8 +5,9 @@
 import { join } from "node:path";
 import type { Transition } from "../domain/types.ts";
 import { UserFacingError } from "../lib/errors.ts";
-import { type Db, type DbKind, openPglite, openPostgres, quoteIdentifier } from "./db.ts";
-import { type MonitorLock, tryAcquireMonitorLock } from "./monitor_lock.ts";
+import { type Db, type DbKind, openPostgres, quoteIdentifier } from "./db.ts";
+import { openPglite, PgliteDb } from "./pglite_db.ts";
+import { type InstanceRecord, listInstances } from "./leases.ts";
 import { migrate, type MigrateOptions, type MigrationStatus, migrationStatus } from "./migrate.ts";
 import {
   type ApplyOptions,
@@ -39,7 +40,7 @@ import type {
   StreamerIds,
   StreamerRecord,
 } from "./records.ts";
-export type { MonitorLock } from "./monitor_lock.ts";
+export type { InstanceRecord } from "./leases.ts";
 
 /** Options of `openStore`. */
 export interface StoreOptions {
@@ -98,7 +99,9 @@ async function useSchema(db: Db, schema: string): Promise<void> {
     if (code !== "23505" && code !== "42P06") throw error;
   }
   // On PostgreSQL every pooled connection already starts with this search_path (db.ts).
-  if (db.kind === "pglite") await db.exec(`SET search_path TO ${quoteIdentifier(schema)}`);
+  if (db instanceof PgliteDb) {
+    await db.configureSession(`SET search_path TO ${quoteIdentifier(schema)}`);
+  }
 }
 
 /** Every query kick-monitor makes. Open with `openStore`; close when done. */
@@ -386,11 +389,11 @@ export class Store {
   }
 
   /**
-   * Makes sure only one monitor runs per database and schema (see monitor_lock.ts); null when another
-   * process holds the lock.
+   * The monitors running on this database and schema (heard from within `ttlSeconds`; see leases.ts), with
+   * their shares of the streamers.
    */
-  tryAcquireMonitorLock(): Promise<MonitorLock | null> {
-    return tryAcquireMonitorLock(this.db);
+  liveInstances(ttlSeconds: number): Promise<InstanceRecord[]> {
+    return listInstances(this.db, { ttlSeconds });
   }
 }
 

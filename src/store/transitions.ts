@@ -3,9 +3,9 @@
  *
  * `applyTransitions` is set-based, a fixed handful of statements per batch whatever its size, in one
  * transaction and two round trips:
- *   1. lock the batch's streamers (and read their status and open session), and insert every event with one
+ *   1. lock the batch's streamers (and lease rows), read their state, and insert every event with one
  *      `INSERT … SELECT FROM unnest(…) ON CONFLICT (dedupe_key) DO NOTHING` whose RETURNING says which
- *      transitions are new,
+ *      are new; one under a stale lease is refused and reported (transition_fencing.ts, issue 16),
  *   2. `planBatch` (pure) replays the new ones in order per streamer and decides the session and status
  *      changes,
  *   3. up to three more unnest statements apply them: close open sessions, insert sessions, update
@@ -15,6 +15,15 @@
  */
 import type { Db } from "./db.ts";
 import type { LiveStatus, StreamerStatus, Transition } from "../domain/types.ts";
+import {
+  leaseHolds,
+  lockStreamers,
+  readStreamers,
+  type RefusedTransition,
+  type StoredStreamerState,
+} from "./transition_fencing.ts";
+
+export type { RefusedTransition, StoredStreamerState } from "./transition_fencing.ts";
 
 /** What a batch did: `inserted` transitions took effect; `skipped` ones were replays, duplicates, stale
  * baselines or for unknown streamers. */
@@ -23,18 +32,8 @@ export interface ApplyResult {
   inserted: number;
   /** Transitions that were replays, duplicates, stale baselines or for unknown streamers. */
   skipped: number;
-}
-
-/** A streamer's stored state at the start of a batch, as `planBatch` needs it (the status machine's in-memory one is status_machine.ts's StreamerState). */
-export interface StoredStreamerState {
-  /** `streamers.id`. */
-  id: number;
-  /** The stored status. */
-  status: StreamerStatus;
-  /** When the stored status began, if known. */
-  statusChangedAt: Date | null;
-  /** Id of its open session (ended_at IS NULL), if any. */
-  openSessionId: number | null;
+  /** Transitions refused because their lease is no longer the streamer's (also counted in `skipped`). */
+  refused?: RefusedTransition[];
 }
 
 /** One transition of a known streamer, in batch order. */
@@ -196,15 +195,24 @@ export async function applyTransitions(
   return await db.transaction(async (tx) => {
     // Issued together: the connection runs them in order (lock first), while this process is already
     // encoding the second. Events of unknown slugs drop out in the insert's join.
-    const [streamers, newKeys] = await Promise.all([
-      lockStreamers(tx, batch.map((t) => t.slug)),
+    const slugs = [...new Set(batch.map((t) => t.slug))];
+    const fenced = batch.some((t) => t.lease !== undefined);
+    const [leases, streamers, newKeys] = await Promise.all([
+      lockStreamers(tx, slugs, { leases: fenced }),
+      readStreamers(tx, slugs),
       insertEvents(tx, batch.filter((t) => !t.baseline)),
     ]);
     const steps: PlanStep[] = [];
     const inserted: InsertedEvent[] = [];
+    const refused: RefusedTransition[] = [];
     for (const transition of batch) {
       const state = streamers.get(transition.slug);
       if (state === undefined) continue;
+      const current = leases.get(state.id) ?? { owner: null, epoch: 0 };
+      if (!leaseHolds(transition, current)) {
+        refused.push({ streamerId: state.id, transition, current });
+        continue;
+      }
       const eventId = newKeys.get(transition.dedupeKey);
       steps.push({ streamerId: state.id, transition, newEvent: eventId !== undefined });
       if (eventId !== undefined) inserted.push({ eventId, streamerId: state.id, transition });
@@ -215,7 +223,11 @@ export async function applyTransitions(
     if (inserted.length > 0) {
       for (const hook of options.inTransaction ?? []) await hook(tx, inserted);
     }
-    return { inserted: plan.applied, skipped: transitions.length - plan.applied };
+    return {
+      inserted: plan.applied,
+      skipped: transitions.length - plan.applied,
+      ...(refused.length > 0 ? { refused } : {}),
+    };
   });
 }
 
@@ -229,42 +241,29 @@ function firstOfEachKey(transitions: Transition[]): Transition[] {
   });
 }
 
-/**
- * Locks the streamers' rows for the rest of the transaction (in id order, so concurrent batches cannot
- * deadlock; every statement that locks several streamers uses this order, see Store.markChecked) and reads
- * their state, by slug.
- */
-async function lockStreamers(db: Db, slugs: string[]): Promise<Map<string, StoredStreamerState>> {
-  const rows = await db.query<StoredStreamerState & { slug: string }>(
-    `SELECT s.id, s.slug, s.status, s.status_changed_at AS "statusChangedAt",
-            o.id AS "openSessionId"
-       FROM streamers s
-       LEFT JOIN stream_sessions o ON o.streamer_id = s.id AND o.ended_at IS NULL
-      WHERE s.slug = ANY($1::text[])
-      ORDER BY s.id
-        FOR NO KEY UPDATE OF s`,
-    [[...new Set(slugs)]],
-  );
-  return new Map(rows.map((row) => [row.slug, row]));
-}
-
 // Parameter encoding, chosen for speed (a batch of 1,000 is dominated by parsing its parameters otherwise):
 // times travel as epoch milliseconds (float8[]; parsing timestamptz text costs ~3 µs per value), raw payloads
 // as one JSON array (a text[] of JSON needs heavy escaping), everything else as plain arrays. ROWS FROM zips
 // the columns back into rows; WITH ORDINALITY keeps the batch order.
+// An event carrying a lease is inserted only while that lease is the streamer's (the rows are locked by
+// lockLeases, so this agrees with the refusals applyTransitions reports).
 const INSERT_EVENTS = `
   INSERT INTO status_events
          (streamer_id, type, occurred_at, received_at, source, livestream_id, title, category, raw,
-          dedupe_key)
+          dedupe_key, instance, epoch)
   SELECT s.id, e.type, to_timestamp(e.occurred_ms / 1000), to_timestamp(e.received_ms / 1000),
-         e.source, e.livestream_id, e.title, e.category, nullif(e.raw, 'null'::jsonb), e.dedupe_key
+         e.source, e.livestream_id, e.title, e.category, nullif(e.raw, 'null'::jsonb), e.dedupe_key,
+         e.instance, e.epoch
     FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::float8[]),
                     unnest($4::float8[]), unnest($5::text[]), unnest($6::bigint[]), unnest($7::text[]),
-                    unnest($8::text[]), jsonb_array_elements($9::text::jsonb), unnest($10::text[]))
+                    unnest($8::text[]), jsonb_array_elements($9::text::jsonb), unnest($10::text[]),
+                    unnest($11::text[]), unnest($12::bigint[]))
          WITH ORDINALITY
          AS e(slug, type, occurred_ms, received_ms, source, livestream_id, title, category, raw,
-              dedupe_key, ord)
+              dedupe_key, instance, epoch, ord)
     JOIN streamers s ON s.slug = e.slug
+    LEFT JOIN streamer_leases l ON l.streamer_id = s.id
+   WHERE e.epoch IS NULL OR (l.owner = e.instance AND l.epoch = e.epoch)
    ORDER BY e.ord
       ON CONFLICT (dedupe_key) DO NOTHING
   RETURNING dedupe_key, id`;
@@ -288,6 +287,8 @@ async function insertEvents(db: Db, ts: Transition[]): Promise<Map<string, numbe
     ts.map((t) => cleanText(t.category)),
     `[${ts.map((t) => rawJson(t.raw) ?? "null").join(",")}]`,
     ts.map((t) => t.dedupeKey),
+    ts.map((t) => t.lease?.instance ?? null),
+    ts.map((t) => t.lease?.epoch ?? null),
   ]);
   const pairs = typeof row.keys === "string"
     ? JSON.parse(row.keys) as [string, number][]

@@ -273,27 +273,18 @@ Deno.test({
       assert.equal(sessions.length, 3);
       assert.ok(sessions.every((s) => s.endedAt !== null));
 
-      // The cut dropped the one-monitor-per-database lock with its connection: the daemon takes it back
-      // (it checks every 5 s, and a check on the dead connection takes 3 s to give up), so a second monitor
-      // is still refused.
-      await new Promise((r) => setTimeout(r, 12_000));
-      const otherDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-other-" });
-      try {
-        const second = await runCli(["service", "start"], {
-          ...h.env,
-          KICK_MONITOR_DATA_DIR: otherDir,
-          KICK_MONITOR_HTTP: "off",
-        });
-        assert.equal(second.code, 1, second.stderr.slice(-2000));
-        assert.match(second.stderr, /already running against this database/);
-      } finally {
-        await Deno.remove(otherDir, { recursive: true });
-      }
+      // The lone monitor kept its leases through the outage (nobody could take them) and renews them again.
+      await waitFor("service status to list this monitor with every streamer", async () => {
+        const result = await runCli(["service", "status", "--json"], h.env);
+        const instances = JSON.parse(result.stdout).instances as
+          | { streamers: number }[]
+          | undefined;
+        return instances?.length === 1 && instances[0].streamers === slugs.length;
+      }, 20_000);
 
       service.child.kill("SIGTERM");
       const result = await service.output();
       assert.equal(result.code, 0, result.stderr.slice(-2000));
-      assert.match(result.stderr, /took it back/);
     } finally {
       await h.cleanup();
     }
@@ -301,7 +292,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "service: one monitor per data dir and per database; status, check, events list and stop",
+  name: "service: one monitor per data dir; status, check, events list and stop",
   ignore: !TEST_DATABASE_URL,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -315,19 +306,6 @@ Deno.test({
       const sameDir = await runCli(["service", "start"], { ...h.env, KICK_MONITOR_HTTP: "off" });
       assert.equal(sameDir.code, 1, sameDir.stderr);
       assert.match(sameDir.stderr, /already running on data directory/);
-
-      const otherDir = await Deno.makeTempDir({ prefix: "kick-monitor-e2e-other-" });
-      try {
-        const sameDatabase = await runCli(["service", "start"], {
-          ...h.env,
-          KICK_MONITOR_DATA_DIR: otherDir,
-          KICK_MONITOR_HTTP: "off",
-        });
-        assert.equal(sameDatabase.code, 1, sameDatabase.stderr);
-        assert.match(sameDatabase.stderr, /already running against this database/);
-      } finally {
-        await Deno.remove(otherDir, { recursive: true });
-      }
 
       // The status file is rewritten every 2 s; wait for one that reflects the subscriptions.
       let status: Record<string, unknown> = {};

@@ -4,7 +4,7 @@
  * schema, dropped again by `cleanup()`, so tests can run in parallel on one database.
  */
 import { PGlite } from "@electric-sql/pglite";
-import { openPglite } from "../../src/store/db.ts";
+import { openPglite } from "../../src/store/pglite_db.ts";
 import { openStore, Store, type StoreOptions } from "../../src/store/store.ts";
 
 /** An opened test database. */

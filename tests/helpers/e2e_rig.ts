@@ -78,23 +78,8 @@ export async function startE2eRig(options: E2eRigOptions): Promise<E2eRig> {
       if (listed.code !== 0) throw new Error(`streamers list failed: ${listed.stderr}`);
       return JSON.parse(listed.stdout);
     },
-    async startService(channels: number) {
-      const service = spawnCli(["service", "start"], env);
-      try {
-        await waitFor(
-          `the monitor to subscribe ${channels} channels`,
-          async () => (await health(httpPort))?.subscribed_channels === channels,
-          30_000,
-          100,
-        );
-      } catch (error) {
-        service.child.kill("SIGKILL");
-        const { stderr } = await service.output();
-        throw new Error(
-          `${error instanceof Error ? error.message : error}\n${stderr.slice(-3000)}`,
-        );
-      }
-      return service;
+    startService(channels: number) {
+      return startServiceUntilSubscribed(env, httpPort, channels);
     },
     async stopService(service) {
       service.child.kill("SIGTERM");
@@ -110,6 +95,32 @@ export async function startE2eRig(options: E2eRigOptions): Promise<E2eRig> {
       await Deno.remove(dataDir, { recursive: true });
     },
   };
+}
+
+/**
+ * Starts `service start` with `env` and waits (up to `timeoutMs`, 30 s by default) until its /healthz on
+ * `httpPort` shows `channels` Pusher subscriptions; kills it and throws with its log's tail otherwise.
+ */
+export async function startServiceUntilSubscribed(
+  env: Record<string, string>,
+  httpPort: number,
+  channels: number,
+  timeoutMs = 30_000,
+): Promise<ReturnType<typeof spawnCli>> {
+  const service = spawnCli(["service", "start"], env);
+  try {
+    await waitFor(
+      `the monitor to subscribe ${channels} channels`,
+      async () => (await health(httpPort))?.subscribed_channels === channels,
+      timeoutMs,
+      100,
+    );
+  } catch (error) {
+    service.child.kill("SIGKILL");
+    const { stderr } = await service.output();
+    throw new Error(`${error instanceof Error ? error.message : error}\n${stderr.slice(-3000)}`);
+  }
+  return service;
 }
 
 /** The daemon's /healthz report, or null while it does not answer. */

@@ -135,6 +135,9 @@ for (const backend of backends) {
       dataDir,
       httpPort: freePort(),
       databaseUrl: database.url,
+    }, {
+      // Heartbeats far apart, so the fencing step below meets the stale lease in the write, not in a renewal.
+      KICK_MONITOR_LEASE_TTL: "600",
     });
     // An empty DATABASE_URL means "unset" to the CLI (the embedded database).
     const validated = validateSettings(
@@ -188,6 +191,30 @@ for (const backend of backends) {
       assert.deepEqual(monitor!.sourceNames, ["pusher", "poll", "toy"]);
       const health = await monitor!.health();
       assert.equal(health.toy, "watching 1");
+      if (backend === "postgres") {
+        // Fencing (issue 16): another monitor took alpha over while this one was paused; this one's next
+        // transition is refused by the database, and it stops watching alpha and says so.
+        const other = await openConfiguredStore(config);
+        try {
+          await other.store.db.query(
+            `UPDATE streamer_leases
+                SET owner = 'intruder', epoch = epoch + 1, expires_at = now() + interval '1 hour'`,
+          );
+        } finally {
+          await other.close();
+        }
+        const at = new Date();
+        inbox.send!({
+          ...live,
+          status: "offline",
+          observedAt: at,
+          receivedAt: at,
+          livestreamId: null,
+        });
+        await waitFor("the refused monitor to drop alpha", () => monitor!.status().streamers === 0);
+        assert.equal((await monitor!.health()).toy, "watching 0");
+        assert.match(monitor!.metrics.render(), /kick_monitor_stale_writes_refused_total 1/);
+      }
       stop.abort();
       await daemon;
 

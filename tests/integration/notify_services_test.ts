@@ -11,7 +11,7 @@ import {
 } from "../fakes/notification_services.ts";
 import { SERVICES } from "../../src/notify/services/mod.ts";
 import { parseTargetUrl } from "../../src/notify/target_url.ts";
-import { createNotificationHttpClient } from "../../src/notify/worker.ts";
+import { createNotificationHttpClient } from "../../src/notify/send.ts";
 import type {
   Notification,
   NotificationTarget,

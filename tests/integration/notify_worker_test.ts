@@ -15,7 +15,8 @@ import { createDeliveries } from "../../src/store/notifications.ts";
 import { listDeliveries } from "../../src/store/delivery_log.ts";
 import { addTarget } from "../../src/store/notification_targets.ts";
 import type { CommittedEvent } from "../../src/notify/types.ts";
-import { createNotificationHttpClient, NotificationWorker } from "../../src/notify/worker.ts";
+import { NotificationWorker } from "../../src/notify/worker.ts";
+import { createNotificationHttpClient } from "../../src/notify/send.ts";
 
 const TOKEN = "worker-test-token_abcdefghijklmnopqrstuvwxyz";
 

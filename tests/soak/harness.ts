@@ -54,6 +54,8 @@ import {
 import { addTarget } from "../../src/store/notification_targets.ts";
 import { type FakeDiscord, startFakeDiscord } from "../fakes/notification_services.ts";
 import { compareDeliveries, type DeliveryComparison } from "./deliveries.ts";
+import type { InjectedFault, OwnerlessStretch } from "./leases.ts";
+import { assertLeaseSchema, type LeaseFigures, LeaseWatch, NEEDS_LEASES } from "./lease_watch.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SECRET = "soak-client-secret-5d1e8b";
@@ -99,6 +101,13 @@ export interface SoakOptions {
   apiBatchSize?: number;
   /** Keep the temporary directory (daemon logs, journal) even when the soak passes. */
   keepFiles?: boolean;
+  /**
+   * Several monitors on the one database (2 or more; needs leases, sql/005_leases.sql): each behind its own
+   * cuttable proxy, with monitor faults added to the schedule (see {@link INSTANCE_FAULTS}).
+   */
+  instances?: number;
+  /** The monitors' KICK_MONITOR_LEASE_TTL with `instances` (seconds, default 5). */
+  leaseTtlSeconds?: number;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -139,9 +148,25 @@ export interface SoakReport {
   finalExitCode: number | null;
   peakRssBytes: number;
   maxBacklog: number;
+  /** With `instances`: the leases' figures and their bound. */
+  leases?: InstanceFigures;
   /** Where the daemon logs are (kept when the soak fails). */
   dir: string;
   ok: boolean;
+}
+
+/** What a run with several monitors adds to the report. */
+export interface InstanceFigures extends Omit<LeaseFigures, "longestOwnerless"> {
+  instances: number;
+  ttlSeconds: number;
+  /** The longest ownerless stretch, with the streamer's slug. */
+  longestOwnerless: (OwnerlessStretch & { slug: string }) | null;
+  /** What the longest ownerless stretch may be: the TTL plus one poll interval. */
+  boundMs: number;
+  /** Sum of kick_monitor_stale_writes_refused_total over every monitor process. */
+  staleRefused: number | null;
+  /** Monitor names, in the order they first started. */
+  names: string[];
 }
 
 type FaultKind =
@@ -155,7 +180,29 @@ type FaultKind =
   | "db-outage"
   | "sigkill"
   | "flicker"
-  | "drift";
+  | "drift"
+  | "instance-kill"
+  | "instance-cut"
+  | "instance-pause"
+  | "instance-join";
+
+/**
+ * Faults of a run with several monitors (each once per round; the join once per run):
+ * - `instance-kill`: SIGKILL one monitor and restart it under the same name and data directory (as systemd would
+ *   with KICK_MONITOR_INSTANCE set) only after the TTL and a poll interval, so the others must take over first
+ *   and its journal replays under leases it has lost (those writes must be refused);
+ * - `instance-cut`: cut one monitor's database proxy for longer than the TTL, then restore it (fencing: what it
+ *   journaled meanwhile must not be accepted for streamers now held by another);
+ * - `instance-pause`: SIGSTOP one monitor for longer than the TTL, then SIGCONT;
+ * - `instance-join`: start one more monitor mid-run (the others hand streamers over to it).
+ * The existing `sigkill` kills a random monitor and restarts it at once; `db-outage` cuts every monitor's proxy.
+ */
+export const INSTANCE_FAULTS: ReadonlySet<string> = new Set([
+  "instance-kill",
+  "instance-cut",
+  "instance-pause",
+  "instance-join",
+]);
 
 /** Faults that blind the Pusher source for a while. */
 const PUSHER_FAULTS: ReadonlySet<FaultKind> = new Set([
@@ -203,6 +250,20 @@ interface Daemon {
   exited: Promise<Deno.CommandStatus>;
   /** Set when the harness kills or stops it on purpose. */
   expectedExit: boolean;
+}
+
+/** One monitor of the run (one daemon process at a time). */
+interface Monitor {
+  /** KICK_MONITOR_INSTANCE; null in a single-monitor run (the daemon's default name). */
+  name: string | null;
+  proxy: TcpProxy;
+  httpPort: number;
+  env: Record<string, string>;
+  daemon: Daemon | null;
+  /** Killed (not yet restarted), paused, or cut off from the database: it can record nothing. */
+  disabled: boolean;
+  /** kick_monitor_stale_writes_refused_total, last read, per process id. */
+  staleRefused: Map<number, number>;
 }
 
 /**
@@ -256,8 +317,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // The poll sees each streamer every poll interval, or every pass when a pass takes longer; behind the lag. A
   // state must meet two polls (one answer alone may be a flicker, and is not trusted); with flickers, three.
   const pollEveryMs = Math.max(tolerance.pollIntervalMs, tolerance.passMs);
+  const instanceCount = options.instances ?? 1;
+  const multi = instanceCount > 1;
+  const ttlSeconds = options.leaseTtlSeconds ?? 5;
+  if (multi) {
+    // Checked before anything starts: a build without leases would run a second monitor that refuses to start.
+    const migration = new URL("../../sql/005_leases.sql", import.meta.url);
+    if (!(await Deno.stat(migration).then(() => true, () => false))) throw new Error(NEEDS_LEASES);
+  }
+  // With several monitors, a streamer may wait a TTL for a new owner before anyone sees it again. One monitor
+  // runs under its default name (hostname-pid): a restart on its data directory takes its leases at once.
   const observableMs = (options.flicker ? 3 : 2) * pollEveryMs + tolerance.apiLagMs +
-    (graceSeconds + 1) * 1000;
+    (graceSeconds + 1) * 1000 + (multi ? ttlSeconds * 1000 : 0);
   if (options.holdMs !== undefined && minHold < observableMs) {
     throw new Error(
       `A state must hold at least 2 poll intervals or passes (3 with flickers) + the API lag + the grace + 1 s ` +
@@ -279,13 +350,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const target = new URL(options.databaseUrl);
   const direct = new URL(options.databaseUrl);
   direct.pathname = `/${database}`;
-  const proxy: TcpProxy = startTcpProxy({
-    hostname: target.hostname,
-    port: Number(target.port || 5432),
-  });
-  const viaProxy = new URL(direct);
-  viaProxy.hostname = "127.0.0.1";
-  viaProxy.port = String(proxy.port);
+  /** Each monitor reaches the database through a proxy of its own, so one can be cut off alone. */
+  function databaseProxy(): { proxy: TcpProxy; url: string } {
+    const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(direct);
+    viaProxy.hostname = "127.0.0.1";
+    viaProxy.port = String(proxy.port);
+    return { proxy, url: viaProxy.toString() };
+  }
   const check = postgres(direct.toString(), { onnotice: () => {}, max: 2 });
 
   const world = new FakeWorld({ keepHistory: true });
@@ -336,25 +408,42 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     ...(conditions.flicker ? ["flicker" as const] : []),
     ...(conditions.drift ? ["drift" as const] : []),
   ];
+  const instanceFaultKinds = [...INSTANCE_FAULTS] as FaultKind[];
   const dir = await Deno.makeTempDir({ prefix: "kick-monitor-soak-" });
-  const dataDir = join(dir, "data");
-  const httpPort = freePort();
   const webhookPort = signingKey === null ? null : freePort();
-  const env = simulatedKickEnv({
-    kickUrl: kick.url,
-    pusherUrl: pusher.url,
-    clientId: "soak-client",
-    clientSecret: SECRET,
-    dataDir,
-    httpPort,
-    databaseUrl: viaProxy.toString(),
-  }, {
-    KICK_MONITOR_POLL_INTERVAL: String(pollSeconds),
-    KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
-    KICK_API_RATE: String(apiRate),
-    KICK_API_BATCH_SIZE: String(apiBatchSize),
-    ...(webhookPort === null ? {} : { KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}` }),
-  });
+  if (multi && webhookPort !== null) {
+    throw new Error("--webhooks is not supported with --instances");
+  }
+  /**
+   * A monitor slot: its proxy, port, data directory and settings. One run has one slot, unnamed (the daemon
+   * picks its own name) with its data in `dir/data`, as before; with `instances`, m1, m2, … each in `dir/mN`.
+   */
+  function newMonitor(name: string | null): Monitor {
+    const { proxy, url } = databaseProxy();
+    const httpPort = freePort();
+    const env = simulatedKickEnv({
+      kickUrl: kick.url,
+      pusherUrl: pusher.url,
+      clientId: "soak-client",
+      clientSecret: SECRET,
+      dataDir: join(dir, name ?? "data"),
+      httpPort,
+      databaseUrl: url,
+    }, {
+      KICK_MONITOR_POLL_INTERVAL: String(pollSeconds),
+      KICK_MONITOR_OFFLINE_GRACE: String(graceSeconds),
+      KICK_API_RATE: String(apiRate),
+      KICK_API_BATCH_SIZE: String(apiBatchSize),
+      ...(webhookPort === null ? {} : { KICK_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}` }),
+      ...(name === null
+        ? {}
+        : { KICK_MONITOR_INSTANCE: name, KICK_MONITOR_LEASE_TTL: String(ttlSeconds) }),
+    });
+    return { name, proxy, httpPort, env, daemon: null, disabled: false, staleRefused: new Map() };
+  }
+  const monitors: Monitor[] = multi
+    ? Array.from({ length: instanceCount }, (_, i) => newMonitor(`m${i + 1}`))
+    : [newMonitor(null)];
   // Kick's delivery faults (kick-api.md §1.9.5), seeded apart from the flips and faults: some deliveries lost,
   // all late by up to WEBHOOK_DELAY_MS, some twice (half of those under a new message id). Kick retries a
   // delivery that was not answered 200 (a restarting daemon), a few times.
@@ -385,8 +474,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let unexpectedExits = 0;
   let peakRssBytes = 0;
   let maxBacklog = 0;
-  let daemon: Daemon | null = null;
   let daemonCount = 0;
+  /** With `instances`: each fault as injected, for attributing ownerless stretches. */
+  const injected: InjectedFault[] = [];
+  /** With `instances`: a monitor fault is under way, or ownership has not settled since the last one. */
+  let disturbed = false;
   let finalExitCode: number | null = null;
   let dbCut = false;
   let restarting = false;
@@ -424,7 +516,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const request = kick.requests[i];
       if (request.time <= pusherHealthySince) return false;
       if (request.route === "channels" && request.status === 200) answered++;
-      if (answered >= tolerance.passRequests) return true;
+      // Each monitor polls its own share: its last batch may be partial.
+      if (answered >= tolerance.passRequests + (multi ? monitors.length : 0)) return true;
     }
     return false;
   }
@@ -444,7 +537,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
    * and a restart (both blind) only while both do; database outages and restarts never overlap.
    */
   function allowed(kind: FaultKind): boolean {
-    if (restarting) return false;
+    if (restarting || disturbed) return false;
+    // With several monitors every fault waits until each streamer has a working owner again (leases.settled).
+    if (multi && !leaseWatch!.settledSince(Date.now() - 1_000)) return false;
+    if (INSTANCE_FAULTS.has(kind)) return !dbCut && pusherHealthy() && apiHealthy();
     // A lie of the API for one answer, or odd fields: both sources still see everything.
     if (kind === "flicker" || kind === "drift") return true;
     if (PUSHER_FAULTS.has(kind)) return apiHealthy();
@@ -453,11 +549,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     return !dbCut && pusherHealthy() && apiHealthy();
   }
 
-  function spawnDaemon(): Daemon {
+  function spawnDaemon(monitor: Monitor): Daemon {
     daemonCount++;
     // The daemon writes its log straight to the file (the shell `exec`s it, keeping its pid): a log piped
     // through this process stalled at about 64 KiB in some runs, hiding a daemon's last words.
-    const logPath = join(dir, `daemon-${daemonCount}.log`);
+    const logPath = join(dir, `${monitor.name ?? "daemon"}-${daemonCount}.log`);
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
@@ -470,7 +566,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         "service",
         "start",
       ],
-      env,
+      env: monitor.env,
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -486,24 +582,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       // Crashed or refused to start: count it, and keep the soak going with a fresh daemon.
       const exitedAt = Date.now();
       unexpectedExits++;
-      say(`daemon ${started.pid} exited on its own (code ${status.code}); restarting`);
-      if (daemon !== started) return;
+      say(
+        `daemon ${
+          monitor.name ?? ""
+        } ${started.pid} exited on its own (code ${status.code}); restarting`,
+      );
+      if (monitor.daemon !== started) return;
       restarting = true;
       await sleep(1_000);
       if (finished) return;
-      daemon = spawnDaemon();
-      background.push(blindUntilReconciled(daemon, exitedAt));
+      monitor.daemon = spawnDaemon(monitor);
+      background.push(blindUntilReconciled(monitor, exitedAt));
     });
     return started;
   }
 
-  /** Records the blind window of a restart: from just before `downAt` until `fresh` has reconciled. */
-  async function blindUntilReconciled(fresh: Daemon, downAt: number): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && daemon === fresh) {
-      if (await lastPollAfter(httpPort, downAt)) break;
-      await sleep(200);
-    }
+  /**
+   * Records the blind window of a restart: from just before `downAt` until the monitor's fresh daemon has
+   * reconciled, and with several monitors until ownership has settled again and the owners have polled.
+   */
+  async function blindUntilReconciled(monitor: Monitor, downAt: number): Promise<void> {
+    await waitForReconciliation(monitor, downAt);
+    if (multi) await untilSettled();
     blindWindows.push({ from: downAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
     // What only the poll sees may have been due for detection by a poll the kill prevented, or seen once and
     // not yet confirmed by a second answer (status_machine.ts rule 3): the kill forgets that sighting.
@@ -531,12 +631,118 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     });
   }
 
-  async function metricsBacklog(): Promise<number | null> {
+  /**
+   * With several monitors: waits until every streamer has a working owner and no handover is pending, then one
+   * poll interval (plus a pass, the lag and the confirmation of a contradicting answer) for the new owners to
+   * have looked; a change in between is seen by that look, with its time.
+   */
+  async function untilSettled(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    const since = Date.now();
+    while (Date.now() < deadline && !finished && !leaseWatch!.settledSince(since)) await sleep(250);
+    await sleep(tolerance.pollLateMs + CONFIRM_AFTER_MS);
+  }
+
+  /**
+   * A monitor fault's blind window, from just before it until ownership has settled again after `over`
+   * (the fault's end) and the owners have looked; the schedule waits meanwhile.
+   */
+  async function blindUntilSettled(faultAt: number, over: Promise<void>): Promise<void> {
+    await over;
+    await untilSettled();
+    blindWindows.push({ from: faultAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
+    if (pollOnly.size > 0) {
+      blindWindows.push({
+        from: faultAt - tolerance.pollLateMs - CONFIRM_AFTER_MS,
+        until: Date.now() + 1_000,
+        slugs: pollOnly,
+      });
+    }
+    disturbed = false;
+  }
+
+  /** A monitor with a daemon running and able to record, chosen by the fault stream. */
+  function pickRunning(): Monitor {
+    const running = monitors.filter((m) => m.daemon !== null && !m.disabled);
+    return faultRandom.pick(running);
+  }
+
+  /**
+   * Injects one monitor fault (see {@link INSTANCE_FAULTS}); resolves when it is over: the monitor is back (or
+   * the new one has reconciled once). Each outage lasts longer than the TTL, so its leases lapse.
+   */
+  async function monitorFault(kind: FaultKind): Promise<void> {
+    const at = Date.now();
+    const outageMs = ttlSeconds * 1000 + faultRandom.int(2_000, 5_000);
+    if (kind === "instance-join") {
+      const joiner = newMonitor(`m${monitors.length + 1}`);
+      monitors.push(joiner);
+      injected[injected.length - 1].instance = joiner.name!;
+      say(`  ${joiner.name} joins`);
+      joiner.daemon = spawnDaemon(joiner);
+      await waitForReconciliation(joiner, at);
+      return;
+    }
+    const monitor = pickRunning();
+    const daemon = monitor.daemon!;
+    injected[injected.length - 1].instance = monitor.name!;
+    monitor.disabled = true;
+    if (kind === "instance-kill") {
+      // Restarted only after the others must have taken over: the TTL and a poll interval.
+      const downMs = (ttlSeconds + pollSeconds) * 1000;
+      say(`  ${monitor.name} killed; back in ${downMs / 1000} s under the same name`);
+      daemon.expectedExit = true;
+      peakRssBytes = Math.max(peakRssBytes, await peakRssOf(daemon.pid));
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      monitor.daemon = null;
+      await sleep(downMs);
+      if (finished) return;
+      monitor.daemon = spawnDaemon(monitor);
+      await waitForReconciliation(monitor, at);
+    } else if (kind === "instance-cut") {
+      say(`  ${monitor.name} cut off from the database for ${outageMs} ms`);
+      monitor.proxy.cut();
+      await sleep(outageMs);
+      monitor.proxy.restore();
+    } else {
+      say(`  ${monitor.name} paused (SIGSTOP) for ${outageMs} ms`);
+      daemon.child.kill("SIGSTOP");
+      await sleep(outageMs);
+      daemon.child.kill("SIGCONT");
+    }
+    monitor.disabled = false;
+  }
+
+  /**
+   * Waits (up to 60 s) until the monitor's daemon reports a poll completed after `since`. With several monitors,
+   * until it answers at all: a fresh one may own nothing yet and so poll nothing, and what it claims it holds
+   * (the blind window waits for ownership to settle and the owners to look, see {@link untilSettled}).
+   */
+  async function waitForReconciliation(monitor: Monitor, since: number): Promise<void> {
+    const fresh = monitor.daemon;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && monitor.daemon === fresh && !finished) {
+      if (multi ? await answers(monitor.httpPort) : await lastPollAfter(monitor.httpPort, since)) {
+        break;
+      }
+      await sleep(200);
+    }
+    monitor.disabled = false;
+  }
+
+  /** The journal backlog of one monitor (null when it does not answer), and its refused stale writes. */
+  async function scrapeMetrics(monitor: Monitor): Promise<number | null> {
+    const daemon = monitor.daemon;
     try {
-      const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
+      const response = await fetch(`http://127.0.0.1:${monitor.httpPort}/metrics`, {
         signal: AbortSignal.timeout(2_000),
       });
       const text = await response.text();
+      const refused = /^kick_monitor_stale_writes_refused_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+      if (refused !== null && daemon !== null) {
+        monitor.staleRefused.set(daemon.pid, Number(refused[1]));
+      }
       const match = /^kick_monitor_journal_backlog (\d+)/m.exec(text);
       return match === null ? null : Number(match[1]);
     } catch {
@@ -554,11 +760,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   }
 
+  /** The journal backlog over every running monitor; null when one does not answer (paused, cut, starting). */
   async function sample(): Promise<number | null> {
-    if (daemon !== null) peakRssBytes = Math.max(peakRssBytes, await peakRssOf(daemon.pid));
-    const backlog = await metricsBacklog();
-    if (backlog !== null) maxBacklog = Math.max(maxBacklog, backlog);
-    return backlog;
+    let total: number | null = 0;
+    for (const monitor of monitors) {
+      if (monitor.daemon === null) continue;
+      peakRssBytes = Math.max(peakRssBytes, await peakRssOf(monitor.daemon.pid));
+      const backlog = await scrapeMetrics(monitor);
+      if (backlog !== null) maxBacklog = Math.max(maxBacklog, backlog);
+      total = backlog === null || total === null ? null : total + backlog;
+    }
+    return total;
   }
 
   async function waitUntil(what: string, test: () => Promise<boolean>, timeoutMs: number) {
@@ -571,6 +783,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   }
 
+  /** With `instances`: the leases, sampled straight from the database. */
+  const leaseWatch = multi
+    ? new LeaseWatch(check, {
+      disabled: () => new Set(monitors.filter((m) => m.disabled).map((m) => m.name!)),
+      clipped: () => dbCut,
+    })
+    : null;
   const stopSampling = new AbortController();
   const sampling = (async () => {
     while (!stopSampling.signal.aborted) {
@@ -620,6 +839,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } finally {
       await store.close();
     }
+    if (leaseWatch !== null) {
+      await assertLeaseSchema(check);
+      leaseWatch.start();
+    }
     // Half start live: the daemon's first poll records them as its baseline (a status, not an event).
     for (const slug of slugs) if (random.next() < 0.5) world.goLive(slug);
     // They were live before the monitor started: with a lagging API, wait until even the most lagged answer
@@ -632,11 +855,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       `seed ${options.seed}: ${streamerCount} streamers, poll ${pollSeconds} s, grace ${graceSeconds} s, ` +
         `${describeConditions(conditions)}`,
     );
-    daemon = spawnDaemon();
+    for (const monitor of monitors) monitor.daemon = spawnDaemon(monitor);
     await waitUntil("the daemon's baseline of every streamer", async () => {
       const [row] = await check`SELECT count(*)::int AS n FROM streamers WHERE status <> 'unknown'`;
       return row.n === streamerCount;
     }, 60_000);
+    if (leaseWatch !== null) {
+      const since = Date.now();
+      await waitUntil(
+        "every streamer owned by a monitor",
+        () => Promise.resolve(leaseWatch.settledSince(since)),
+        120_000,
+      );
+      leaseWatch.startTracking();
+    }
     await waitUntil(
       "every channel subscribed",
       () => Promise.resolve(pushChannelsSubscribed()),
@@ -680,12 +912,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       let round: FaultKind[] = [];
       while (Date.now() + faultGap[1] < endAt) {
         await sleep(faultRandom.int(faultGap[0], faultGap[1]));
-        if (round.length === 0) round = shuffle(faultKinds, faultRandom);
+        if (round.length === 0) {
+          round = multi
+            ? interleave(instanceFaultKinds, faultKinds, faultRandom)
+            : shuffle(faultKinds, faultRandom);
+        }
         const waitUntil = Date.now() + 10_000;
         while (!allowed(round[0]) && Date.now() < waitUntil && Date.now() + faultGap[1] < endAt) {
           await sleep(250);
         }
         const kind = round.shift()!;
+        // One monitor joins per run.
+        if (kind === "instance-join" && faults[kind] !== undefined) continue;
         if (!allowed(kind)) {
           round.push(kind);
           continue;
@@ -696,6 +934,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           if (pollOnly.size > 0) background.push(blindPollOnlyUntilApiAnswers(apiFaultAt));
         }
         faults[kind] = (faults[kind] ?? 0) + 1;
+        injected.push({ kind, at: Date.now() });
         say(`fault: ${kind}`);
         switch (kind) {
           case "pusher-drop":
@@ -736,15 +975,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             kick.expireTokens();
             break;
           case "db-outage": {
-            const ms = faultRandom.int(dbOutage[0], dbOutage[1]);
+            // With several monitors every lease lapses in a long cut; up to three TTLs keeps it a fault, not the run.
+            const range = multi && options.dbOutageMs === undefined
+              ? [2_000, 3 * ttlSeconds * 1000]
+              : dbOutage;
+            const ms = faultRandom.int(range[0], range[1]);
             dbCut = true;
-            proxy.cut();
-            background.push(
-              sleep(ms).then(() => {
-                proxy.restore();
-                dbCut = false;
-              }),
-            );
+            for (const monitor of monitors) monitor.proxy.cut();
+            const over = sleep(ms).then(() => {
+              for (const monitor of monitors) monitor.proxy.restore();
+              dbCut = false;
+            });
+            background.push(over);
+            if (multi) {
+              // Every lease may lapse meanwhile: streamers can change hands when the database is back.
+              disturbed = true;
+              background.push(blindUntilSettled(Date.now(), over));
+            }
             break;
           }
           case "flicker":
@@ -758,16 +1005,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           case "sigkill": {
             restarting = true;
             const killedAt = Date.now();
-            const victim = daemon!;
+            const monitor = multi ? pickRunning() : monitors[0];
+            const victim = monitor.daemon!;
+            monitor.disabled = true;
             victim.expectedExit = true;
             peakRssBytes = Math.max(peakRssBytes, await peakRssOf(victim.pid));
             victim.child.kill("SIGKILL");
             await victim.exited;
-            daemon = spawnDaemon();
+            monitor.daemon = spawnDaemon(monitor);
             // Blind until the fresh daemon has reconciled once (its last_poll_at is after the kill).
-            background.push(blindUntilReconciled(daemon, killedAt));
+            background.push(blindUntilReconciled(monitor, killedAt));
             break;
           }
+          case "instance-kill":
+          case "instance-cut":
+          case "instance-pause":
+          case "instance-join":
+            disturbed = true;
+            background.push(blindUntilSettled(Date.now(), monitorFault(kind)));
+            break;
         }
       }
     })();
@@ -776,7 +1032,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     while (background.length > 0) await Promise.all(background.splice(0));
     kick.clearFaults();
     pusher.withholdPongs(false);
-    proxy.restore();
+    for (const monitor of monitors) monitor.proxy.restore();
     dbCut = false;
     say("schedule done; letting the daemon settle");
 
@@ -799,23 +1055,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
     }
     await sleep(1_000);
+    // Stopping monitors releases leases: ownership is judged up to here.
+    await leaseWatch?.stop();
 
     // ---- stop gracefully ---------------------------------------------------------------------------------------
-    say("stopping the daemon (SIGTERM)");
+    say(
+      multi
+        ? `stopping the ${monitors.length} monitors (SIGTERM)`
+        : "stopping the daemon (SIGTERM)",
+    );
     finished = true;
-    const last = daemon!;
-    last.expectedExit = true;
-    last.child.kill("SIGTERM");
-    const stoppedIn = await Promise.race([last.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
-    if (stoppedIn === null) {
+    const codes = await Promise.all(monitors.map(async (monitor) => {
+      const last = monitor.daemon!;
+      last.expectedExit = true;
+      last.child.kill("SIGTERM");
+      const stoppedIn = await Promise.race([last.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+      monitor.daemon = null;
+      if (stoppedIn !== null) return stoppedIn.code;
       // A daemon that ignores SIGTERM fails the soak (no exit code), and must not hang it.
       say(`the daemon did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it`);
       last.child.kill("SIGKILL");
       await last.exited;
-    } else {
-      finalExitCode = stoppedIn.code;
-    }
-    daemon = null;
+      return null;
+    }));
+    finalExitCode = codes.includes(null) ? null : codes.find((code) => code !== 0) ?? 0;
 
     // ---- compare -----------------------------------------------------------------------------------------------
     const truth = world.history.slice(historyStart).map((h) => ({
@@ -842,6 +1105,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       at: r.at.getTime(),
       source: r.source,
     }));
+    if (leaseWatch !== null) {
+      // A streamer that changed hands outside a fault (a handover, a lapse under load) is seen by its new owner's
+      // look: from a TTL before the claim was seen (the old owner may have stopped then) until that look.
+      const slugById = new Map(
+        (await check<{ id: string; slug: string }[]>`SELECT id, slug FROM streamers`).map((r) => [
+          Number(r.id),
+          r.slug,
+        ]),
+      );
+      for (const change of leaseWatch.ownerChanges()) {
+        blindWindows.push({
+          from: change.seenAt - (ttlSeconds + graceSeconds + 1) * 1000,
+          until: change.seenAt + tolerance.pollLateMs + CONFIRM_AFTER_MS + 1_000,
+          slugs: new Set([slugById.get(change.streamerId) ?? ""]),
+        });
+      }
+    }
     const comparison = compareHistories(truth, recorded, { tolerance, blindWindows });
     const webhooks = sender === null ? undefined : webhookFigures(sender, recorded);
     let notifications: SoakReport["notifications"];
@@ -853,12 +1133,35 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         rateLimited: discord.stats.rateLimited,
       };
     }
+    let leases: InstanceFigures | undefined;
+    if (leaseWatch !== null) {
+      const figures = await leaseWatch.figures(injected);
+      const longest = figures.longestOwnerless;
+      const slugOf = new Map(
+        (await check<{ id: string; slug: string }[]>`SELECT id, slug FROM streamers`).map((
+          r,
+        ) => [Number(r.id), r.slug]),
+      );
+      const refused = monitors.flatMap((m) => [...m.staleRefused.values()]);
+      leases = {
+        ...figures,
+        longestOwnerless: longest === null
+          ? null
+          : { ...longest, slug: slugOf.get(longest.streamerId) ?? String(longest.streamerId) },
+        instances: instanceCount,
+        ttlSeconds,
+        boundMs: (ttlSeconds + pollSeconds) * 1000,
+        staleRefused: refused.length === 0 ? null : refused.reduce((a, b) => a + b, 0),
+        names: monitors.map((m) => m.name!),
+      };
+    }
     passed = comparison.missing === 0 && comparison.duplicated === 0 &&
       comparison.falseTransitions === 0 && comparison.outOfOrder === 0 &&
       comparison.wrongTime === 0 && unexpectedExits === 0 && finalExitCode === 0 &&
       (notifications === undefined ||
         (notifications.missing === 0 && notifications.duplicated === 0 &&
-          notifications.unexpected === 0 && notifications.early === 0));
+          notifications.unexpected === 0 && notifications.early === 0)) &&
+      (leases === undefined || leasesPass(leases));
     return {
       seed: options.seed,
       durationMs: options.durationMs,
@@ -873,6 +1176,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       finalExitCode,
       peakRssBytes,
       maxBacklog,
+      leases,
       dir,
       ok: passed,
     };
@@ -884,8 +1188,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     finished = true;
     stopSampling.abort();
     await sampling;
-    if (daemon !== null) {
-      const d: Daemon = daemon;
+    await leaseWatch?.stop();
+    for (const monitor of monitors) {
+      const d = monitor.daemon;
+      if (d === null) continue;
       d.expectedExit = true;
       try {
         d.child.kill("SIGKILL");
@@ -895,12 +1201,31 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await sender?.close();
     await discord?.close();
     await check.end();
-    await proxy.close();
+    for (const monitor of monitors) await monitor.proxy.close();
     await pusher.close();
     await kick.close();
     await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
     if (passed && !options.keepFiles) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The lease verdict: no stale write accepted, every write attributed, no streamer ownerless past the bound. */
+export function leasesPass(leases: InstanceFigures): boolean {
+  return leases.staleAccepted.length === 0 && leases.attributed === leases.recorded &&
+    (leases.longestOwnerless === null || leases.longestOwnerless.ms <= leases.boundMs);
+}
+
+/** Whether a daemon answers /healthz at all (healthy or not). */
+async function answers(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -961,7 +1286,31 @@ function replayFlags(report: SoakReport): string {
   if (c.flicker) flags += " --flicker";
   if (c.webhooks) flags += " --webhooks";
   if (c.notify) flags += " --notify";
+  const leases = report.leases;
+  if (leases !== undefined) {
+    flags += ` --instances ${leases.instances}`;
+  }
+  if (leases !== undefined && leases.ttlSeconds !== 5) flags += ` --lease-ttl ${leases.ttlSeconds}`;
+  const defaultPollMs = leases === undefined ? 3_000 : 10_000;
+  if (report.tolerance.pollIntervalMs !== defaultPollMs) {
+    flags += ` --poll ${report.tolerance.pollIntervalMs / 1000}`;
+  }
   return flags;
+}
+
+/**
+ * One round with several monitors: the monitor faults in a seeded order, each followed by one of the others
+ * (also shuffled), so the monitor faults come early enough to fit a short run.
+ */
+function interleave<T>(first: readonly T[], second: readonly T[], random: SeededRandom): T[] {
+  const a = shuffle(first, random);
+  const b = shuffle(second, random);
+  const out: T[] = [];
+  while (a.length > 0 || b.length > 0) {
+    if (a.length > 0) out.push(a.shift()!);
+    if (b.length > 0) out.push(b.shift()!);
+  }
+  return out;
 }
 
 /** A seeded permutation of `items`. */
@@ -976,6 +1325,42 @@ function shuffle<T>(items: readonly T[], random: SeededRandom): T[] {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The lease lines of a run with several monitors. */
+function formatLeases(leases: InstanceFigures): string[] {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const longest = leases.longestOwnerless;
+  const cause = longest?.fault
+    ? `after ${longest.fault.kind}${
+      longest.fault.instance ? ` of ${longest.fault.instance}` : ""
+    } at ${new Date(longest.fault.at).toISOString().slice(11, 19)}`
+    : "no fault before it";
+  const lines = [
+    `monitors:                ${leases.names.length} (${
+      leases.names.join(", ")
+    }), lease TTL ${leases.ttlSeconds} s`,
+    `lease claims:            ${leases.claims}`,
+    `events attributed:       ${leases.attributed} of ${leases.recorded} carry the writer's instance and epoch`,
+    `stale writes accepted:   ${leases.staleAccepted.length}`,
+    `stale writes refused:    ${
+      leases.staleRefused ?? "n/a (no monitor exposed kick_monitor_stale_writes_refused_total)"
+    }`,
+    `longest ownerless:       ${
+      longest === null
+        ? "0 s (never)"
+        : `${seconds(longest.ms)} (${longest.slug} from ${
+          new Date(longest.from).toISOString().slice(11, 19)
+        }, ${cause})`
+    }; bound TTL + poll interval = ${seconds(leases.boundMs)}`,
+  ];
+  for (const stale of leases.staleAccepted.slice(0, 10)) {
+    lines.push(
+      `  stale event ${stale.eventId} (streamer ${stale.streamerId}, ${stale.instance} epoch ${stale.epoch}): ` +
+        `${stale.reason}, ${stale.detail}`,
+    );
+  }
+  return lines;
 }
 
 /** The report as the lines `deno task soak` prints. */
@@ -1032,6 +1417,7 @@ export function formatReport(report: SoakReport): string[] {
     );
     for (const example of n.examples) lines.push(`  ${example}`);
   }
+  if (report.leases !== undefined) lines.push(...formatLeases(report.leases));
   for (const d of c.examples) {
     lines.push(`  ${d.kind} ${d.slug} ${d.type} at ${d.at}${d.detail ? ` (${d.detail})` : ""}`);
   }

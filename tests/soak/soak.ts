@@ -1,9 +1,12 @@
 /**
  * `deno task soak [--duration 10m] [--seed N] [--streamers 200] [--poll 3] [--grace 1] [--api-rate 50]
- * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--webhooks] [--notify] [--keep]`: runs the soak (harness.ts) against PostgreSQL
+ * [--poll-only PCT] [--api-lag S] [--drift] [--flicker] [--webhooks] [--notify] [--instances N] [--lease-ttl S]
+ * [--keep]`: runs the soak (harness.ts) against PostgreSQL
  * (TEST_DATABASE_URL, DATABASE_URL or the local test server) and prints its report. Exits 1 when a transition is
  * missing, duplicated, false, out of order or at a wrong time (the tolerance is printed), a notification is
- * missing, duplicated or sent inside a wait Discord announced, or the daemon crashed; 2 on a bad argument.
+ * missing, duplicated or sent inside a wait Discord announced, the daemon crashed, or (with --instances) a stale
+ * write was accepted or a streamer went without a working owner past the TTL + one poll interval; 2 on a bad
+ * argument.
  */
 import { parseArgs } from "node:util";
 import { formatReport, runSoak } from "./harness.ts";
@@ -24,7 +27,7 @@ const USAGE = `Usage: deno task soak [options]
   --duration 10m     how long flips and faults run (e.g. 45s, 10m; at least 10 s)
   --seed N           replay a run (the holds and the order of faults come from it)
   --streamers 200    streamers monitored
-  --poll 3           the daemon's KICK_MONITOR_POLL_INTERVAL (seconds)
+  --poll 3           the daemon's KICK_MONITOR_POLL_INTERVAL (seconds; 10 with --instances)
   --grace 1          the daemon's KICK_MONITOR_OFFLINE_GRACE (seconds)
   --api-rate 50      the daemon's KICK_API_RATE (requests per second; a pass is ceil(streamers / 50) requests)
   --poll-only PCT    that share of streamers (0-100) is added without a channel id, its Pusher channel silent:
@@ -36,10 +39,16 @@ const USAGE = `Usage: deno task soak [options]
   --webhooks         Kick also delivers signed webhooks to the daemon's receiver (it subscribes itself);
                      5% are lost, all up to 2 s late, 10% sent twice (half under a new message id)
   --notify           a fake Discord target per streamer; the report compares its messages with the events
+  --instances N      N monitors (2-8) on the one database, each behind its own cuttable proxy (needs leases,
+                     sql/005_leases.sql); adds monitor faults: one SIGKILLed (restarted under its name after the
+                     TTL + a poll), one cut off from the database and one paused (SIGSTOP) for longer than the
+                     TTL, one more monitor started mid-run; reports stale writes and the longest ownerless time
+  --lease-ttl 5      the monitors' KICK_MONITOR_LEASE_TTL with --instances (seconds)
   --keep             keep the daemon logs even when the run passes
 
 Exits 1 on any missing, duplicated, false, out-of-order or wrong-time transition, any missing or duplicated
-notification (with --notify), or a daemon crash.
+notification (with --notify), a daemon crash, or with --instances any stale write accepted or a streamer
+without a working owner for longer than the lease TTL + one poll interval.
 An offline found by the poll may be up to a poll interval + one pass + the API lag + 1 s late; everything
 else within 1 s. The report prints the tolerance.`;
 
@@ -92,6 +101,8 @@ if (import.meta.main) {
         flicker: { type: "boolean", default: false },
         webhooks: { type: "boolean", default: false },
         notify: { type: "boolean", default: false },
+        instances: { type: "string" },
+        "lease-ttl": { type: "string" },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -110,6 +121,14 @@ if (import.meta.main) {
     );
   }
   const seed = integer("seed", values.seed, Math.floor(Math.random() * 2 ** 31));
+  const instances = integer("instances", values.instances, 1);
+  if (values.instances !== undefined && (instances < 2 || instances > 8)) {
+    usage(`--instances expects 2 to 8 monitors, got ${JSON.stringify(values.instances)}`);
+  }
+  if (instances > 1 && values.webhooks) usage("--webhooks cannot be combined with --instances");
+  if (instances === 1 && values["lease-ttl"] !== undefined) usage("--lease-ttl needs --instances");
+  const leaseTtlSeconds = integer("lease-ttl", values["lease-ttl"], 5);
+  if (leaseTtlSeconds < 1) usage(`--lease-ttl expects at least 1 second, got ${leaseTtlSeconds}`);
   const databaseUrl = Deno.env.get("TEST_DATABASE_URL") ?? Deno.env.get("DATABASE_URL") ??
     DEFAULT_DATABASE_URL;
   const options = {
@@ -117,7 +136,7 @@ if (import.meta.main) {
     seed,
     databaseUrl,
     streamers: integer("streamers", values.streamers, 200),
-    pollIntervalSeconds: integer("poll", values.poll, 3),
+    pollIntervalSeconds: integer("poll", values.poll, instances > 1 ? 10 : 3),
     offlineGraceSeconds: integer("grace", values.grace, 1),
     apiRatePerSecond: rate(values["api-rate"]),
     pollOnlyPercent: number("poll-only", values["poll-only"], 0, 100),
@@ -127,6 +146,7 @@ if (import.meta.main) {
     webhooks: values.webhooks,
     notify: values.notify,
     keepFiles: values.keep,
+    ...(instances > 1 ? { instances, leaseTtlSeconds } : {}),
     log: (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   };
   console.log(`soak starting at ${new Date().toISOString()} with seed ${seed}`);

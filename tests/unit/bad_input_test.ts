@@ -335,6 +335,12 @@ const configCases: [VariableName, string][] = [
   ["KICK_WEBHOOK_MAX_AGE", "5m"],
   ["KICK_WEBHOOK_MAX_AGE", "86401"],
   ["KICK_WEBHOOK_PUBLIC_URL", "kick.example.com/kick/webhook"],
+  ["KICK_MONITOR_LEASE_TTL", "2"],
+  ["KICK_MONITOR_LEASE_TTL", "0"],
+  ["KICK_MONITOR_LEASE_TTL", "-5"],
+  ["KICK_MONITOR_LEASE_TTL", "15s"],
+  ["KICK_MONITOR_INSTANCE", "two words"],
+  ["KICK_MONITOR_INSTANCE", "x".repeat(201)],
 ];
 
 for (const [name, value] of configCases) {
@@ -360,6 +366,19 @@ Deno.test("bad input / config: every bad value at once is listed, one problem pe
   const named = new Set(result.problems.map((p) => p.split(/[=:]/)[0]));
   for (const name of Object.keys(values)) assert.ok(named.has(name), name);
   assert.ok(named.has("KICK_CLIENT_SECRET"));
+});
+
+Deno.test("config: several monitors' settings: hostname-pid and 15 s by default, good values read", () => {
+  const defaults = validateSettings({});
+  assert.equal(defaults.config?.instance, `${Deno.hostname()}-${Deno.pid}`);
+  assert.equal(defaults.config?.leaseTtlSeconds, 15);
+  const set = validateSettings({
+    KICK_MONITOR_INSTANCE: "eu-1.host",
+    KICK_MONITOR_LEASE_TTL: "3.5",
+  });
+  assert.deepEqual(set.problems, []);
+  assert.equal(set.config?.instance, "eu-1.host");
+  assert.equal(set.config?.leaseTtlSeconds, 3.5);
 });
 
 Deno.test("config: the webhook settings' defaults, and good values, are read", () => {

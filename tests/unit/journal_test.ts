@@ -185,3 +185,23 @@ Deno.test("journal: corrupted lines are quarantined once, with one warning namin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("journal: writes made while a group waits for the file join it (one fsync), numbered in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { journal } = await Journal.open(dir);
+    const first = journal.write([transition(1)]);
+    const second = journal.write([transition(2), transition(3)]);
+    assert.equal(first.synced, second.synced, "one group, one fsync");
+    assert.deepEqual([...first.entries, ...second.entries].map((e) => e.seq), [1, 2, 3]);
+    assert.deepEqual(await journal.readAfter(0, 10), [], "nothing is read back before its fsync");
+    await second.synced;
+    const third = journal.write([transition(4)]);
+    assert.notEqual(third.synced, first.synced, "a new group once the last one was written");
+    await third.synced;
+    assert.deepEqual((await journal.readAfter(0, 10)).map((e) => e.seq), [1, 2, 3, 4]);
+    journal.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -98,7 +98,10 @@ function createSource(context: SourceContext, options: WebhookSourceOptions): So
   };
 
   const syncSubscriptions = async (): Promise<void> => {
-    const wanted = streamers.flatMap((s) =>
+    // Kick's subscriptions are the app's, shared by every monitor of the database: one (the leader) syncs
+    // them, for all streamers.
+    if (!context.leader()) return;
+    const wanted = context.allStreamers().flatMap((s) =>
       s.broadcasterUserId === null ? [] : [s.broadcasterUserId]
     );
     try {

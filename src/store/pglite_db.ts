@@ -1,0 +1,207 @@
+/**
+ * The embedded PostgreSQL (PGlite) behind db.ts's Db interface. PGlite is one database session in this
+ * process. Besides this process's own queries, the daemon lends that session to the commands that reach the
+ * embedded database through its socket (embedded_server.ts); a mutex (`session`) says who has it, for a whole
+ * transaction at a time, so nobody's statements ever land inside somebody else's transaction.
+ */
+import { PGlite, type Transaction as PgliteTransaction } from "@electric-sql/pglite";
+import { UnavailableError } from "../lib/errors.ts";
+import { Mutex } from "../lib/mutex.ts";
+import { type Db, errorMessage, INT8_OID } from "./db.ts";
+
+/** Options of `openPglite`. */
+export interface PgliteOptions {
+  /** Start from this data directory image (`dumpDataDir()`) instead of running initdb; tests use it. */
+  template?: Blob;
+}
+
+/**
+ * Opens the embedded PostgreSQL in `dir` (created with mode 0700), or in memory when `dir` is undefined.
+ * Throws UnavailableError when the data directory cannot be used.
+ */
+export async function openPglite(dir?: string, options: PgliteOptions = {}): Promise<PgliteDb> {
+  try {
+    if (dir !== undefined) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      // mkdir's mode is filtered by the umask and not applied to an existing directory.
+      await Deno.chmod(dir, 0o700);
+    }
+    const pg = await PGlite.create({
+      dataDir: dir,
+      loadDataDir: options.template,
+      parsers: { [INT8_OID]: (value: string) => Number(value) },
+    });
+    if (dir !== undefined) restrictTree(dir);
+    const db = new PgliteDb(pg, pg);
+    db.dataDir = dir;
+    return db;
+  } catch (error) {
+    const where = dir === undefined ? "in memory" : `in ${JSON.stringify(dir)}`;
+    throw new UnavailableError(
+      `Cannot open the embedded database ${where}: ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * What DISCARD ALL does but DEALLOCATE ALL (another client's prepared statements stay): whatever a socket
+ * client set for the session is undone, so the monitor's queries never run with a client's search_path, role
+ * or temporary tables (a temporary `streamers` would hide the real one).
+ */
+const RESET_SESSION = [
+  "CLOSE ALL;",
+  "SET SESSION AUTHORIZATION DEFAULT;",
+  "RESET ALL;",
+  "UNLISTEN *;",
+  "SELECT pg_advisory_unlock_all();",
+  "DISCARD TEMP;",
+].join(" ");
+
+/**
+ * The one session, lent to a client of the daemon's socket (embedded_server.ts) until `release()`: nothing
+ * else runs on the database meanwhile.
+ */
+export interface PgliteSession {
+  /** Runs raw frontend protocol messages and returns PGlite's raw answer. */
+  exchange(message: Uint8Array): Promise<Uint8Array>;
+  /** Runs a script (for resetting the session between clients). */
+  exec(script: string): Promise<void>;
+  /** Runs one statement and returns its rows. */
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Whether the session is inside a transaction block now. */
+  inTransaction(): boolean;
+  /**
+   * Puts the session back as this process left it (RESET_SESSION, then the settings of
+   * `configureSession`). Only outside a transaction.
+   */
+  restore(): Promise<void>;
+  /** Gives the session back. */
+  release(): void;
+}
+
+/**
+ * The PGlite backend: one session, shared in turns (`session`) by this process's callers and the daemon's
+ * socket clients; a transaction keeps it for its whole length.
+ */
+export class PgliteDb implements Db {
+  readonly kind = "pglite" as const;
+  readonly #pg: PGlite;
+  readonly #target: PGlite | PgliteTransaction;
+  readonly #savepointDepth: number;
+  /** Who has the session: one top-level statement or transaction at a time, or one socket client's turn. */
+  readonly #session: Mutex;
+  /** Session settings that `PgliteSession.restore()` puts back (the search_path of a schema). */
+  #sessionSetup = "";
+  /** The data directory, whose files are made private again on close; undefined in memory. */
+  dataDir: string | undefined;
+
+  /** A Db over a PGlite instance, or a transaction (at a savepoint depth) of it sharing `session`. */
+  constructor(
+    pg: PGlite,
+    target: PGlite | PgliteTransaction,
+    options: { savepointDepth?: number; session?: Mutex } = {},
+  ) {
+    this.#pg = pg;
+    this.#target = target;
+    this.#savepointDepth = options.savepointDepth ?? 0;
+    this.#session = options.session ?? new Mutex();
+  }
+
+  /** Runs one statement (the extended protocol; parameters are typed by the server). */
+  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    const result = await this.#inTurn(() => this.#target.query<T>(text, params));
+    return result.rows;
+  }
+
+  /** Runs a multi-statement script. */
+  async exec(script: string): Promise<void> {
+    await this.#inTurn(() => this.#target.exec(script));
+  }
+
+  /** A PGlite transaction, or a savepoint when already in one (PGlite has no nested transactions). */
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (this.#isRoot()) {
+      return await this.#session.run(() =>
+        this.#pg.transaction((tx) => fn(new PgliteDb(this.#pg, tx, { session: this.#session })))
+      );
+    }
+    const depth = this.#savepointDepth + 1;
+    const name = `kick_monitor_sp_${depth}`;
+    await this.#target.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(
+        new PgliteDb(this.#pg, this.#target, { savepointDepth: depth, session: this.#session }),
+      );
+      await this.#target.exec(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await this.#target.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw error;
+    }
+  }
+
+  /** Runs session settings (`SET …`) now, and again whenever a socket client's turn ends. */
+  async configureSession(script: string): Promise<void> {
+    await this.exec(script);
+    this.#sessionSetup = script;
+  }
+
+  /** Waits for the session and lends it out until `release()` (embedded_server.ts). */
+  async lease(): Promise<PgliteSession> {
+    const release = await this.#session.acquire();
+    const pg = this.#pg;
+    const setup = this.#sessionSetup;
+    return {
+      exchange: (message) => pg.runExclusive(() => pg.execProtocolRaw(message)),
+      exec: async (script) => {
+        await pg.exec(script);
+      },
+      query: async <T>(text: string, params: unknown[] = []) =>
+        (await pg.query<T>(text, params)).rows,
+      inTransaction: () => pg.isInTransaction(),
+      restore: async () => {
+        await pg.exec(`${RESET_SESSION}${setup}`);
+      },
+      release,
+    };
+  }
+
+  /** Closes the database (flushing it to disk); no-op inside a transaction. */
+  async close(): Promise<void> {
+    if (!this.#isRoot() || this.#pg.closed) return;
+    await this.#pg.close();
+    try {
+      if (this.dataDir !== undefined) restrictTree(this.dataDir);
+    } catch {
+      // Best effort: the 0700 directory already keeps the files private.
+    }
+  }
+
+  #isRoot(): boolean {
+    return this.#target === this.#pg;
+  }
+
+  /** A top-level statement waits for its turn; one inside a transaction already has it. */
+  #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#isRoot() ? this.#session.run(fn) : fn();
+  }
+}
+
+/**
+ * Makes every file under `dir` 0600 and every directory 0700. PGlite's file system layer creates its files 0666
+ * whatever the umask, so this runs after it opens (and after it closes, for the files it added meanwhile; the
+ * 0700 directory keeps them private in between).
+ */
+function restrictTree(dir: string): void {
+  if (Deno.build.os === "windows") return;
+  // Synchronous calls: about a thousand small files, where async calls cost several times more.
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.isSymlink) continue;
+    const path = `${dir}/${entry.name}`;
+    const { mode } = Deno.lstatSync(path);
+    const wanted = entry.isDirectory ? 0o700 : 0o600;
+    if (mode !== null && (mode & 0o777) !== wanted) Deno.chmodSync(path, wanted);
+    if (entry.isDirectory) restrictTree(path);
+  }
+}
