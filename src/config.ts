@@ -5,87 +5,24 @@
 import { z } from "zod";
 import { parse as parseDotenv } from "dotenv";
 import { isLoopback } from "./http/access.ts";
+import { parseDatabaseUrl } from "./store/database_url.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { addSecret, MASK, redact } from "./lib/redact.ts";
-import { parseDatabaseUrl } from "./store/database_url.ts";
+import {
+  httpListen,
+  httpUrl,
+  integerIn,
+  numberIn,
+  pemOrPath,
+  postgresUrl,
+  pusherUrl,
+  urlPath,
+} from "./config_values.ts";
+
+export { PUSHER_OFF } from "./config_values.ts";
 
 export const DEFAULT_PUSHER_URL =
   "wss://ws-us2.pusher.com/app/32cbd69e4b950bf97679?protocol=7&client=js&version=8.4.0&flash=false";
-
-const httpUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
-}, { message: "expected an http(s) URL" });
-
-/** What turns Pusher off (KICK_PUSHER_URL=off): the daemon then runs on webhooks and the poll only. */
-export const PUSHER_OFF = "off";
-
-const pusherUrl = z.string().refine((value) => {
-  if (value === PUSHER_OFF) return true;
-  try {
-    const url = new URL(value);
-    return url.protocol === "ws:" || url.protocol === "wss:";
-  } catch {
-    return false;
-  }
-}, { message: 'expected a ws:// or wss:// URL, or "off"' });
-
-const postgresUrl = z.string().superRefine((value, ctx) => {
-  try {
-    parseDatabaseUrl(value);
-  } catch (error) {
-    ctx.addIssue({
-      code: "custom",
-      message: `${
-        error instanceof Error ? error.message : String(error)
-      } (postgres://user:password@host:5432/db, or postgres://user@/db?host=/var/run/postgresql for a Unix socket)`,
-    });
-  }
-});
-
-function integerIn(min: number, max: number, unit: string) {
-  return z.string().trim().regex(/^\d+$/, { message: `expected a whole number of ${unit}` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `expected ${min} to ${max} ${unit}` });
-}
-
-function numberIn(min: number, max: number, unit: string) {
-  return z.string().trim().regex(/^\d+(\.\d+)?$/, { message: `expected a number of ${unit}` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `expected ${min} to ${max} ${unit}` });
-}
-
-const httpListen = z.string().trim().transform((value, ctx) => {
-  if (value === "off") return null;
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) {
-    ctx.addIssue({ code: "custom", message: 'expected "host:port" or "off"' });
-    return z.NEVER;
-  }
-  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
-});
-
-/** A URL path: starts with "/", no query, fragment, spaces or dot segments. */
-const urlPath = z.string().trim().refine(
-  (value) => /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value) && !/(^|\/)\.\.?(\/|$)/.test(value),
-  { message: 'expected a URL path such as "/kick/webhook" (no query, spaces or ".." segments)' },
-);
-
-/**
- * KICK_WEBHOOK_PUBLIC_KEY: PEM text, or the path of a PEM file. Only its form is checked here (a PEM block, or
- * something that can be a path); the file is read and the key imported when the receiver starts
- * (src/kick/webhook_key.ts), which names the variable in its errors too.
- */
-const pemOrPath = z.string().trim().refine(
-  (value) =>
-    value.includes("-----BEGIN") ? /-----END [A-Z0-9 ]+-----/.test(value) : !/[\n\r\0]/.test(value),
-  { message: "expected PEM text (-----BEGIN PUBLIC KEY----- …) or the path of a PEM file" },
-);
 
 /** Every variable, its schema and default. Keys are the environment variable names. */
 const variableSchemas = {

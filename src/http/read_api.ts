@@ -7,7 +7,8 @@
  *   `types=online,offline,title` adds title changes (online and offline only by default, as documented);
  * - `GET /api/v1/streamers/{slug}/sessions?limit=`: as `streamers history --json`;
  * - `GET /api/v1/stream?types=`: Server-Sent Events, one `transition` event per committed transition (title
- *   changes only when `types` asks for them, as for events);
+ *   changes only when `types` asks for them, as for events), and a `viewers` event with a live streamer's
+ *   first viewer count;
  * - `GET /badge/{slug}.svg`: live / offline, shields-style;
  * - `GET /export/sessions.csv?streamer=`: sessions as CSV.
  *
@@ -23,6 +24,8 @@ import type { Store } from "../store/store.ts";
 import { SECURITY_HEADERS } from "./access.ts";
 import type { Route } from "./server.ts";
 import type { StreamerSnapshot } from "./streamer_snapshot.ts";
+import { streamersBody } from "./streamers_body.ts";
+import type { ViewerCount } from "../monitor/viewer_counts.ts";
 
 /** Where the read API gets its data; either may be absent while the daemon starts. */
 export interface ReadApiOptions {
@@ -36,6 +39,12 @@ export interface ReadApiOptions {
    * from it, serialised once per change, instead of reading every streamer per request.
    */
   snapshot?: StreamerSnapshot;
+  /** The latest viewer count of a live streamer (Monitor.viewers), sent with a transition to online. */
+  viewers?: (slug: string) => ViewerCount | null;
+  /** Subscribes to each live streamer's first viewer count (ViewerCounts.onFirstCount), sent as `viewers`. */
+  subscribeFirstCounts?: (
+    listener: (slug: string, count: ViewerCount) => void,
+  ) => (() => void) | null;
 }
 
 const MAX_LIMIT = 1_000;
@@ -102,27 +111,23 @@ async function streamersFromSnapshot(
 ): Promise<Response> {
   const documents = await snapshot.documents();
   if (documents === null) return problem(503, "the monitor is starting; try again in a moment");
-  // Encoded and gzipped once per change: with 10,000 streamers the JSON is ~2.5 MB (~10× less gzipped), and
-  // a client that takes gzip then gets the same bytes each time instead of a compression per answer.
-  const variants = await snapshot.derived("api/v1/streamers", documents, async () => {
-    const raw = new TextEncoder().encode(JSON.stringify(documents));
-    const gzip = new Uint8Array(
-      await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")))
-        .arrayBuffer(),
-    );
-    return { raw, gzip, etag: await etagOf(raw) };
-  });
+  const body = snapshot.derived("api/v1/streamers", documents, () => streamersBody(documents));
   const headers = { "content-type": "application/json", vary: "accept-encoding" };
-  if (!/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "")) {
-    return await withEtag(request, variants.raw, headers, 200, variants.etag);
+  // Identity while the gzip variant is being compressed (always current), and to a client that revalidates
+  // the identity body it holds (a 304 then, not the same JSON again, gzipped).
+  if (
+    body.gzip === null || !/\bgzip\b/i.test(request.headers.get("accept-encoding") ?? "") ||
+    request.headers.get("if-none-match") === body.etag
+  ) {
+    return await withEtag(request, body.identity, headers, 200, body.etag);
   }
   // Each encoding its own strong ETag (RFC 9110 §8.8.3).
   return await withEtag(
     request,
-    variants.gzip,
+    body.gzip,
     { ...headers, "content-encoding": "gzip" },
     200,
-    variants.etag.replace(/"$/, '-gz"'),
+    body.etag.replace(/"$/, '-gz"'),
   );
 }
 
@@ -255,6 +260,9 @@ function stream(options: ReadApiOptions, types: readonly TransitionType[]): Resp
       const unsubscribe = options.subscribe((transitions) => {
         for (const t of transitions) {
           if (!types.includes(t.type)) continue;
+          // What the daemon knows of the viewers (a poll's count; Pusher's go-live has none), so the page
+          // can show it without a reload.
+          const count = t.type === "online" ? options.viewers?.(t.slug) ?? null : null;
           const data = {
             slug: t.slug,
             type: t.type,
@@ -262,15 +270,30 @@ function stream(options: ReadApiOptions, types: readonly TransitionType[]): Resp
             source: t.source,
             baseline: t.baseline,
             title: t.title,
-            category: t.category,
+            category: t.category ?? count?.category ?? null,
+            viewers: count?.viewers ?? null,
+            viewers_seen_at: count?.seenAt.toISOString() ?? null,
           };
           send(`event: transition\ndata: ${JSON.stringify(data)}\n\n`);
         }
+      });
+      // The first count of a streamer already live (a Pusher go-live has none; the poll after it does), with
+      // the category that came with it: the page completes the row it added. Clients listening for
+      // `transition` only never see it (SSE delivers a named event to its own listeners).
+      const unsubscribeCounts = options.subscribeFirstCounts?.((slug, count) => {
+        const data = {
+          slug,
+          viewers: count.viewers,
+          viewers_seen_at: count.seenAt.toISOString(),
+          category: count.category,
+        };
+        send(`event: viewers\ndata: ${JSON.stringify(data)}\n\n`);
       });
       const heartbeat = setInterval(() => send(": keep-alive\n\n"), options.heartbeatMs ?? 15_000);
       stop = () => {
         clearInterval(heartbeat);
         unsubscribe?.();
+        unsubscribeCounts?.();
       };
     },
     cancel() {

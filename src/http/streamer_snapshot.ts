@@ -8,6 +8,7 @@
  */
 import { type StreamerDocument, streamerDocument } from "../domain/documents.ts";
 import type { Transition } from "../domain/types.ts";
+import type { ViewerCount } from "../monitor/viewer_counts.ts";
 import { log } from "../lib/log.ts";
 import type { Store } from "../store/store.ts";
 
@@ -16,6 +17,11 @@ export interface StreamerSnapshotOptions {
   store: () => Store | null;
   /** Subscribes to committed transitions (Monitor.onCommitted); null until the monitor runs. */
   subscribe: (listener: (transitions: Transition[]) => void) => (() => void) | null;
+  /**
+   * The latest viewer count of a live streamer (Monitor.viewers); kept beside the documents, not in them:
+   * it changes every poll pass, and the JSON documents are the CLI's, which the store cannot give a count.
+   */
+  viewers?: (slug: string) => ViewerCount | null;
   /** How old the last read may get before a background re-read, ms (default 30,000). */
   refreshMs?: number;
   now?: () => number;
@@ -39,6 +45,58 @@ export function applyTransition(document: StreamerDocument, t: Transition): Stre
       ? document.session
       : { started_at: at, title: t.title, category: t.category },
   };
+}
+
+/** Each document's JSON, for as long as the document object is alive (documents are never mutated). */
+const jsonByDocument = new WeakMap<StreamerDocument, string>();
+
+/** `JSON.stringify(document)`, computed once per document object. */
+export function documentJson(document: StreamerDocument): string {
+  let json = jsonByDocument.get(document);
+  if (json === undefined) {
+    json = JSON.stringify(document);
+    jsonByDocument.set(document, json);
+  }
+  return json;
+}
+
+/**
+ * Whether two documents say the same, field by field (no allocation: a re-read compares 10,000 every 30 s;
+ * comparing their JSON cost ~20 MB more RSS, bench 8). A field added to StreamerDocument must be added here:
+ * web_test.ts fails until it is.
+ */
+export function sameDocument(a: StreamerDocument, b: StreamerDocument): boolean {
+  return a.slug === b.slug && a.broadcaster_user_id === b.broadcaster_user_id &&
+    a.channel_id === b.channel_id && a.status === b.status && a.status_reason === b.status_reason &&
+    a.coverage === b.coverage && a.status_changed_at === b.status_changed_at &&
+    a.last_checked_at === b.last_checked_at &&
+    (a.session === b.session || (a.session !== null && b.session !== null &&
+      a.session.started_at === b.session.started_at && a.session.title === b.session.title &&
+      a.session.category === b.session.category));
+}
+
+/**
+ * `fresh`, with the previous objects of the documents that did not change, or `previous` itself when nothing
+ * did: what was derived from them (the API's encoded body, each document's JSON) stays valid, so a re-read
+ * that finds nothing new costs no request a re-encode (bench 8).
+ */
+export function keepUnchanged(
+  previous: StreamerDocument[] | null,
+  fresh: StreamerDocument[],
+): StreamerDocument[] {
+  if (previous === null) return fresh;
+  const bySlug = new Map(previous.map((document) => [document.slug, document]));
+  let same = previous.length === fresh.length;
+  const kept = fresh.map((document, i) => {
+    const old = bySlug.get(document.slug);
+    if (old === undefined || !sameDocument(old, document)) {
+      same = false;
+      return document;
+    }
+    if (previous[i] !== old) same = false;
+    return old;
+  });
+  return same ? previous : kept;
 }
 
 /** Every streamer's document, from memory; see the module comment. */
@@ -78,6 +136,12 @@ export class StreamerSnapshot {
     return this.#documents;
   }
 
+  /** The latest viewer count of a streamer that is live now; null when unknown or not live. */
+  viewersOf(document: StreamerDocument): ViewerCount | null {
+    if (document.status !== "online") return null;
+    return this.#options.viewers?.(document.slug) ?? null;
+  }
+
   /** `build(documents)`, computed once per change of the documents. */
   derived<T>(key: string, documents: readonly StreamerDocument[], build: () => T): T {
     if (documents !== this.#documents) return build();
@@ -91,10 +155,13 @@ export class StreamerSnapshot {
     const startedAt = (this.#options.now ?? Date.now)();
     this.#loading = (async () => {
       try {
-        const fresh = (await store.listStreamers()).map(streamerDocument);
-        this.#documents = fresh;
+        const read = (await store.listStreamers()).map(streamerDocument);
+        const fresh = keepUnchanged(this.#documents, read);
         this.#loadedAt = startedAt;
-        this.#memo.clear();
+        if (fresh !== this.#documents) {
+          this.#documents = fresh;
+          this.#memo.clear();
+        }
         const late = this.#sinceLoadStarted;
         this.#sinceLoadStarted = [];
         this.#applyToDocuments(late);

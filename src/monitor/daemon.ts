@@ -10,6 +10,7 @@ import { requireUsableDataDir } from "../config_usability.ts";
 import { type HttpServer, startHttpServer } from "../http/server.ts";
 import { readApiRoutes } from "../http/read_api.ts";
 import { StreamerSnapshot } from "../http/streamer_snapshot.ts";
+import type { ViewerCount } from "./viewer_counts.ts";
 import { webRoutes } from "../web/routes.ts";
 import type { Transition } from "../domain/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
@@ -100,6 +101,9 @@ async function runUntil(
     store: () => starting.monitor === null ? null : opened?.store ?? null,
     subscribe: (listener: (transitions: Transition[]) => void) =>
       starting.monitor?.onCommitted(listener) ?? null,
+    viewers: (slug: string) => starting.monitor?.viewers.of(slug) ?? null,
+    subscribeFirstCounts: (listener: (slug: string, count: ViewerCount) => void) =>
+      starting.monitor?.viewers.onFirstCount(listener) ?? null,
   };
   const snapshot = new StreamerSnapshot(pageData);
   try {

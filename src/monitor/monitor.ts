@@ -32,6 +32,7 @@ import { SOURCES } from "./sources/mod.ts";
 import { SINKS } from "../sinks/mod.ts";
 import { PreJournal } from "../journal/pre_journal.ts";
 import { coverageOf } from "../domain/documents.ts";
+import { ViewerCounts } from "./viewer_counts.ts";
 import { LeaseKeeper, type OwnershipChange } from "./ownership.ts";
 import { type MonitorStatus, STATUS_FILE, writeStatusFile } from "./monitor_status.ts";
 
@@ -78,6 +79,8 @@ export interface MonitorOptions {
 /** The running monitor. */
 export class Monitor {
   readonly metrics = new Registry();
+  /** The latest viewer counts of live streamers (the status page) and the sessions' peaks (the store). */
+  readonly viewers: ViewerCounts;
   #config: Config;
   #store: Store;
   #pipeline: Pipeline;
@@ -109,6 +112,8 @@ export class Monitor {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#journal = journal;
+    this.viewers = ViewerCounts.forStore(options.store);
+    this.onCommitted((transitions) => this.viewers.committed(transitions));
     this.#pipeline = new Pipeline({
       offlineGraceMs: options.config.offlineGraceSeconds * 1000,
       pollIntervalMs: options.config.pollIntervalSeconds * 1000,
@@ -421,6 +426,7 @@ export class Monitor {
       for (const source of this.#sources) source.observed?.(observation);
       for (const t of this.#pipeline.ingest(observation)) transitions.push(t);
     }
+    this.viewers.observed(observations);
     return this.#record(transitions);
   }
 

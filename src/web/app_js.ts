@@ -1,8 +1,8 @@
 /**
  * The pages' script, served by the daemon as /static/app.js (a TS module so `deno compile` carries it; the
  * CSP allows only the daemon's own scripts). Plain JavaScript, no framework: it shows times in the reader's
- * zone and applies each `transition` from GET /api/v1/stream (Server-Sent Events) to the page without a
- * reload. It writes text with textContent only, so a streamer's title can never become markup.
+ * zone and applies each `transition` from GET /api/v1/stream (Server-Sent Events; with the viewers the daemon
+ * knows, when it knows them) to the page without a reload. It writes text with textContent only, so a streamer's title can never become markup.
  */
 export const APP_JS = `"use strict";
 (function () {
@@ -26,6 +26,16 @@ export const APP_JS = `"use strict";
   function textCell(text) {
     var cell = document.createElement("td");
     cell.textContent = text || "";
+    return cell;
+  }
+  // As pages.ts renders it: the count, and when it was seen as the tooltip; empty when unknown.
+  function viewersCell(t) {
+    var cell = document.createElement("td");
+    cell.className = "num";
+    if (typeof t.viewers === "number") {
+      cell.textContent = t.viewers.toLocaleString("en-US");
+      if (t.viewers_seen_at) cell.title = "seen " + t.viewers_seen_at;
+    }
     return cell;
   }
   function slugCell(slug) {
@@ -71,6 +81,7 @@ export const APP_JS = `"use strict";
     if (t.type === "online") {
       row.appendChild(textCell(t.title));
       row.appendChild(textCell(t.category));
+      row.appendChild(viewersCell(t));
       row.appendChild(timeCell(t.occurred_at));
       prepend("live", row);
       addCount("live", 1);
@@ -99,12 +110,43 @@ export const APP_JS = `"use strict";
     if (title) title.textContent = t.type === "online" ? (t.title || "—") : "—";
     var category = document.getElementById("state-category");
     if (category) category.textContent = t.type === "online" ? (t.category || "—") : "—";
+    var viewers = document.getElementById("state-viewers");
+    if (viewers) {
+      viewers.textContent = t.type === "online" && typeof t.viewers === "number"
+        ? t.viewers.toLocaleString("en-US") : "—";
+    }
     var row = document.createElement("tr");
     row.appendChild(timeCell(t.occurred_at));
     row.appendChild(textCell(t.type));
     row.appendChild(textCell(t.source));
     row.appendChild(textCell(t.title));
     prepend("events", row);
+  }
+  // A live streamer's first viewer count (and the category the poll gave with it) completes what a
+  // transition left blank; nothing else is touched, so a reload and this agree.
+  function applyCount(c) {
+    if (page === "status") {
+      var body = tbody("live");
+      if (!body) return;
+      for (var i = 0; i < body.rows.length; i++) {
+        var row = body.rows[i];
+        if (row.dataset.slug !== c.slug) continue;
+        if (row.cells.length > 2 && !row.cells[2].textContent && c.category) {
+          row.cells[2].textContent = c.category;
+        }
+        var cell = row.querySelector("td.num");
+        if (cell) cell.replaceWith(viewersCell(c));
+        return;
+      }
+      return;
+    }
+    if (c.slug !== document.body.dataset.slug) return;
+    var state = document.getElementById("state");
+    if (!state || state.textContent !== "live") return;
+    var viewers = document.getElementById("state-viewers");
+    if (viewers) viewers.textContent = c.viewers.toLocaleString("en-US");
+    var category = document.getElementById("state-category");
+    if (category && category.textContent === "—" && c.category) category.textContent = c.category;
   }
   function say(text) {
     var el = document.getElementById("live-updates");
@@ -123,6 +165,11 @@ export const APP_JS = `"use strict";
     else applyToStreamerPage(t);
     say(t.slug + (t.type === "online" ? " went live" : " went offline") + " at " +
       new Date(t.occurred_at).toLocaleTimeString());
+  });
+  source.addEventListener("viewers", function (event) {
+    var c;
+    try { c = JSON.parse(event.data); } catch (e) { return; }
+    if (typeof c.viewers === "number") applyCount(c);
   });
 })();
 `;

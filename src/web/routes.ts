@@ -88,6 +88,7 @@ export function webRoutes(options: WebOptions): Route[] {
             () => groupStreamers(streamers),
           ),
           status: options.status(),
+          viewers: (s) => options.snapshot.viewersOf(s),
           pages: {
             live: pageNumber(url, "live"),
             offline: pageNumber(url, "offline"),
@@ -117,8 +118,10 @@ export function webRoutes(options: WebOptions): Route[] {
           store.listSessions(slug, SESSIONS_READ),
           store.listEvents({ slug, limit: EVENTS_SHOWN }),
         ]);
+        const streamer = streamerDocument(record);
         return page(renderStreamerPage({
-          streamer: streamerDocument(record),
+          streamer,
+          viewers: options.snapshot.viewersOf(streamer),
           sessions: sessions
             .filter((s) => (s.endedAt?.getTime() ?? nowMs) >= since)
             .map(sessionDocument),

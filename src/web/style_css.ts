@@ -38,6 +38,7 @@ tr.fresh { animation: fresh 3s ease-out; }
 @keyframes fresh { from { background: var(--panel); } to { background: transparent; } }
 @media (prefers-reduced-motion: reduce) { tr.fresh { animation: none; } }
 .muted { color: var(--muted); }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: var(--ok); }
 .bad { color: var(--bad); }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); gap: .5rem; margin: 0; }

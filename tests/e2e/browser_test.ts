@@ -92,6 +92,13 @@ Deno.test({
         "gamma listed live",
         `!!document.querySelector('#live tr[data-slug="gamma"]')`,
       );
+      // gamma was live before the daemon started: the first poll pass counted its viewers (the sim's 100).
+      assert.equal(
+        await page.evaluate<string>(
+          `document.querySelector('#live tr[data-slug="gamma"] td.num').textContent`,
+        ),
+        "100",
+      );
       await waitInPage(
         page,
         "the event stream to connect",
@@ -158,6 +165,19 @@ Deno.test({
       await Deno.writeFile(new URL("streamer-page.png", OUTPUT), await page.screenshot());
 
       assert.deepEqual(page.errors, [], "the pages reported errors");
+
+      // gamma's page: the count and when it was seen, and the open session's peak written by the poll pass.
+      await page.navigate(`${base}/streamers/gamma`);
+      assert.match(
+        await page.evaluate<string>("document.getElementById('state-viewers').textContent"),
+        /^100 \(seen .+\)$/,
+      );
+      assert.equal(
+        await page.evaluate<string>(
+          `document.querySelector('#sessions-heading + .scroll tbody td.num').textContent`,
+        ),
+        "100",
+      );
 
       // On a phone, in the dark: nothing wider than the screen (tables scroll inside their own box).
       const phone = await browser.newPage({ width: 390, height: 844, mobile: true, dark: true });

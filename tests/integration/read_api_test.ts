@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { eventDocument, streamerDocument } from "../../src/domain/documents.ts";
 import type { Transition } from "../../src/domain/types.ts";
 import { readApiRoutes } from "../../src/http/read_api.ts";
+import { ViewerCounts } from "../../src/monitor/viewer_counts.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { dedupeKeyOf } from "../../src/monitor/status_machine.ts";
 import { testBackends } from "../helpers/db.ts";
@@ -40,6 +41,8 @@ for (const backend of testBackends()) {
   Deno.test(`read API (${backend.name}): documents, paging, ETag, SSE, badge and CSV`, async () => {
     const database = await backend.open();
     const listeners = new Set<(transitions: Transition[]) => void>();
+    const counts = new ViewerCounts({ recordPeaks: () => Promise.resolve([]) });
+    let countListeners = 0;
     const server = startHttpServer({ hostname: "127.0.0.1", port: 0 }, {
       health: () => ({ healthy: true }),
       metrics: () => "",
@@ -50,6 +53,15 @@ for (const backend of testBackends()) {
           return () => listeners.delete(listener);
         },
         heartbeatMs: 50,
+        viewers: (slug) => counts.of(slug),
+        subscribeFirstCounts: (listener) => {
+          countListeners++;
+          const stop = counts.onFirstCount(listener);
+          return () => {
+            countListeners--;
+            stop();
+          };
+        },
       }),
     });
     const base = `http://127.0.0.1:${server.port}`;
@@ -145,7 +157,25 @@ for (const backend of testBackends()) {
       assert.equal(stream.headers.get("content-type"), "text/event-stream");
       const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      for (const listener of listeners) listener([transition("beta", "online", 500, "hello")]);
+      // The poll's count (and category) for beta, then its go-live transition without a category (as
+      // Pusher's): the stream carries the first count as `viewers`, and the transition with what is known.
+      const seenAt = new Date("2026-12-03T12:00:00Z");
+      counts.observed([{
+        slug: "beta",
+        status: "online",
+        observedAt: seenAt,
+        receivedAt: seenAt,
+        source: "poll",
+        evidence: "poll",
+        livestreamId: null,
+        title: "hello",
+        category: "Chess",
+        viewers: 4321,
+        raw: null,
+      }]);
+      for (const listener of listeners) {
+        listener([{ ...transition("beta", "online", 500, "hello"), category: null }]);
+      }
       let text = "";
       while (!text.includes("event: transition")) text += (await reader.read()).value ?? "";
       while (!text.includes("\n\n", text.indexOf("event: transition"))) {
@@ -154,9 +184,19 @@ for (const backend of testBackends()) {
       const data = JSON.parse(/event: transition\ndata: (.*)\n/.exec(text)![1]);
       assert.equal(data.slug, "beta");
       assert.equal(data.type, "online");
+      assert.equal(data.viewers, 4321);
+      assert.equal(data.viewers_seen_at, seenAt.toISOString());
+      assert.equal(data.category, "Chess");
+      assert.deepEqual(JSON.parse(/event: viewers\ndata: (.*)\n/.exec(text)![1]), {
+        slug: "beta",
+        viewers: 4321,
+        viewers_seen_at: seenAt.toISOString(),
+        category: "Chess",
+      });
       await reader.cancel();
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(listeners.size, 0, "a closed stream unsubscribes");
+      assert.equal(countListeners, 0, "a closed stream unsubscribes from viewer counts");
     } finally {
       await server.close();
       await database.cleanup();

@@ -5,12 +5,21 @@
 import assert from "node:assert/strict";
 import type { SessionDocument, StreamerDocument } from "../../src/domain/documents.ts";
 import type { Transition } from "../../src/domain/types.ts";
+import type { ViewerCount } from "../../src/monitor/viewer_counts.ts";
 import { AccessGuard, TOKEN_COOKIE } from "../../src/http/access.ts";
-import { applyTransition, StreamerSnapshot } from "../../src/http/streamer_snapshot.ts";
+import {
+  applyTransition,
+  documentJson,
+  keepUnchanged,
+  sameDocument,
+  StreamerSnapshot,
+} from "../../src/http/streamer_snapshot.ts";
+import { gzipInSlices, streamersBody } from "../../src/http/streamers_body.ts";
 import type { Store } from "../../src/store/store.ts";
 import { STRIP_DAYS, stripPieces, weeklyHours } from "../../src/web/charts.ts";
 import { escapeHtml, formatDuration, html } from "../../src/web/html.ts";
 import {
+  formatCount,
   groupStreamers,
   PAGE_SIZE,
   renderStatusPage,
@@ -62,6 +71,7 @@ Deno.test("a title of <script>alert(1)</script> renders as text on both pages", 
   const page = renderStatusPage({
     groups: groupStreamers([streamer("alpha", "online", "2026-12-03T11:00:00Z")]),
     status: null,
+    viewers: () => null,
     pages: { live: 1, offline: 1, unknown: 1 },
   });
   assert.ok(!page.includes("<script>alert"), "the title became markup");
@@ -72,6 +82,7 @@ Deno.test("a title of <script>alert(1)</script> renders as text on both pages", 
   assert.match(page, /<script src="\/static\/app\.js" defer><\/script>/);
   const own = renderStreamerPage({
     streamer: streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    viewers: null,
     sessions: [session("2026-12-03T11:00:00Z", null, EVIL)],
     events: [{
       id: 1,
@@ -106,6 +117,7 @@ Deno.test("the status page lists live first, newest change first, in pages", () 
   const second = renderStatusPage({
     groups: groupStreamers(many),
     status: null,
+    viewers: () => null,
     pages: { live: 1, offline: 2, unknown: 1 },
   });
   assert.ok(second.includes(`data-slug="off${PAGE_SIZE.offline}"`));
@@ -309,10 +321,146 @@ Deno.test("the sources' health on the page is redacted like /healthz, and escape
       leader: true,
       instances: [],
     },
+    viewers: () => null,
     pages: { live: 1, offline: 1, unknown: 1 },
   });
   assert.ok(!page.includes("hunter2secret"), "a password reached the page");
   assert.match(page, /1 of 2/);
   assert.ok(!page.includes(EVIL));
   assert.match(page, /class="bad">failing/);
+});
+
+Deno.test("viewers: the live table and the streamer page show the latest count and when it was seen", () => {
+  const seenAt = new Date("2026-12-03T11:58:00Z");
+  const live = streamer("alpha", "online", "2026-12-03T11:00:00Z");
+  const quiet = streamer("beta", "online", "2026-12-03T10:00:00Z");
+  // Opened by Pusher: no category in the session; the poll's, kept with the count, stands in (escaped).
+  const pushed = streamer("gamma", "online", "2026-12-03T09:00:00Z");
+  pushed.session = { ...pushed.session!, category: null };
+  const asked: string[] = [];
+  const page = renderStatusPage({
+    groups: groupStreamers([live, quiet, pushed]),
+    status: null,
+    viewers: (s) => {
+      asked.push(s.slug);
+      if (s.slug === "gamma") return { viewers: 3, seenAt, category: `<b>Chess</b>` };
+      return s.slug === "alpha" ? { viewers: 12345, seenAt, category: "Poker" } : null;
+    },
+    pages: { live: 1, offline: 1, unknown: 1 },
+  });
+  assert.deepEqual(asked.sort(), ["alpha", "beta", "gamma"]);
+  const gamma = page.slice(page.indexOf('data-slug="gamma"'));
+  assert.match(gamma.slice(0, gamma.indexOf("</tr>")), /<td>&lt;b&gt;Chess&lt;\/b&gt;<\/td>/);
+  // The session's own category wins over the poll's.
+  assert.ok(!page.includes("Poker"));
+  assert.match(page, /<th scope="col">Viewers<\/th>/);
+  assert.match(page, /<td class="num" title="seen 2026-12-03T11:58:00.000Z">12,345<\/td>/);
+  // beta's row has an empty viewers cell, so its columns still line up with the header.
+  const beta = page.slice(page.indexOf('data-slug="beta"'));
+  assert.match(beta.slice(0, beta.indexOf("</tr>")), /<td class="num"><\/td>/);
+
+  const own = (viewers: ViewerCount | null) =>
+    renderStreamerPage({
+      streamer: live,
+      viewers,
+      sessions: [
+        { ...session("2026-12-03T11:00:00Z", null), peak_viewers: 20000 },
+        { ...session("2026-12-02T11:00:00Z", "2026-12-02T12:00:00Z"), peak_viewers: null },
+      ],
+      events: [],
+      nowMs: NOW,
+    });
+  const known = own({ viewers: 12345, seenAt, category: null });
+  assert.match(
+    known,
+    /id="state-viewers">12,345 <span class="muted">\(seen <time datetime="2026-12-03T11:58:00.000Z">/,
+  );
+  assert.match(known, /<th scope="col">Peak viewers<\/th>/);
+  assert.match(known, /<td class="num">20,000<\/td>/);
+  assert.match(own(null), /id="state-viewers">—<\/dd>/);
+});
+
+Deno.test("the snapshot gives viewers of live streamers only", () => {
+  const snapshot = new StreamerSnapshot({
+    store: () => null,
+    subscribe: () => null,
+    viewers: (slug) => ({ viewers: slug.length, seenAt: new Date(NOW), category: null }),
+  });
+  assert.equal(snapshot.viewersOf(streamer("abc", "online", null))?.viewers, 3);
+  assert.equal(snapshot.viewersOf(streamer("abc", "offline", null)), null);
+  assert.equal(snapshot.viewersOf(streamer("abc", "unknown", null)), null);
+  const without = new StreamerSnapshot({ store: () => null, subscribe: () => null });
+  assert.equal(without.viewersOf(streamer("abc", "online", null)), null);
+});
+
+Deno.test("the API body: exactly JSON.stringify of the documents, and its gzip the same bytes", async () => {
+  const documents = [
+    streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    streamer("beta", "offline", "2026-12-03T10:00:00Z"),
+  ];
+  const body = streamersBody(documents);
+  assert.equal(new TextDecoder().decode(body.identity), JSON.stringify(documents));
+  assert.equal(new TextDecoder().decode(streamersBody([]).identity), "[]");
+  assert.match(body.etag, /^"[0-9a-f]{24}"$/);
+  await body.gzipped;
+  const unzipped = await new Response(
+    new Blob([body.gzip!]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).arrayBuffer();
+  assert.deepEqual(new Uint8Array(unzipped), body.identity);
+  // Larger than one slice: still one gzip stream of the same bytes.
+  const big = new Uint8Array(200 * 1024).map((_, i) => i % 251);
+  const back = await new Response(
+    new Blob([await gzipInSlices(big)]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).arrayBuffer();
+  assert.deepEqual(new Uint8Array(back), big);
+});
+
+Deno.test("a re-read keeps the objects of unchanged documents, and the array when nothing changed", () => {
+  const previous = [
+    streamer("alpha", "online", "2026-12-03T11:00:00Z"),
+    streamer("beta", "offline", "2026-12-03T10:00:00Z"),
+  ];
+  const copies = () => previous.map((d) => structuredClone(d));
+  assert.equal(keepUnchanged(previous, copies()), previous, "nothing changed, yet a new array");
+  assert.equal(keepUnchanged(null, previous), previous);
+  const changed = copies();
+  changed[1] = { ...changed[1], last_checked_at: "2026-12-03T12:00:00.000Z" };
+  const kept = keepUnchanged(previous, changed);
+  assert.notEqual(kept, previous);
+  assert.equal(kept[0], previous[0], "an unchanged document was replaced");
+  assert.equal(kept[1], changed[1]);
+  // A streamer added, removed or moved is a change too.
+  assert.notEqual(keepUnchanged(previous, copies().slice(0, 1)), previous);
+  assert.notEqual(keepUnchanged(previous, copies().reverse()), previous);
+  assert.equal(documentJson(previous[0]), JSON.stringify(previous[0]));
+  // sameDocument compares field by field: a field added to the document must be compared too.
+  assert.deepEqual(Object.keys(previous[0]).sort(), [
+    "broadcaster_user_id",
+    "channel_id",
+    "coverage",
+    "last_checked_at",
+    "session",
+    "slug",
+    "status",
+    "status_changed_at",
+    "status_reason",
+  ], "StreamerDocument changed: compare the new field in sameDocument (streamer_snapshot.ts)");
+  assert.deepEqual(Object.keys(previous[0].session!).sort(), ["category", "started_at", "title"]);
+  for (const [field, value] of Object.entries({ status_reason: "banned", channel_id: 9 })) {
+    assert.ok(!sameDocument(previous[1], { ...previous[1], [field]: value }), field);
+  }
+  assert.ok(
+    !sameDocument(previous[0], {
+      ...previous[0],
+      session: { ...previous[0].session!, category: "Chess" },
+    }),
+  );
+  assert.ok(sameDocument(previous[0], structuredClone(previous[0])));
+});
+
+Deno.test("counts read with thousands separators", () => {
+  assert.deepEqual(
+    [0, 7, 999, 1000, 12345, 1234567, -1500].map(formatCount),
+    ["0", "7", "999", "1,000", "12,345", "1,234,567", "-1,500"],
+  );
 });
