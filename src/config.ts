@@ -58,7 +58,7 @@ const variableSchemas = {
   KICK_MONITOR_INSTANCE: z.string().trim().regex(/^[A-Za-z0-9._:@-]{1,200}$/, {
     message: "expected 1 to 200 letters, digits or . _ : @ - (e.g. the host name)",
   }).optional(),
-  // At least 3 s: the heartbeat renews every TTL / 3, and a second is the least it can usefully wait.
+  // At least 3 s: the heartbeat renews every TTL / 5 but at most once a second, so at least three times a TTL.
   KICK_MONITOR_LEASE_TTL: numberIn(3, 3_600, "seconds").default(15),
 } as const;
 
