@@ -79,7 +79,8 @@ export class PreJournal {
   /** Journals transitions (dropping past the bound while the journal fails, see the module documentation). */
   add(transitions: Transition[]): void {
     if (transitions.length === 0) return;
-    const room = Math.max(0, (this.#options.max ?? DEFAULT_MAX_UNJOURNALED) - this.size);
+    const max = this.#options.max ?? DEFAULT_MAX_UNJOURNALED;
+    const room = Math.max(0, max - this.size);
     const kept = transitions.slice(0, room);
     const dropped = transitions.slice(room);
     for (const t of kept) {
@@ -92,7 +93,12 @@ export class PreJournal {
     }
     if (dropped.length > 0) {
       this.#dropped?.inc({}, dropped.length);
-      log.error("the journal cannot be written and its buffer is full; dropping transitions", {
+      // Two causes, one bound: a journal that refuses writes (a full disk), or a burst larger than the bound
+      // arriving at once (the start-up reconciliation of more streamers than it holds, bench 9).
+      const why = this.#recovering !== null
+        ? "the journal cannot be written and its buffer is full"
+        : `more transitions arrived at once than wait for the journal (at most ${max})`;
+      log.error(`${why}; dropping transitions (the next poll finds them again)`, {
         count: dropped.length,
         slugs: [...new Set(dropped.map((t) => t.slug))].slice(0, 20),
       });
