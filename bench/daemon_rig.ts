@@ -83,30 +83,15 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
     }
     const port = freePort();
     const spawnedAt = performance.now();
-    child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...(options.denoArgs ?? []), MAIN, "service", "start"],
-      env: {
-        DATABASE_URL: database.url,
-        KICK_CLIENT_ID: "bench",
-        KICK_CLIENT_SECRET: "bench-secret",
-        KICK_OAUTH_URL: kick.url,
-        KICK_API_URL: kick.url,
-        KICK_WEB_URL: kick.url,
-        KICK_PUSHER_URL: pusher.url,
-        KICK_MONITOR_DATA_DIR: dataDir,
-        KICK_MONITOR_HTTP: `127.0.0.1:${port}`,
-        // The start-up reconciliation of 10,000 streamers is benchmark 5's subject; here it should just be done.
-        KICK_API_RATE: "1000",
-        // No periodic pass inside the measured windows.
-        KICK_MONITOR_POLL_INTERVAL: "86400",
-        LOG_LEVEL: "warn",
-        ...options.env,
-      },
-      cwd: dataDir,
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
+    child = spawnBenchDaemon({
+      databaseUrl: database.url,
+      kickUrl: kick.url,
+      pusherUrl: pusher.url,
+      dataDir,
+      port,
+      denoArgs: options.denoArgs,
+      env: options.env,
+    });
     return {
       world,
       pusher,
@@ -120,4 +105,45 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
     await stop();
     throw error;
   }
+}
+
+/** Where {@link spawnBenchDaemon}'s daemon finds its database, the fakes and its own directory and port. */
+export interface BenchDaemonProcess {
+  databaseUrl: string;
+  kickUrl: string;
+  pusherUrl: string;
+  dataDir: string;
+  port: number;
+  /** Deno flags before main.ts (e.g. --inspect). */
+  denoArgs?: string[];
+  /** Variables on top of these (e.g. KICK_MONITOR_INSTANCE). */
+  env?: Record<string, string>;
+}
+
+/** Spawns `deno run -A main.ts service start` as the benchmarks run it (benchmarks 4, 8 and 9). */
+export function spawnBenchDaemon(options: BenchDaemonProcess): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(options.denoArgs ?? []), MAIN, "service", "start"],
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      KICK_CLIENT_ID: "bench",
+      KICK_CLIENT_SECRET: "bench-secret",
+      KICK_OAUTH_URL: options.kickUrl,
+      KICK_API_URL: options.kickUrl,
+      KICK_WEB_URL: options.kickUrl,
+      KICK_PUSHER_URL: options.pusherUrl,
+      KICK_MONITOR_DATA_DIR: options.dataDir,
+      KICK_MONITOR_HTTP: `127.0.0.1:${options.port}`,
+      // The start-up reconciliation is benchmark 5's subject; here it should just be done.
+      KICK_API_RATE: "1000",
+      // No periodic pass inside the measured windows.
+      KICK_MONITOR_POLL_INTERVAL: "86400",
+      LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    cwd: options.dataDir,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
 }

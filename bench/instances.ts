@@ -26,6 +26,7 @@ import {
   waitUntil,
 } from "./lib.ts";
 import { health } from "./scale.ts";
+import { spawnBenchDaemon } from "./daemon_rig.ts";
 
 export interface InstancesOptions {
   /** Streamers shared by the monitors (default 100,000; BENCH_INSTANCES_STREAMERS overrides). */
@@ -38,7 +39,6 @@ export interface InstancesOptions {
   steadySeconds?: number;
 }
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const NEEDS_LEASES =
   "benchmark 9 needs leases (sql/005_leases.sql), which this build does not have";
 /** How long the whole start may take before the benchmark gives up. */
@@ -132,31 +132,15 @@ export async function runInstances(options: InstancesOptions = {}): Promise<Figu
       const port = freePort();
       const dataDir = `${dataRoot}/${name}`;
       await Deno.mkdir(dataDir);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "service", "start"],
-        env: {
-          DATABASE_URL: database.url,
-          KICK_CLIENT_ID: "bench",
-          KICK_CLIENT_SECRET: "bench-secret",
-          KICK_OAUTH_URL: kick.url,
-          KICK_API_URL: kick.url,
-          KICK_WEB_URL: kick.url,
-          KICK_PUSHER_URL: pusher.url,
-          KICK_MONITOR_DATA_DIR: dataDir,
-          KICK_MONITOR_HTTP: `127.0.0.1:${port}`,
-          KICK_MONITOR_INSTANCE: name,
-          KICK_MONITOR_LEASE_TTL: String(ttlSeconds),
-          // The start-up reconciliation is benchmark 5's subject; here it should just be done.
-          KICK_API_RATE: "1000",
-          // No periodic pass inside the windows: lease upkeep is what is measured.
-          KICK_MONITOR_POLL_INTERVAL: "86400",
-          LOG_LEVEL: "warn",
-        },
-        cwd: dataDir,
-        stdin: "null",
-        stdout: "null",
-        stderr: "inherit",
-      }).spawn();
+      // No periodic pass inside the windows: lease upkeep is what is measured.
+      const child = spawnBenchDaemon({
+        databaseUrl: database.url,
+        kickUrl: kick.url,
+        pusherUrl: pusher.url,
+        dataDir,
+        port,
+        env: { KICK_MONITOR_INSTANCE: name, KICK_MONITOR_LEASE_TTL: String(ttlSeconds) },
+      });
       monitors.push({ name, port, child });
     }
     await waitUntil("every streamer owned and every channel subscribed", async () => {
