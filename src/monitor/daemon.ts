@@ -1,8 +1,9 @@
 /**
  * The daemon (`service start`): runs the monitor until SIGTERM/SIGINT, then stops sources, flushes and exits
  * 0. One monitor per data directory (a file lock, which is also what keeps a second monitor off the embedded
- * database); several on one PostgreSQL database share its streamers through lease rows (ownership.ts). Signals are obeyed from the first moment, also while it waits for the database, and /healthz
- * answers (503, with the reason) meanwhile.
+ * database); several on one PostgreSQL database share its streamers through lease rows (ownership.ts).
+ * Signals are obeyed from the first moment, also while it waits for the database, and /healthz answers (503,
+ * with the reason) meanwhile.
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
