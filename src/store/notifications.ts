@@ -24,6 +24,8 @@ export interface CreateDeliveriesOptions {
   now?: Date;
   /** Events older than this notify nobody (default `DEFAULT_STALE_AFTER_MS`, 1 h). */
   staleAfterMs?: number;
+  /** The targets, when the caller has just read them on `tx` (`listTargets`); read here otherwise. */
+  targets?: NotificationTarget[];
 }
 
 interface DeliveryInsert {
@@ -75,7 +77,7 @@ export async function createDeliveries(
 ): Promise<number> {
   if (events.length === 0) return 0;
   const now = options.now ?? new Date();
-  const targets = await listTargets(tx);
+  const targets = options.targets ?? await listTargets(tx);
   if (targets.length === 0) return 0;
   const sorted = [...events].sort((a, b) =>
     a.occurredAt.getTime() - b.occurredAt.getTime() || a.id - b.id
