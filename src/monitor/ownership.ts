@@ -289,18 +289,20 @@ export class LeaseKeeper {
       this.#lastError = null;
       this.#leader = beat.leader;
       this.#othersAlive = beat.live.length > 1;
-      const owned = new Map(beat.owned.map((lease) => [lease.streamerId, lease.epoch]));
+      // Plain loops in this round, not map/flatMap/for…of over Maps: at 10,000 leases every TTL / 5 the
+      // pairs and iterator results they allocated were most of an idle daemon's garbage (bench 4, 8).
+      const owned = new Map<number, number>();
+      for (const lease of beat.owned) owned.set(lease.streamerId, lease.epoch);
       const plan = planLeases({ self: instance, ...beat });
       if (plan.cancel.length > 0) {
         this.#queries.inc();
         await cancelHandovers(db, { instance, to: plan.cancel });
       }
       // Rows on offer: they count as given once their new owner has claimed them.
-      const offered = new Set(
-        beat.owned.flatMap((l) =>
-          l.handoverTo === null || plan.cancel.includes(l.handoverTo) ? [] : [l.streamerId]
-        ),
-      );
+      const offered = new Set<number>();
+      for (const l of beat.owned) {
+        if (l.handoverTo !== null && !plan.cancel.includes(l.handoverTo)) offered.add(l.streamerId);
+      }
       for (const offer of plan.handovers) {
         this.#queries.inc();
         const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
@@ -346,12 +348,14 @@ export class LeaseKeeper {
   #apply(owned: Map<number, number>, offered: Set<number>): void {
     const acquired: number[] = [];
     const lost: number[] = [];
-    for (const [id, epoch] of owned) if (this.#owned.get(id) !== epoch) acquired.push(id);
-    for (const id of this.#owned.keys()) {
-      if (owned.has(id)) continue;
+    owned.forEach((epoch, id) => {
+      if (this.#owned.get(id) !== epoch) acquired.push(id);
+    });
+    this.#owned.forEach((_epoch, id) => {
+      if (owned.has(id)) return;
       lost.push(id);
       if (this.#offered.has(id)) this.#handovers.inc({ direction: "given" });
-    }
+    });
     this.#owned = owned;
     this.#offered = offered;
     if (acquired.length + lost.length === 0) return;

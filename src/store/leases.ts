@@ -108,10 +108,11 @@ export async function heartbeat(
   lastSeen.set(options.instance, new Date());
   const live = new Set(lastSeen.keys());
   return {
-    owned: json(row.owned).map(([streamerId, epoch, handoverTo]) => ({
-      streamerId: Number(streamerId),
-      epoch: Number(epoch),
-      handoverTo,
+    // Indexed, not destructured: destructuring went through the array iterator, 10,000 times a round.
+    owned: json(row.owned).map((lease) => ({
+      streamerId: Number(lease[0]),
+      epoch: Number(lease[1]),
+      handoverTo: lease[2],
     })),
     live: [...live].sort(),
     lastSeen,
