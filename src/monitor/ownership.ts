@@ -23,6 +23,7 @@ import {
   heartbeat,
   instanceSilentFor,
   markHandover,
+  type OwnedLease,
   releaseInstance,
 } from "../store/leases.ts";
 import type { Registry } from "../http/metrics.ts";
@@ -75,6 +76,8 @@ export class LeaseKeeper {
   /** The round in progress (rounds never overlap). */
   #round: Promise<void> = Promise.resolve();
   #lastRenewedAt: number | null = null;
+  /** The last heartbeat's leases: the next one reads them again only when they changed. */
+  #lastBeat: { digest: string; owned: OwnedLease[] } | undefined;
   /** Whether the last heartbeat saw other live monitors (that could take this one's streamers over). */
   #othersAlive = false;
   #instances: { id: string; streamers: number; last_seen_at: string }[] = [];
@@ -284,7 +287,8 @@ export class LeaseKeeper {
     const { db, instance, ttlSeconds } = this.#options;
     try {
       this.#queries.inc();
-      const beat = await heartbeat(db, { instance, ttlSeconds });
+      const beat = await heartbeat(db, { instance, ttlSeconds, previous: this.#lastBeat });
+      this.#lastBeat = { digest: beat.digest, owned: beat.owned };
       this.#lastRenewedAt = this.#now();
       this.#lastError = null;
       this.#leader = beat.leader;
