@@ -78,6 +78,8 @@ export class LeaseKeeper {
   #lastRenewedAt: number | null = null;
   /** The last heartbeat's leases: the next one reads them again only when they changed. */
   #lastBeat: { digest: string; owned: OwnedLease[] } | undefined;
+  /** The heartbeat's leases `#owned` was built from, while nothing else has changed it; else null. */
+  #ownedFrom: OwnedLease[] | null = null;
   /** Whether the last heartbeat saw other live monitors (that could take this one's streamers over). */
   #othersAlive = false;
   #instances: { id: string; streamers: number; last_seen_at: string }[] = [];
@@ -199,6 +201,7 @@ export class LeaseKeeper {
       });
     }
     this.#owned.clear();
+    this.#ownedFrom = null;
     this.#leader = false;
   }
 
@@ -240,6 +243,7 @@ export class LeaseKeeper {
         owners: [...new Set(refused.map((r) => r.current.owner))].slice(0, 5),
       },
     );
+    if (dropped.length > 0) this.#ownedFrom = null;
     for (const id of dropped) {
       this.#owned.delete(id);
       this.#offered.delete(id);
@@ -293,20 +297,25 @@ export class LeaseKeeper {
       this.#lastError = null;
       this.#leader = beat.leader;
       this.#othersAlive = beat.live.length > 1;
-      // Plain loops in this round, not map/flatMap/for…of over Maps: at 10,000 leases every TTL / 5 the
-      // pairs and iterator results they allocated were most of an idle daemon's garbage (bench 4, 8).
-      const owned = new Map<number, number>();
-      for (const lease of beat.owned) owned.set(lease.streamerId, lease.epoch);
       const plan = planLeases({ self: instance, ...beat });
+      // forEach, not map/flatMap/for…of: this runs every TTL / 5, too rarely to be optimised, and at 10,000
+      // leases the pairs and iterator results those allocated were an idle daemon's main garbage (bench 4,
+      // 8). For the same reason the map stays when the heartbeat returned the very leases it was built from
+      // and nothing is claimed (a claim adds to it before #apply compares).
+      let owned = this.#owned;
+      if (beat.owned !== this.#ownedFrom || plan.claim > 0) {
+        owned = new Map<number, number>();
+        beat.owned.forEach((lease) => owned.set(lease.streamerId, lease.epoch));
+      }
       if (plan.cancel.length > 0) {
         this.#queries.inc();
         await cancelHandovers(db, { instance, to: plan.cancel });
       }
       // Rows on offer: they count as given once their new owner has claimed them.
       const offered = new Set<number>();
-      for (const l of beat.owned) {
+      beat.owned.forEach((l) => {
         if (l.handoverTo !== null && !plan.cancel.includes(l.handoverTo)) offered.add(l.streamerId);
-      }
+      });
       for (const offer of plan.handovers) {
         this.#queries.inc();
         const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
@@ -332,7 +341,9 @@ export class LeaseKeeper {
         last_seen_at: beat.lastSeen.get(id)!.toISOString(),
       }));
       this.#apply(owned, offered);
+      this.#ownedFrom = beat.owned;
     } catch (error) {
+      this.#ownedFrom = null;
       this.#lastError = describeError(error);
       const since = this.#lastRenewedAt ?? -Infinity;
       // Alone, it keeps watching: nobody else can take its streamers, and should a monitor start meanwhile,
