@@ -17,6 +17,7 @@ import type { Transition } from "../domain/types.ts";
 import { backoffDelay, sleep } from "../lib/backoff.ts";
 import { describeError, ExitCode, UnavailableError, UserFacingError } from "../lib/errors.ts";
 import { lockHolder, tryLockFile } from "../lib/file_lock.ts";
+import { releaseBurstHeap } from "../lib/heap.ts";
 import { log } from "../lib/log.ts";
 import {
   createKickClients,
@@ -155,7 +156,8 @@ async function runUntil(
       instance: config.instance,
     });
     // A signal during the start-up reconciliation stops it (monitor.stop aborts the pass).
-    await Promise.race([monitor.start(), stopped]);
+    // Then the heap the start-up's burst grew is given back (lib/heap.ts: a third of an idle daemon's RSS).
+    await Promise.race([monitor.start().then(() => releaseBurstHeap()), stopped]);
     await stopped;
     await monitor.stop();
     log.info("monitor stopped");

@@ -23,6 +23,7 @@ import {
   heartbeat,
   instanceSilentFor,
   markHandover,
+  type OwnedLease,
   releaseInstance,
 } from "../store/leases.ts";
 import type { Registry } from "../http/metrics.ts";
@@ -75,6 +76,10 @@ export class LeaseKeeper {
   /** The round in progress (rounds never overlap). */
   #round: Promise<void> = Promise.resolve();
   #lastRenewedAt: number | null = null;
+  /** The last heartbeat's leases: the next one reads them again only when they changed. */
+  #lastBeat: { digest: string; owned: OwnedLease[] } | undefined;
+  /** The heartbeat's leases `#owned` was built from, while nothing else has changed it; else null. */
+  #ownedFrom: OwnedLease[] | null = null;
   /** Whether the last heartbeat saw other live monitors (that could take this one's streamers over). */
   #othersAlive = false;
   #instances: { id: string; streamers: number; last_seen_at: string }[] = [];
@@ -196,6 +201,7 @@ export class LeaseKeeper {
       });
     }
     this.#owned.clear();
+    this.#ownedFrom = null;
     this.#leader = false;
   }
 
@@ -240,6 +246,7 @@ export class LeaseKeeper {
         owners: [...new Set(refused.map((r) => r.current.owner))].slice(0, 5),
       },
     );
+    if (dropped.length > 0) this.#ownedFrom = null;
     for (const id of dropped) {
       this.#owned.delete(id);
       this.#offered.delete(id);
@@ -287,23 +294,31 @@ export class LeaseKeeper {
     const { db, instance, ttlSeconds } = this.#options;
     try {
       this.#queries.inc();
-      const beat = await heartbeat(db, { instance, ttlSeconds });
+      const beat = await heartbeat(db, { instance, ttlSeconds, previous: this.#lastBeat });
+      this.#lastBeat = { digest: beat.digest, owned: beat.owned };
       this.#lastRenewedAt = this.#now();
       this.#lastError = null;
       this.#leader = beat.leader;
       this.#othersAlive = beat.live.length > 1;
-      const owned = new Map(beat.owned.map((lease) => [lease.streamerId, lease.epoch]));
       const plan = planLeases({ self: instance, ...beat });
+      // forEach, not map/flatMap/for…of: this runs every TTL / 5, too rarely to be optimised, and at 10,000
+      // leases the pairs and iterator results those allocated were an idle daemon's main garbage (bench 4,
+      // 8). For the same reason the map stays when the heartbeat returned the very leases it was built from
+      // and nothing is claimed (a claim adds to it before #apply compares).
+      let owned = this.#owned;
+      if (beat.owned !== this.#ownedFrom || plan.claim > 0) {
+        owned = new Map<number, number>();
+        beat.owned.forEach((lease) => owned.set(lease.streamerId, lease.epoch));
+      }
       if (plan.cancel.length > 0) {
         this.#queries.inc();
         await cancelHandovers(db, { instance, to: plan.cancel });
       }
       // Rows on offer: they count as given once their new owner has claimed them.
-      const offered = new Set(
-        beat.owned.flatMap((l) =>
-          l.handoverTo === null || plan.cancel.includes(l.handoverTo) ? [] : [l.streamerId]
-        ),
-      );
+      const offered = new Set<number>();
+      beat.owned.forEach((l) => {
+        if (l.handoverTo !== null && !plan.cancel.includes(l.handoverTo)) offered.add(l.streamerId);
+      });
       for (const offer of plan.handovers) {
         this.#queries.inc();
         const marked = await markHandover(db, { instance, to: offer.to, count: offer.count });
@@ -329,7 +344,9 @@ export class LeaseKeeper {
         last_seen_at: beat.lastSeen.get(id)!.toISOString(),
       }));
       this.#apply(owned, offered);
+      this.#ownedFrom = beat.owned;
     } catch (error) {
+      this.#ownedFrom = null;
       this.#lastError = describeError(error);
       const since = this.#lastRenewedAt ?? -Infinity;
       // Alone, it keeps watching: nobody else can take its streamers, and should a monitor start meanwhile,
@@ -349,12 +366,14 @@ export class LeaseKeeper {
   #apply(owned: Map<number, number>, offered: Set<number>): void {
     const acquired: number[] = [];
     const lost: number[] = [];
-    for (const [id, epoch] of owned) if (this.#owned.get(id) !== epoch) acquired.push(id);
-    for (const id of this.#owned.keys()) {
-      if (owned.has(id)) continue;
+    owned.forEach((epoch, id) => {
+      if (this.#owned.get(id) !== epoch) acquired.push(id);
+    });
+    this.#owned.forEach((_epoch, id) => {
+      if (owned.has(id)) return;
       lost.push(id);
       if (this.#offered.has(id)) this.#handovers.inc({ direction: "given" });
-    }
+    });
     this.#owned = owned;
     this.#offered = offered;
     if (acquired.length + lost.length === 0) return;

@@ -195,13 +195,15 @@ export class Pipeline {
   /** Records offlines whose grace has passed by `now` (ms since the epoch). */
   tick(now: number): Transition[] {
     const out: Transition[] = [];
-    for (const [slug, state] of this.#states) {
-      if (state.pendingOffline === null) continue;
+    // forEach, not for…of: the entries iterator allocated a [slug, state] pair per streamer, 600 KB every
+    // 250 ms at 10,000 streamers, half of an idle daemon's allocations and the GCs they cost (bench 4, 8).
+    this.#states.forEach((state, slug) => {
+      if (state.pendingOffline === null) return;
       const step = tick(state, now, this.#options);
       this.#states.set(slug, step.state);
       if (step.state.status !== "online") this.#titles.delete(slug);
       out.push(...step.transitions);
-    }
+    });
     this.counters.transitions += out.length;
     return out;
   }

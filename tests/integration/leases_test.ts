@@ -15,6 +15,7 @@ import { DatabaseWriter } from "../../src/journal/database_writer.ts";
 import type { RefusedTransition } from "../../src/store/transitions.ts";
 import { addTarget } from "../../src/store/notification_targets.ts";
 import { insertTestDelivery, releaseStaleClaims } from "../../src/store/notifications.ts";
+import { claimStreamers, heartbeat, markHandover } from "../../src/store/leases.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
@@ -107,6 +108,46 @@ for (const backend of testBackends()) {
         assert.equal(
           await count(store, "SELECT count(*) AS n FROM streamer_leases WHERE owner IS NOT NULL"),
           0,
+        );
+      });
+    });
+
+    await t.step("a heartbeat sends the leases again only when they changed", async () => {
+      await withDatabase(backend, async (store) => {
+        await addStreamers(store, 5);
+        await claimStreamers(store.db, { instance: "a", ttlSeconds: 60, limit: 3 });
+        const first = await heartbeat(store.db, { instance: "a", ttlSeconds: 60 });
+        assert.equal(first.owned.length, 3);
+        // Unchanged: the caller's own list comes back, not a new one.
+        const same = await heartbeat(store.db, { instance: "a", ttlSeconds: 60, previous: first });
+        assert.equal(same.digest, first.digest);
+        assert.equal(same.owned, first.owned);
+        // A claim, a hand-over mark: the list is read again, and says so.
+        await claimStreamers(store.db, { instance: "a", ttlSeconds: 60, limit: 1 });
+        const claimed = await heartbeat(store.db, {
+          instance: "a",
+          ttlSeconds: 60,
+          previous: same,
+        });
+        assert.notEqual(claimed.digest, same.digest);
+        assert.equal(claimed.owned.length, 4);
+        await markHandover(store.db, { instance: "a", to: "b", count: 1 });
+        const marked = await heartbeat(store.db, {
+          instance: "a",
+          ttlSeconds: 60,
+          previous: claimed,
+        });
+        assert.notEqual(marked.digest, claimed.digest);
+        assert.deepEqual(marked.owned.filter((l) => l.handoverTo === "b").length, 1);
+        // A stale digest (another caller's list): the rows themselves.
+        const fresh = await heartbeat(store.db, {
+          instance: "a",
+          ttlSeconds: 60,
+          previous: { digest: "stale", owned: [] },
+        });
+        assert.deepEqual(
+          fresh.owned.map((l) => [l.streamerId, l.epoch, l.handoverTo]).sort(),
+          marked.owned.map((l) => [l.streamerId, l.epoch, l.handoverTo]).sort(),
         );
       });
     });
