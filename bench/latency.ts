@@ -13,6 +13,7 @@ import { Monitor } from "../src/monitor/monitor.ts";
 import { configureLogging } from "../src/lib/log.ts";
 import type { Transition } from "../src/domain/types.ts";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { createBenchDatabase, type Figure, quantile, round, waitUntil } from "./lib.ts";
 
 export interface LatencyOptions {
@@ -258,6 +259,16 @@ export async function runLatency(options: LatencyOptions = {}): Promise<Figure[]
   return figures;
 }
 
+// `deno run -A bench/latency.ts [--seconds=N] [--out=FILE]`: bench/run.ts runs it so, in a process of its own.
 if (import.meta.main) {
-  console.log(JSON.stringify(await runLatency(), null, 2));
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { seconds: { type: "string" }, out: { type: "string" } },
+  });
+  const figures = await runLatency({
+    seconds: values.seconds ? Number(values.seconds) : undefined,
+  });
+  const json = JSON.stringify(figures, null, 2);
+  if (values.out) await Deno.writeTextFile(values.out, json);
+  else console.log(json);
 }
