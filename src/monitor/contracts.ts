@@ -30,7 +30,14 @@ export type { PusherPoolOptions } from "../pusher/pool.ts";
 export type { Db } from "../store/db.ts";
 export type { Store, StreamerRecord } from "../store/store.ts";
 // …and the types those mention in turn, so every type a contract reaches is documented (deno doc --lint).
-export type { EventSource, Evidence, LiveStatus, StreamerStatus } from "../domain/types.ts";
+export type {
+  EventSource,
+  Evidence,
+  LiveStatus,
+  StreamerStatus,
+  TransitionLease,
+  TransitionType,
+} from "../domain/types.ts";
 export type { Counter, Gauge, GaugeReading, Histogram, Labels, Metric } from "../http/metrics.ts";
 export type { BatchOptions, ChannelsById, ChannelsBySlug } from "../kick/api.ts";
 export type { KickChannel, KickLivestream, KickUser } from "../kick/channels.ts";

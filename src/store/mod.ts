@@ -20,5 +20,11 @@ export {
 export type { Db, DbKind } from "./db.ts";
 export { maskDatabaseUrl } from "./db.ts";
 export type { AppliedMigration, MigrateOptions, MigrationStatus } from "./migrate.ts";
-export type { ApplyOptions, InsertedEvent } from "./transitions.ts";
-export type { EventSource, LiveStatus, StreamerStatus } from "../domain/types.ts";
+export type { ApplyOptions, InsertedEvent, RefusedTransition } from "./transitions.ts";
+export type {
+  EventSource,
+  LiveStatus,
+  StreamerStatus,
+  TransitionLease,
+  TransitionType,
+} from "../domain/types.ts";
