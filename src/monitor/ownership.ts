@@ -212,8 +212,8 @@ export class LeaseKeeper {
 
   /**
    * Stamps each transition with the lease it is decided under, so the database can refuse it once the lease
-   * is no longer the streamer's (on PostgreSQL, where other monitors may take it over); drops those of streamers this monitor no longer owns (it has stopped
-   * watching them; their new owner reconciles them).
+   * is no longer the streamer's (on PostgreSQL, where other monitors may take it over); drops those of
+   * streamers this monitor no longer owns (it has stopped watching them; their new owner reconciles them).
    */
   fence(transitions: Transition[], idOf: (slug: string) => number | undefined): Transition[] {
     // The embedded database has one monitor (the data directory's monitor lock): nobody can take a lease over,
