@@ -59,6 +59,28 @@ Deno.test({
         const rows = await listDeliveries(rig.store.db, { limit: 100 });
         return rows.length === count && rows.every((d) => d.state !== "pending");
       };
+      // A wait that times out says why: the deliveries as stored, the events recorded, what the fake took
+      // and refused, and the daemon's log (CI once timed out here with nothing else to go on).
+      const settledOrExplain = async (what: string, count: number, timeoutMs: number) => {
+        try {
+          await waitFor(what, () => settled(count), timeoutMs, 250);
+        } catch (error) {
+          const rows = await listDeliveries(rig.store.db, { limit: 100 });
+          const events = await rig.store.db.query(
+            `SELECT s.slug, e.type, e.source, e.occurred_at FROM status_events e JOIN streamers s ON s.id = e.streamer_id
+              ORDER BY e.id`,
+          );
+          service.child.kill("SIGKILL");
+          const { stderr } = await service.output();
+          throw new Error(
+            `${error instanceof Error ? error.message : error}\ndeliveries: ${
+              JSON.stringify(rows)
+            }\n` +
+              `events: ${JSON.stringify(events)}\nfake: ${JSON.stringify(discord.stats)}\n` +
+              `daemon log:\n${stderr.slice(-6000)}`,
+          );
+        }
+      };
       // Each stream's online says which stream it is; the offline edits that very message.
       const live = (slug: string, n: number) =>
         rig.world.goLive(slug, { title: `${slug} stream ${n}` });
@@ -69,7 +91,7 @@ Deno.test({
       await pause(1_500);
       rig.world.goOffline("alpha");
       rig.world.goOffline("bravo");
-      await waitFor("the storm's deliveries", () => settled(6), 30_000, 250);
+      await settledOrExplain("the storm's deliveries", 6, 30_000);
       assert.ok(discord.stats.rateLimited >= 1, "the storm refused something");
 
       // 2. An outage: every request answers 503 while alpha streams twice more, bravo once, the rest end.
@@ -86,7 +108,7 @@ Deno.test({
       await pause(Math.max(0, OUTAGE_MS - (Date.now() - outageStarted)));
       discord.failNext(503, 0);
       // onlines: 4 + alpha 2, 3 + bravo 2 = 7; offlines: alpha 1, 2, bravo 1, charlie 1, delta 1 = 5.
-      await waitFor("every delivery after the outage", () => settled(12), 60_000, 250);
+      await settledOrExplain("every delivery after the outage", 12, 60_000);
       // /metrics counts by target name and state only: the webhook's URL and token appear nowhere.
       const metrics = await (await fetch(`http://127.0.0.1:${rig.httpPort}/metrics`)).text();
       assert.match(
