@@ -9,6 +9,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { type EmbeddedServer, serveEmbedded } from "../../src/store/embedded_server.ts";
 import { PgliteDb } from "../../src/store/pglite_db.ts";
+import type { Db } from "../../src/store/db.ts";
 import { concat, lastReadyStatus } from "../../src/store/wire.ts";
 import { testBackends } from "../helpers/db.ts";
 import { waitFor } from "../helpers/cli.ts";
@@ -64,7 +65,7 @@ async function served(options: { idleInTransactionMs?: number } = {}): Promise<S
   };
 }
 
-async function ids(db: PgliteDb): Promise<number[]> {
+async function ids(db: Db): Promise<number[]> {
   return (await db.query<{ id: number }>("SELECT id FROM t ORDER BY id")).map((r) => r.id);
 }
 
@@ -373,8 +374,10 @@ Deno.test("socket: what a client sets for the session ends with its turn; its st
     const sql = s.client();
     await sql`SELECT ${1}::int AS prepared`;
     const count = async () =>
-      (await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements"))[0]
-        .n;
+      // The daemon's own (pglite_db.ts prepares each of its statements once) are not the client's.
+      (await s.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE NOT starts_with(name, 'kick_monitor_q')",
+      ))[0].n;
     assert.ok((await count()) > 0, "postgres.js prepares its statements");
     await sql.end();
     await waitFor(
@@ -382,6 +385,24 @@ Deno.test("socket: what a client sets for the session ends with its turn; its st
       async () => (await count()) === 0,
       5_000,
     );
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("socket: a client's DEALLOCATE ALL or DISCARD ALL does not break the daemon's prepared statements", async () => {
+  const s = await served();
+  try {
+    await s.db.query("INSERT INTO t VALUES (71, 'daemon')");
+    assert.deepEqual(await ids(s.db), [71]);
+    for (const drop of ["DEALLOCATE ALL", "DISCARD ALL"]) {
+      const raw = await RawClient.connect(s.dir);
+      await raw.query(drop);
+      raw.close();
+      // The same texts again, at the top level and inside a transaction: prepared afresh, not "does not exist".
+      assert.deepEqual(await ids(s.db), [71]);
+      assert.deepEqual(await s.db.transaction((tx) => ids(tx)), [71]);
+    }
   } finally {
     await s.cleanup();
   }
