@@ -1,7 +1,7 @@
 /** `service start | stop | status` and `check`. */
 import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
-import { STATUS_FILE } from "../monitor/monitor.ts";
+import { STATUS_FILE } from "../monitor/monitor_status.ts";
 import { runDaemon } from "../monitor/daemon.ts";
 import { type CheckReport, runCheck } from "../monitor/check.ts";
 import { lockHolder } from "../lib/file_lock.ts";

@@ -15,7 +15,7 @@ import { STATUS_EVENT, WEBHOOK_EVENT_VERSION } from "../kick/webhook_events.ts";
 import { resolveWebhookKeys } from "../kick/webhook_key.ts";
 import { describeError } from "../lib/errors.ts";
 import { lockHolder } from "../lib/file_lock.ts";
-import { STATUS_FILE } from "../monitor/monitor.ts";
+import { STATUS_FILE } from "../monitor/monitor_status.ts";
 import { WEBHOOK_LAST_DELIVERY_METRIC } from "../monitor/sources/webhook_source.ts";
 import { MONITOR_LOCK_FILE } from "../resources.ts";
 import { type CheckOutcome, formatDuration } from "./checklist.ts";

@@ -34,9 +34,8 @@ import { PreJournal } from "../journal/pre_journal.ts";
 import { coverageOf } from "../domain/documents.ts";
 import { ViewerCounts } from "./viewer_counts.ts";
 import { LeaseKeeper, type OwnershipChange } from "./ownership.ts";
-import { type MonitorStatus, STATUS_FILE, writeStatusFile } from "./monitor_status.ts";
-
-export { type MonitorStatus, STATUS_FILE } from "./monitor_status.ts";
+import * as statusFile from "./monitor_status.ts";
+import { startEmbeddedUpkeep } from "../store/embedded_upkeep.ts";
 
 /** How long a health probe may wait for the database before /healthz reports it unreachable. */
 const HEALTH_PROBE_TIMEOUT_MS = 3_000;
@@ -97,6 +96,8 @@ export class Monitor {
   #idBySlug = new Map<string, number>();
   #leases: LeaseKeeper;
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** PGlite has no autovacuum: its upkeep runs while the monitor does (store/embedded_upkeep.ts). */
+  #upkeep: { stop(): Promise<void> } | null = null;
   #stopping = false;
   /** The store's streamer list version when the list was last read. */
   #streamerListVersion: string | null = null;
@@ -219,6 +220,7 @@ export class Monitor {
     await this.#writer.drained(REPLAY_WAIT_MS);
     await this.#leases.start(this.#abort.signal);
     await this.#syncStreamers(false);
+    this.#upkeep = startEmbeddedUpkeep(this.#store.db);
     const every = (ms: number, fn: () => unknown) => this.#timers.push(setInterval(fn, ms));
     every(
       this.#options.tickIntervalMs ?? 250,
@@ -240,9 +242,10 @@ export class Monitor {
     await this.#preJournal.stop();
     await this.#writer.stop();
     await this.#leases.stop();
+    await this.#upkeep?.stop();
     for (const sink of this.#sinks) await sink.stop?.();
     this.#journal.close();
-    await Deno.remove(join(this.#config.dataDir, STATUS_FILE)).catch(() => {});
+    await Deno.remove(join(this.#config.dataDir, statusFile.STATUS_FILE)).catch(() => {});
     if (this.#writer.backlog > 0) {
       log.warn(
         "stopped with transitions the database has not committed; they are kept in the journal",
@@ -258,16 +261,8 @@ export class Monitor {
   }
 
   /** Current figures, as written to the status file. */
-  status(): MonitorStatus {
-    const sources: MonitorStatus["sources"] = {};
-    let figures: Record<string, unknown> = {};
-    for (const source of this.#sources) {
-      const health = source.health();
-      sources[source.name] = { ok: health.ok, working: health.working, detail: health.detail };
-      figures = { ...figures, ...health.figures };
-    }
-    const number = (key: string) => typeof figures[key] === "number" ? figures[key] as number : 0;
-    const text = (key: string) => typeof figures[key] === "string" ? figures[key] as string : null;
+  status(): statusFile.MonitorStatus {
+    const { sources, number, text } = statusFile.sourceFigures(this.#sources);
     return {
       pid: Deno.pid,
       started_at: this.#startedAt.toISOString(),
@@ -448,6 +443,6 @@ export class Monitor {
   }
 
   async #writeStatusFile(): Promise<void> {
-    if (!this.#stopping) await writeStatusFile(this.#config.dataDir, this.status());
+    if (!this.#stopping) await statusFile.writeStatusFile(this.#config.dataDir, this.status());
   }
 }

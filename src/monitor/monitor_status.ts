@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { log } from "../lib/log.ts";
+import type { Source } from "./contracts.ts";
 
 /** The status file in the data directory that `service status` reads. */
 export const STATUS_FILE = "monitor-status.json";
@@ -56,4 +57,27 @@ export interface MonitorStatus {
   instances: { id: string; streamers: number; last_seen_at: string }[];
   /** Each source's health, by name. */
   sources: Record<string, { ok: boolean; working: boolean; detail: string }>;
+}
+
+/**
+ * The sources' part of the status: each one's health, and the figures their health reports (sockets, subscribed
+ * channels, the last poll), read by key; a figure no source reports is 0 (numbers) or null (text).
+ */
+export function sourceFigures(sources: readonly Source[]): {
+  sources: MonitorStatus["sources"];
+  number: (key: string) => number;
+  text: (key: string) => string | null;
+} {
+  const health: MonitorStatus["sources"] = {};
+  let figures: Record<string, unknown> = {};
+  for (const source of sources) {
+    const h = source.health();
+    health[source.name] = { ok: h.ok, working: h.working, detail: h.detail };
+    figures = { ...figures, ...h.figures };
+  }
+  return {
+    sources: health,
+    number: (key) => typeof figures[key] === "number" ? figures[key] as number : 0,
+    text: (key) => typeof figures[key] === "string" ? figures[key] as string : null,
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { EventDocument, SessionDocument, StreamerDocument } from "../domain/documents.ts";
 import { redact } from "../lib/redact.ts";
-import type { MonitorStatus } from "../monitor/monitor.ts";
+import type { MonitorStatus } from "../monitor/monitor_status.ts";
 import type { ViewerCount } from "../monitor/viewer_counts.ts";
 import { renderStrip, renderWeeklyHours } from "./charts.ts";
 import { formatDuration, html, layout, type SafeHtml, streamerPath, timeTag } from "./html.ts";

@@ -8,7 +8,7 @@ import { eventDocument, sessionDocument, streamerDocument } from "../domain/docu
 import { normaliseSlug } from "../domain/slug.ts";
 import type { Route } from "../http/server.ts";
 import type { StreamerSnapshot } from "../http/streamer_snapshot.ts";
-import type { MonitorStatus } from "../monitor/monitor.ts";
+import type { MonitorStatus } from "../monitor/monitor_status.ts";
 import type { Store } from "../store/store.ts";
 import { APP_JS } from "./app_js.ts";
 import { STRIP_DAYS } from "./charts.ts";

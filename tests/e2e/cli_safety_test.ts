@@ -12,7 +12,7 @@ import { FakeWorld } from "../../src/sim/world.ts";
 import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
 import { type CliResult, freePort, runCli, waitFor } from "../helpers/cli.ts";
 import { tryLockFile } from "../../src/lib/file_lock.ts";
-import { STATUS_FILE } from "../../src/monitor/monitor.ts";
+import { STATUS_FILE } from "../../src/monitor/monitor_status.ts";
 import { MONITOR_LOCK_FILE } from "../../src/resources.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
