@@ -91,7 +91,7 @@ Deno.test({
       await pause(1_500);
       rig.world.goOffline("alpha");
       rig.world.goOffline("bravo");
-      await settledOrExplain("the storm's deliveries", 6, 30_000);
+      await settledOrExplain("the storm's deliveries", 6, 45_000);
       assert.ok(discord.stats.rateLimited >= 1, "the storm refused something");
 
       // 2. An outage: every request answers 503 while alpha streams twice more, bravo once, the rest end.
