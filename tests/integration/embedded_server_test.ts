@@ -403,6 +403,14 @@ Deno.test("socket: a client's DEALLOCATE ALL or DISCARD ALL does not break the d
       assert.deepEqual(await ids(s.db), [71]);
       assert.deepEqual(await s.db.transaction((tx) => ids(tx)), [71]);
     }
+    // Planned for each execution (pglite_db.ts SESSION_DEFAULTS), also after a client changed that.
+    const raw = await RawClient.connect(s.dir);
+    await raw.query("SET plan_cache_mode = force_generic_plan");
+    raw.close();
+    const [mode] = await s.db.query<{ mode: string }>(
+      "SELECT current_setting('plan_cache_mode') AS mode",
+    );
+    assert.equal(mode.mode, "force_custom_plan");
   } finally {
     await s.cleanup();
   }
