@@ -191,6 +191,14 @@ Deno.test({
           30_000,
           100,
         );
+        // Healthy means a source works, not that Pusher has subscribed xqc yet; a go-live before that
+        // reaches nobody, and the test's poll interval (600 s) would not find it (CI lost this race once).
+        await waitFor(
+          "the monitor to subscribe xqc's channels",
+          () => pusher.subscribers("channel.668") > 0 && pusher.subscribers("channel_668") > 0,
+          30_000,
+          100,
+        );
         world.goLive("xqc", { title: "secure stream" });
         await waitFor(
           "the live event to be committed",
