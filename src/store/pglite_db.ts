@@ -13,6 +13,7 @@ import {
 import { UnavailableError } from "../lib/errors.ts";
 import { Mutex } from "../lib/mutex.ts";
 import { type Db, errorMessage, INT8_OID } from "./db.ts";
+import { concat } from "./wire.ts";
 
 /** Options of `openPglite`. */
 export interface PgliteOptions {
@@ -124,16 +125,6 @@ class PreparedStatements {
 /** SQLSTATEs after which a prepared statement must be prepared again: gone (26000), or its result type changed. */
 const STALE_STATEMENT = new Set(["26000", "0A000"]);
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /**
  * The one session, lent to a client of the daemon's socket (embedded_server.ts) until `release()`: nothing
  * else runs on the database meanwhile.
@@ -207,7 +198,7 @@ export class PgliteDb implements Db {
     if (name === null) return null;
     const { serialize } = protocol;
     const { messages } = await this.#pg.execProtocol(
-      concatBytes([
+      concat([
         serialize.parse({ name, text }),
         serialize.describe({ type: "S", name }),
         serialize.sync(),
@@ -230,7 +221,7 @@ export class PgliteDb implements Db {
     const { serialize } = protocol;
     try {
       const { messages } = await pg.execProtocol(
-        concatBytes([
+        concat([
           serialize.bind({ statement: prepared.name, values }),
           serialize.describe({ type: "P" }),
           serialize.execute({}),
