@@ -10,6 +10,7 @@ import {
 } from "../../src/store/embedded_upkeep.ts";
 import { testBackends } from "../helpers/db.ts";
 import type { Db } from "../../src/store/db.ts";
+import type { Store } from "../../src/store/store.ts";
 
 const [pglite, postgres] = testBackends();
 
@@ -22,30 +23,39 @@ async function slugLookupPlan(db: Db) {
   return rows.map((r) => r["QUERY PLAN"]).join("\n");
 }
 
+/** Adds `count` streamers s0, s1, … with ids. */
+async function addStreamers(store: Store, count: number): Promise<void> {
+  await store.addStreamers(
+    Array.from({ length: count }, (_, i) => ({
+      slug: `s${i}`,
+      broadcasterUserId: i + 1,
+      channelId: i + 1,
+      chatroomId: i + 1,
+    })),
+  );
+}
+
+/**
+ * Waits until what the backend did so far is in pg_stat_user_tables: it sends its statistics when idle, at
+ * most once a second, so after a second's pause one more statement sends them.
+ */
+async function statisticsSent(db: Db): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await db.query("SELECT 1");
+}
+
 Deno.test("embedded upkeep: PGlite never runs autovacuum; the upkeep analyzes and vacuums what autovacuum would", async () => {
   const { store, cleanup } = await pglite.open();
   try {
     await store.migrate();
-    await store.addStreamers(
-      Array.from(
-        { length: 1000 },
-        (_, i) => ({
-          slug: `s${i}`,
-          broadcasterUserId: i + 1,
-          channelId: i + 1,
-          chatroomId: i + 1,
-        }),
-      ),
-    );
+    await addStreamers(store, 1000);
     // 600 of them go live and offline: sessions opened, then closed (each close leaves a dead row).
     await store.db.exec(
       `INSERT INTO stream_sessions (streamer_id, started_at)
          SELECT id, now() - interval '1 hour' FROM streamers WHERE id <= 600;
        UPDATE stream_sessions SET ended_at = now();`,
     );
-    // The statistics are sent when the backend is idle, at most once a second.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    await store.db.query("SELECT 1");
+    await statisticsSent(store.db);
     const before = new Map((await readTableActivity(store.db)).map((t) => [t.table, t]));
     assert.ok(
       before.get("stream_sessions")!.dead >= 600,
@@ -68,8 +78,7 @@ Deno.test("embedded upkeep: PGlite never runs autovacuum; the upkeep analyzes an
     assert.equal(byTable.get("stream_sessions")?.vacuum, true);
     assert.match(await slugLookupPlan(store.db), /Index Scan using streamers_slug_key/);
 
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    await store.db.query("SELECT 1");
+    await statisticsSent(store.db);
     const after = new Map((await readTableActivity(store.db)).map((t) => [t.table, t]));
     assert.ok(
       after.get("stream_sessions")!.dead < 50,
@@ -86,19 +95,8 @@ Deno.test("embedded upkeep: started, it runs at once; stopped, it waits for its 
   const { store, cleanup } = await pglite.open();
   try {
     await store.migrate();
-    await store.addStreamers(
-      Array.from(
-        { length: 1000 },
-        (_, i) => ({
-          slug: `s${i}`,
-          broadcasterUserId: i + 1,
-          channelId: i + 1,
-          chatroomId: i + 1,
-        }),
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    await store.db.query("SELECT 1"); // the statistics of the insert are sent after it
+    await addStreamers(store, 1000);
+    await statisticsSent(store.db);
     const upkeep = startEmbeddedUpkeep(store.db, 3_600_000);
     await upkeep.stop();
     assert.match(await slugLookupPlan(store.db), /Index Scan using streamers_slug_key/);
