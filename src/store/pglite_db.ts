@@ -90,8 +90,8 @@ interface Prepared {
 /**
  * This process's prepared statements, by text, shared by a PgliteDb and its transactions. PGlite's `query()`
  * makes six calls into the WASM backend per statement (parse, describe, bind, describe, execute, sync) and
- * parses and plans it every time; a statement prepared once and then run as one bind–describe–execute–sync
- * message costs a third to a half as much (bench 2: a batch is ~8 statements, ~0.2 ms of fixed cost each).
+ * parses it every time; a statement prepared once and then run as one bind–describe–execute–sync message
+ * skips both (still planned each time: SESSION_DEFAULTS). Measured: a SELECT 204 → 62 µs.
  */
 class PreparedStatements {
   readonly #byText = new Map<string, Prepared>();
