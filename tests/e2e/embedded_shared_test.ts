@@ -78,6 +78,18 @@ Deno.test({
         30_000,
         500,
       );
+      // Its first status (a baseline) is in before it goes live: an online answered first would be that baseline.
+      await waitFor(
+        "xqc's first status",
+        async () => {
+          const listed = JSON.parse((await cli("streamers", "list", "--json")).stdout);
+          return listed.some((s: { slug: string; status: string }) =>
+            s.slug === "xqc" && s.status !== "unknown"
+          );
+        },
+        30_000,
+        500,
+      );
 
       // What the monitor records is readable meanwhile, the same way.
       world.goLive("xqc", { title: "shared database" });

@@ -9,9 +9,10 @@ import { FakeWorld } from "../../src/sim/world.ts";
 import { type FakeKick, startFakeKick } from "../../src/sim/kick.ts";
 import { type FakePusher, startFakePusher } from "../../src/sim/pusher.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { freePort, runCli, spawnCli, waitFor } from "../helpers/cli.ts";
+import { freePort, runCli, waitFor } from "../helpers/cli.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
 import { simulatedKickEnv } from "../helpers/daemon_env.ts";
+import { health, startServiceUntilSubscribed, waitForBaselines } from "../helpers/e2e_rig.ts";
 
 const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL");
 const SECRET = "e2e-client-secret-7f3a9c";
@@ -77,28 +78,10 @@ async function setUp(slugs: string[]): Promise<Harness> {
   };
 }
 
-async function health(port: number): Promise<Record<string, unknown> | null> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
-      signal: AbortSignal.timeout(5_000),
-    });
-    return await response.json();
-  } catch {
-    return null;
-  }
-}
-
+/** Starts the daemon, waits for its subscriptions and the start-up baselines (see the e2e rig). */
 async function startService(h: Harness, channels: number) {
-  const service = spawnCli(["service", "start"], h.env);
-  await waitFor(
-    "the monitor to subscribe every channel",
-    async () => {
-      const report = await health(h.httpPort);
-      return report !== null && report.subscribed_channels === channels;
-    },
-    30_000,
-    100,
-  );
+  const service = await startServiceUntilSubscribed(h.env, h.httpPort, channels);
+  await waitForBaselines(h.store);
   return service;
 }
 
@@ -244,15 +227,27 @@ Deno.test({
       }
       h.proxy.restore();
 
-      await waitFor(
-        "every transition to be written",
-        async () => {
-          const events = await h.store.listEvents({ limit: 100 });
-          return events.length >= expected.length;
-        },
-        30_000,
-        100,
-      );
+      try {
+        await waitFor(
+          "every transition to be written",
+          async () => (await h.store.listEvents({ limit: 100 })).length >= expected.length,
+          30_000,
+          100,
+        );
+      } catch (error) {
+        // What was written, and the daemon's own account, so a failure here explains itself.
+        const written = (await h.store.listEvents({ limit: 100 })).reverse()
+          .map((e) => `${e.slug}:${e.type}@${e.occurredAt.toISOString()} (${e.source})`);
+        service.child.kill("SIGKILL");
+        const out = await service.output();
+        assert.fail(
+          `${error}\nexpected ${expected.length}: ${
+            expected.join(" ")
+          }\nwritten ${written.length}:\n${written.join("\n")}\ndaemon log:\n${
+            out.stderr.split("\n").slice(-80).join("\n")
+          }`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 500));
       const events = (await h.store.listEvents({ limit: 100 })).reverse();
       assert.equal(events.length, expected.length, "no duplicates");

@@ -20,8 +20,15 @@ export interface E2eRig {
   httpPort: number;
   /** `streamers list --json`, through the CLI. */
   listStreamers(): Promise<Record<string, unknown>[]>;
-  /** Starts `service start` and waits until Pusher has `channels` subscriptions. */
-  startService(channels: number): Promise<ReturnType<typeof spawnCli>>;
+  /**
+   * Starts `service start` and waits until Pusher has `channels` subscriptions and the start-up reconciliation
+   * has recorded every streamer's first status (see `waitForBaselines`; `baselines: false` skips that, for a
+   * test with a streamer that is never observed).
+   */
+  startService(
+    channels: number,
+    options?: { baselines?: boolean },
+  ): Promise<ReturnType<typeof spawnCli>>;
   /** Stops the daemon (SIGTERM) and returns the tail of its log when it did not exit 0. */
   stopService(service: ReturnType<typeof spawnCli>): Promise<string | null>;
   cleanup(): Promise<void>;
@@ -78,8 +85,10 @@ export async function startE2eRig(options: E2eRigOptions): Promise<E2eRig> {
       if (listed.code !== 0) throw new Error(`streamers list failed: ${listed.stderr}`);
       return JSON.parse(listed.stdout);
     },
-    startService(channels: number) {
-      return startServiceUntilSubscribed(env, httpPort, channels);
+    async startService(channels, { baselines = true } = {}) {
+      const service = await startServiceUntilSubscribed(env, httpPort, channels);
+      if (baselines) await waitForBaselines(store);
+      return service;
     },
     async stopService(service) {
       service.child.kill("SIGTERM");
@@ -121,6 +130,25 @@ export async function startServiceUntilSubscribed(
     throw new Error(`${error instanceof Error ? error.message : error}\n${stderr.slice(-3000)}`);
   }
   return service;
+}
+
+/**
+ * Waits until no streamer's status is `unknown`: the start-up reconciliation's first answers are committed.
+ * A test that goes live before then races that reconciliation, and an online it answers first is recorded
+ * as a baseline (the state found, no event, no notification), which is what CI once caught.
+ */
+export async function waitForBaselines(store: Store, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    "the start-up reconciliation to record every streamer's first status",
+    async () => {
+      const rows = await store.db.query<{ unknown: number }>(
+        "SELECT count(*)::int AS unknown FROM streamers WHERE status = 'unknown'",
+      );
+      return rows[0].unknown === 0;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 /** The daemon's /healthz report, or null while it does not answer. */
