@@ -4,6 +4,7 @@
  */
 import type { Sink, SinkContext, SinkFactory } from "../monitor/contracts.ts";
 
+/** The metrics sink's factory (registered in ./mod.ts). */
 export const metricsSink: SinkFactory = {
   name: "metrics",
   create(context: SinkContext): Sink {

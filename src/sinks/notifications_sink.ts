@@ -12,6 +12,7 @@ import { listTargets } from "../store/notification_targets.ts";
 import { describeError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 
+/** The notifications sink's factory (registered in ./mod.ts). */
 export const notificationsSink: SinkFactory = {
   name: "notifications",
   create(context: SinkContext): Sink {

@@ -3,7 +3,11 @@
  * target's name. The delivery lifecycle that writes these rows is src/store/notifications.ts.
  */
 import type { Db } from "./db.ts";
-import type { DeliveryKind, DeliveryState } from "../notify/types.ts";
+import type { DeliveryKind, DeliveryState, EventKind } from "../notify/types.ts";
+
+// Part of this module's own signatures, so its readers need not look elsewhere.
+export { EVENT_KINDS } from "../notify/types.ts";
+export type { DeliveryKind, DeliveryState, EventKind };
 
 /** A row of `notify log`. */
 export interface DeliveryRecord {

@@ -18,7 +18,9 @@ import { log } from "../lib/log.ts";
 
 /** What the statistics say of one table (pg_stat_user_tables, and the age of its oldest unfrozen row). */
 export interface TableActivity {
+  /** The table's schema. */
   schema: string;
+  /** The table's name. */
   table: string;
   /** n_live_tup. */
   live: number;
@@ -34,9 +36,13 @@ export interface TableActivity {
 
 /** One table's upkeep. */
 export interface UpkeepStep {
+  /** The table's schema. */
   schema: string;
+  /** The table's name. */
   table: string;
+  /** Whether to VACUUM it (dead rows, inserts or transaction age past autovacuum's thresholds). */
   vacuum: boolean;
+  /** Whether to ANALYZE it (rows changed since the last analyze past autovacuum's threshold). */
   analyze: boolean;
 }
 

@@ -6,6 +6,10 @@ import type { Db } from "./db.ts";
 import { UserFacingError } from "../lib/errors.ts";
 import type { EventKind, NotificationTarget, QuietHours, TargetKind } from "../notify/types.ts";
 
+// Part of this module's own signatures, so its readers need not look elsewhere.
+export { EVENT_KINDS, TARGET_KINDS } from "../notify/types.ts";
+export type { EventKind, NotificationTarget, QuietHours, TargetKind };
+
 /** A target to add (`notify add`). */
 export type NewTarget = Omit<NotificationTarget, "id" | "createdAt">;
 

@@ -24,8 +24,11 @@ export type OpenSession =
 
 /** What {@link planRetitle} reads and writes of transitions.ts's BatchPlan and its replay state. */
 export interface RetitlePlan {
+  /** Sessions the batch opens, with the title and category they start with. */
   insertSessions: { title: string | null; category: string | null }[];
+  /** Sessions (existing or opened in this batch) whose title or category a title change sets. */
   retitleSessions: SessionRetitle[];
+  /** Transitions the plan applies, counted for ApplyResult.inserted. */
   applied: number;
 }
 

@@ -18,17 +18,25 @@ export const TITLE_COALESCE_MS = 60_000;
 
 /** What coalescing reads of a delivery row about to be inserted (src/store/notifications.ts). */
 export interface CoalescedRow {
+  /** The delivery's kind (`online`, `offline`, `title`, …). */
   kind: string;
+  /** notification_targets.id. */
   target_id: number;
+  /** streamers.id. */
   streamer_id: number;
+  /** The event's time, ISO 8601. */
   occurred_at: string;
+  /** When the delivery may first be sent, ISO 8601 (a coalesced title waits). */
   next_attempt_at: string;
 }
 
 /** A (target, streamer) pair that an offline in the batch ends, for a target that wants the offline. */
 export interface EndedPair {
+  /** notification_targets.id. */
   targetId: number;
+  /** streamers.id. */
   streamerId: number;
+  /** When the offline happened. */
   occurredAt: Date;
 }
 

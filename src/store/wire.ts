@@ -61,7 +61,9 @@ export function takeStartupPacket(buffer: Uint8Array): Taken<StartupPacket> {
 
 /** A typed frontend message: its type byte (`Q`, `P`, `B`, `S`, `X`, …) and its bytes, type byte included. */
 export interface FrontendMessage {
+  /** The type byte, as a one-character string. */
   type: string;
+  /** The whole message, type byte and length included. */
   bytes: Uint8Array;
 }
 
