@@ -95,6 +95,8 @@ interface Prepared {
  */
 class PreparedStatements {
   readonly #byText = new Map<string, Prepared>();
+  /** Names forgotten while their transaction was aborted; closed with the next statement prepared. */
+  #stale: string[] = [];
   #counter = 0;
 
   get(text: string): Prepared | undefined {
@@ -110,8 +112,19 @@ class PreparedStatements {
     this.#byText.set(text, prepared);
   }
 
+  /**
+   * Forgets `text`'s statement. The server may still hold it (a 0A000 leaves it in place, inside a
+   * transaction that is now aborted and can run nothing): its name waits for {@link takeStale}.
+   */
   delete(text: string): void {
+    const prepared = this.#byText.get(text);
     this.#byText.delete(text);
+    if (prepared !== undefined) this.#stale.push(prepared.name);
+  }
+
+  /** The forgotten names not yet closed on the server; the caller closes them. */
+  takeStale(): string[] {
+    return this.#stale.splice(0);
   }
 
   /** Forgets the statements no longer in `present` (a socket client ran DEALLOCATE ALL or DISCARD ALL). */
@@ -197,8 +210,12 @@ export class PgliteDb implements Db {
     const name = this.#prepared.nextName();
     if (name === null) return null;
     const { serialize } = protocol;
+    // A statement forgotten after an error is closed here, in a transaction that runs (Close of a name the
+    // server no longer has, after a 26000, is no error): otherwise it stays until the process ends.
+    const stale = this.#prepared.takeStale().map((old) => serialize.close({ type: "S", name: old }));
     const { messages } = await this.#pg.execProtocol(
       concat([
+        ...stale,
         serialize.parse({ name, text }),
         serialize.describe({ type: "S", name }),
         serialize.sync(),
