@@ -17,11 +17,12 @@ import type { Db } from "../store/db.ts";
 import type { StreamerRecord } from "../store/records.ts";
 import type { RefusedTransition } from "../store/transitions.ts";
 import {
+  beginIncarnation,
   cancelHandovers,
   claimStreamers,
   expireInstance,
   heartbeat,
-  instanceSilentFor,
+  instanceLastSeen,
   markHandover,
   type OwnedLease,
   releaseInstance,
@@ -145,17 +146,28 @@ export class LeaseKeeper {
   }
 
   /**
-   * Runs a first round (so the share is known when it returns), then one every TTL / 5 (so a dead monitor's streamers are taken within TTL + TTL / 5). Two monitors must not
-   * share a name: a name renewed within the TTL (a killed monitor's, or a running one's) is waited out for two
-   * TTLs; still renewed by then, it is another live monitor's, and this one refuses to start.
+   * Runs a first round (so the share is known when it returns), then one every TTL / 5 (so a dead monitor's
+   * streamers are taken within TTL + TTL / 5). Two monitors must not share a name: a name renewed within the
+   * TTL (a killed monitor's, or a running one's) is waited out for two TTLs; still renewed by then, it is
+   * another live monitor's, and this one refuses to start. Not waited out: the process that last ran under
+   * this name on this data directory (its incarnation is in INSTANCE_FILE), dead since this one holds the
+   * directory's lock; a restart under a fixed KICK_MONITOR_INSTANCE goes on at once.
    */
   async start(signal?: AbortSignal): Promise<void> {
     const { db, instance, ttlSeconds } = this.#options;
     const deadline = Date.now() + 2 * ttlSeconds * 1000;
+    const predecessor = await this.#predecessor();
     for (let warned = false;;) {
       this.#queries.inc();
-      const silent = await instanceSilentFor(db, instance);
-      if (silent === null || silent > ttlSeconds || signal?.aborted) break;
+      const seen = await instanceLastSeen(db, instance);
+      if (seen === null || seen.silentSeconds > ttlSeconds || signal?.aborted) break;
+      if (predecessor?.name === instance && predecessor.incarnation === seen.incarnation) {
+        log.info("the last monitor of this name ran on this data directory, so it is dead", {
+          instance,
+        });
+        break;
+      }
+      const silent = seen.silentSeconds;
       if (Date.now() > deadline) {
         throw new UserFacingError(
           `Another monitor named ${
@@ -176,7 +188,7 @@ export class LeaseKeeper {
       }
       await sleep(ttlSeconds * 1000 / 3, signal).catch(() => {});
     }
-    await this.#succeed();
+    await this.#succeed(predecessor?.name);
     await this.round();
     // A take-over waits for the dead monitor's leases to be a TTL old, then for a survivor's next heartbeat:
     // TTL / 5 keeps that within TTL + 5 s at the default TTL (bench 9; TTL / 3 measured 21 s).
@@ -271,13 +283,25 @@ export class LeaseKeeper {
     return { ok: false, detail: `cannot renew leases: ${this.#lastError}`, figures };
   }
 
-  /** Frees the leases of the dead instance that ran on this data directory before, and records this one. */
-  async #succeed(): Promise<void> {
+  /** The name and incarnation INSTANCE_FILE records of the monitor that ran on this data directory before. */
+  async #predecessor(): Promise<{ name: string; incarnation?: string } | null> {
+    const { dataDir } = this.#options;
+    if (dataDir === undefined) return null;
+    const text = await Deno.readTextFile(join(dataDir, INSTANCE_FILE)).catch(() => "");
+    // One line (the name) before incarnations were recorded; two since.
+    const [name = "", incarnation] = text.split("\n").map((line) => line.trim());
+    return name === "" ? null : { name, ...(incarnation ? { incarnation } : {}) };
+  }
+
+  /**
+   * Frees the leases of the dead instance that ran on this data directory before, and records this one (its
+   * name and incarnation) there.
+   */
+  async #succeed(previous: string | undefined): Promise<void> {
     const { dataDir, db, instance } = this.#options;
     if (dataDir === undefined) return;
     const path = join(dataDir, INSTANCE_FILE);
-    const previous = (await Deno.readTextFile(path).catch(() => "")).trim();
-    if (previous !== "" && previous !== instance) {
+    if (previous !== undefined && previous !== instance) {
       this.#queries.inc();
       const freed = await expireInstance(db, previous);
       if (freed > 0) {
@@ -287,7 +311,9 @@ export class LeaseKeeper {
         });
       }
     }
-    await Deno.writeTextFile(path, `${instance}\n`, { mode: 0o600 });
+    this.#queries.inc();
+    const incarnation = await beginIncarnation(db, instance);
+    await Deno.writeTextFile(path, `${instance}\n${incarnation}\n`, { mode: 0o600 });
   }
 
   async #runRound(): Promise<void> {

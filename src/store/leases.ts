@@ -279,16 +279,44 @@ export async function releaseInstance(db: Db, instance: string): Promise<void> {
   );
 }
 
+/** What the database knows of a monitor name's last holder ({@link instanceLastSeen}). */
+export interface InstanceSighting {
+  /** Seconds since it last renewed. */
+  silentSeconds: number;
+  /** Which process it was: the token {@link beginIncarnation} gave it when it started. */
+  incarnation: string;
+}
+
+// started_at in microseconds since the epoch, as text: exact, whatever the session's time zone or DateStyle.
+const INCARNATION = "(extract(epoch FROM started_at) * 1000000)::bigint::text";
+
 /**
- * How many seconds ago the instance named `instance` last renewed, or null when no such instance is recorded
- * (a graceful stop removes the row).
+ * When the instance named `instance` last renewed, and which process it was; null when no such instance is
+ * recorded (a graceful stop removes the row).
  */
-export async function instanceSilentFor(db: Db, instance: string): Promise<number | null> {
-  const rows = await db.query<{ silent: number }>(
-    "SELECT extract(epoch FROM now() - last_seen_at)::float8 AS silent FROM instances WHERE id = $1",
+export async function instanceLastSeen(db: Db, instance: string): Promise<InstanceSighting | null> {
+  const rows = await db.query<{ silent: number; incarnation: string }>(
+    `SELECT extract(epoch FROM now() - last_seen_at)::float8 AS silent, ${INCARNATION} AS incarnation
+       FROM instances WHERE id = $1`,
     [instance],
   );
-  return rows.length === 0 ? null : Number(rows[0].silent);
+  return rows.length === 0
+    ? null
+    : { silentSeconds: Number(rows[0].silent), incarnation: rows[0].incarnation };
+}
+
+/**
+ * Records that a new process now runs under `instance` (its row's started_at is now) and returns the token
+ * that tells this process from an earlier one of the same name ({@link InstanceSighting.incarnation}).
+ */
+export async function beginIncarnation(db: Db, instance: string): Promise<string> {
+  const [row] = await db.query<{ incarnation: string }>(
+    `INSERT INTO instances AS i (id, started_at, last_seen_at) VALUES ($1, clock_timestamp(), now())
+     ON CONFLICT (id) DO UPDATE SET started_at = clock_timestamp(), last_seen_at = now()
+     RETURNING ${INCARNATION.replace("started_at", "i.started_at")} AS incarnation`,
+    [instance],
+  );
+  return row.incarnation;
 }
 
 /** A running monitor, as `service status --json` lists it. */

@@ -16,6 +16,7 @@ import type { RefusedTransition } from "../../src/store/transitions.ts";
 import { addTarget } from "../../src/store/notification_targets.ts";
 import { insertTestDelivery, releaseStaleClaims } from "../../src/store/notifications.ts";
 import { claimStreamers, heartbeat, markHandover } from "../../src/store/leases.ts";
+import { withTimeout } from "../../src/lib/timeout.ts";
 
 const T0 = Date.parse("2026-11-25T18:00:00.000Z");
 
@@ -177,7 +178,19 @@ for (const backend of testBackends()) {
             await restarted.start();
             assert.equal(restarted.size, 5);
             assert.deepEqual((await store.liveInstances(60)).map((i) => i.id), ["host-200"]);
-            assert.equal(await Deno.readTextFile(`${dataDir}/monitor-instance`), "host-200\n");
+            const [name, incarnation] = (await Deno.readTextFile(`${dataDir}/monitor-instance`))
+              .split("\n");
+            assert.equal(name, "host-200");
+            assert.match(incarnation, /^\d+$/);
+            // Killed too, and restarted under the same name (a fixed KICK_MONITOR_INSTANCE): its name was
+            // renewed a moment ago, by the process this data directory names, so nothing is waited out.
+            // (Its timer still renews here: waiting would end in "another monitor named" after 2 TTLs.)
+            const again = keeper("host-200");
+            await withTimeout(again.start(), 10_000, "a restart under the same name");
+            assert.equal(again.size, 5);
+            const [, next] = (await Deno.readTextFile(`${dataDir}/monitor-instance`)).split("\n");
+            assert.notEqual(next, incarnation, "the new process has its own incarnation");
+            await again.stop();
             await restarted.stop();
             await killed.stop(); // its timer still runs in this process
           } finally {
@@ -424,6 +437,23 @@ for (const backend of testBackends()) {
           const second = keeperFor(await other(), "same");
           await assert.rejects(second.keeper.start(), /Another monitor named "same" is running/);
           await second.keeper.stop(); // never started: frees nothing of the first one's
+          // Its data directory names "same" too, but another process of that name: refused all the same.
+          const dataDir = await Deno.makeTempDir();
+          try {
+            await Deno.writeTextFile(`${dataDir}/monitor-instance`, "same\n123\n");
+            const third = new LeaseKeeper({
+              db: (await other()).db,
+              instance: "same",
+              ttlSeconds: 3,
+              metrics: new Registry(),
+              onChange: () => {},
+              dataDir,
+            });
+            await assert.rejects(third.start(), /Another monitor named "same" is running/);
+            await third.stop();
+          } finally {
+            await Deno.remove(dataDir, { recursive: true });
+          }
           assert.deepEqual(
             (await store.liveInstances(3)).map((i) => [i.id, i.streamers]),
             [["same", 3]],
