@@ -85,20 +85,31 @@ export class Pipeline {
           livestreamId: journaled.livestreamId,
           sessionStartedAt: journaled.type === "online" ? journaled.occurredAt : null,
         });
-        this.#seedTitle(record.slug, journaledTitle ?? journaled);
+        this.#seedTitle(
+          record.slug,
+          journaledTitle === undefined ? journaled : {
+            ...journaledTitle,
+            startedAt: journaled.type === "online" ? journaled.occurredAt : null,
+          },
+        );
         continue;
       }
+      // A journaled change is about the open session's broadcast: its start is the session's, not the
+      // change's time (taken for it, the next answer would be "another broadcast", rule 6, and its title,
+      // perhaps the API's lagging one, learned without an event; the soak found the change then recorded twice).
       this.#seedTitle(
         record.slug,
-        journaledTitle ?? (record.status === "online" && record.session
-          ? {
-            title: record.session.title ?? null,
-            category: record.session.category ?? null,
-            livestreamId: record.session.livestreamId,
-            startedAt: record.session.startedAt ?? null,
-            occurredAt: record.statusChangedAt,
-          }
-          : undefined),
+        journaledTitle !== undefined
+          ? { ...journaledTitle, startedAt: record.session?.startedAt ?? null }
+          : (record.status === "online" && record.session
+            ? {
+              title: record.session.title ?? null,
+              category: record.session.category ?? null,
+              livestreamId: record.session.livestreamId,
+              startedAt: record.session.startedAt ?? null,
+              occurredAt: record.statusChangedAt,
+            }
+            : undefined),
       );
       this.#states.set(record.slug, {
         ...initialState(record.slug),

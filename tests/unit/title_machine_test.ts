@@ -315,6 +315,36 @@ Deno.test("title rules: a journaled title change seeds a restarted monitor", () 
   assert.deepEqual(pipeline.ingest(observationOf({ at: 45, poll: "B" })), []);
 });
 
+Deno.test("title rules: a journaled title change keeps its broadcast's start, so a lagging answer is no new broadcast", () => {
+  // Killed after journaling B and before committing it: the database still has the session with A.
+  const pipeline = new Pipeline({ offlineGraceMs: 10 * S });
+  pipeline.resumeFrom([{
+    slug: "xqc",
+    type: "title",
+    title: "B",
+    category: null,
+    livestreamId: LIVESTREAM,
+    occurredAt: new Date(T0 + 30 * S),
+    receivedAt: new Date(T0 + 30 * S),
+    source: "poll",
+    baseline: false,
+    raw: null,
+    dedupeKey: "x",
+  }]);
+  pipeline.sync([{
+    slug: "xqc",
+    status: "online",
+    statusChangedAt: new Date(T0),
+    session: { livestreamId: LIVESTREAM, startedAt: new Date(T0), title: "A", category: null },
+  }]);
+  // The API's cache still shows A once, then B: B was recorded already, so nothing is (found by the soak with
+  // Kick's habits: the journaled change's time taken for the broadcast's start made the lagging answer a "new
+  // broadcast" whose title A was learned silently, and B was then recorded a second time).
+  assert.deepEqual(pipeline.ingest(observationOf({ at: 40, poll: "A" })), []);
+  assert.deepEqual(pipeline.ingest(observationOf({ at: 45, poll: "B" })), []);
+  assert.deepEqual(pipeline.ingest(observationOf({ at: 50, poll: "B" })), []);
+});
+
 Deno.test("title rules: a suspected title is asked about again like a suspected status", () => {
   const pipeline = new Pipeline({ offlineGraceMs: 10 * S });
   pipeline.sync([{
