@@ -89,6 +89,8 @@ export class PreJournal {
         type: t.type,
         source: t.source,
         occurred_at: t.occurredAt.toISOString(),
+        // What a title change changed to: an operator (or a soak's report) can tell which one it was.
+        ...(t.type === "title" ? { title: t.title, category: t.category } : {}),
       });
     }
     if (dropped.length > 0) {

@@ -3,6 +3,7 @@
  * JSON lines when stderr is not a terminal (or LOG_FORMAT=json), a readable line otherwise.
  */
 import { addSecret, redact } from "./redact.ts";
+import { escapeForTerminal, escapeJsonForTerminal } from "./terminal.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "pretty";
@@ -43,12 +44,16 @@ function emit(level: LogLevel, message: string, fields?: LogFields): void {
   const time = new Date().toISOString();
   let line: string;
   if (settings.format === "json") {
-    line = JSON.stringify({ time, level, msg: message, ...fields }, errorReplacer);
+    // Fields carry text Kick's streamers wrote (titles, error bodies): no control or bidi character reaches
+    // the terminal or the journal raw, in either format.
+    line = escapeJsonForTerminal(
+      JSON.stringify({ time, level, msg: message, ...fields }, errorReplacer),
+    );
   } else {
     const extra = fields && Object.keys(fields).length > 0
       ? " " + Object.entries(fields).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ")
       : "";
-    line = `${time} ${level.toUpperCase().padEnd(5)} ${message}${extra}`;
+    line = escapeForTerminal(`${time} ${level.toUpperCase().padEnd(5)} ${message}${extra}`);
   }
   settings.write(redact(line));
 }

@@ -3,7 +3,7 @@
  * ESC byte in one would reach the operator's terminal as an escape sequence (change the title bar, rewrite what
  * was printed, in old terminals even answer back), and bidi controls can make text read differently from what it
  * is. Human-readable output passes every user-controlled string through {@link escapeForTerminal}; `--json`
- * output and logs are JSON, which already escapes control characters.
+ * output is JSON (which escapes the C0 controls); the logger escapes the rest of its lines with these too.
  */
 
 /**
@@ -31,4 +31,13 @@ export function escapeForTerminal(text: string): string {
       ? `\\x${code.toString(16).padStart(2, "0")}`
       : `\\u${code.toString(16).padStart(4, "0")}`;
   });
+}
+
+/**
+ * Returns a JSON text with every control and bidi character that JSON.stringify leaves as it is (DEL, the C1
+ * controls, the bidi controls; it escapes C0 itself) written as a `\uXXXX` escape: the same JSON value, safe
+ * to print on a terminal (a JSON log line read with `journalctl` or on the console).
+ */
+export function escapeJsonForTerminal(json: string): string {
+  return json.replace(UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
