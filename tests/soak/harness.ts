@@ -618,7 +618,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
    * reconciled, and with several monitors until ownership has settled again and the owners have polled.
    */
   async function blindUntilReconciled(monitor: Monitor, downAt: number): Promise<void> {
-    await waitForReconciliation(monitor, downAt);
+    // A pass asked at least the API lag after the kill: an earlier one may still show the state before a
+    // change Pusher reported just before the kill (lost with the kill, in its grace), and nothing would see
+    // that change until the next pass (found by the 10-minute run with Kick's habits, a 429 storm right after).
+    await waitForReconciliation(monitor, downAt + tolerance.apiLagMs + tolerance.passMs);
     if (multi) await untilSettled();
     blindWindows.push({ from: downAt - (graceSeconds + 1) * 1000, until: Date.now() + 1_000 });
     // What only the poll sees may have been due for detection by a poll the kill prevented, or seen once and
@@ -913,11 +916,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // ---- the flip schedule -------------------------------------------------------------------------------------
     const nextFlip = new Map(slugs.map((slug) => [slug, startedAt + random.int(0, maxHold)]));
+    // When the API last came back from a fault (0: it never failed).
+    let apiBackAt = 0;
+    let apiWasHealthy = true;
     const flipping = (async () => {
       while (Date.now() < endAt) {
         const now = Date.now();
-        // The poll is the poll-only streamers' one source: while it fails, they hold their state.
-        const holdPollOnly = pollOnly.size > 0 && !apiHealthy();
+        const healthy = apiHealthy();
+        if (healthy && !apiWasHealthy) apiBackAt = now;
+        apiWasHealthy = healthy;
+        // The poll is the poll-only streamers' one source: while it fails, they hold their state, and for as
+        // long again as a state must hold to be seen once it answers (a change made just before the fault may
+        // have been seen once and not confirmed; flipped back at once, it was never observable: the 10-minute
+        // run with Kick's habits found such pairs around 429 storms).
+        const holdPollOnly = pollOnly.size > 0 && (!healthy || now < apiBackAt + observableMs);
         for (const slug of slugs) {
           if (nextFlip.get(slug)! > now) continue;
           if (holdPollOnly && pollOnly.has(slug)) continue;
@@ -1020,11 +1032,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             }
             break;
           }
-          case "flicker":
-            for (let n = faultRandom.int(1, 5); n > 0; n--) {
-              kick.injectQuirk(faultRandom.pick(slugs), "flicker");
-            }
+          case "flicker": {
+            // Distinct streamers: one picked twice would get two flickered answers in a row, which is no
+            // longer Kick's one-answer flicker but a change that held two polls (the 10-minute run with
+            // Kick's habits recorded soak0085's as a false offline and online).
+            const flickered = new Set<string>();
+            for (let n = faultRandom.int(1, 5); n > 0; n--) flickered.add(faultRandom.pick(slugs));
+            for (const slug of flickered) kick.injectQuirk(slug, "flicker");
             break;
+          }
           case "drift":
             kick.setHabits({ ...habits, driftSlugs: driftSlugs() });
             break;
