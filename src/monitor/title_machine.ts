@@ -30,7 +30,11 @@
  *    nor just after a lagging answer showed it (two quick answers may lag differently; found by the soak
  *    with --api-lag: a go-live answer already showing the new title, then two older ones).
  * 5. A field the source did not give (null) is unknown, not a change; one we did not know yet is learned
- *    without an event (Pusher's go-live has no category; the poll fills it in).
+ *    without an event (Pusher's go-live has no category; the poll fills it in). A poll answer missing a
+ *    field we know (the API's drifting shape drops `stream_title` or the category now and then, kick-api.md
+ *    §1.4) is no evidence at all: it cannot say whether that field changed with the other, and a change
+ *    recorded from it would carry the stale value, then be recorded again from a whole answer (found by the
+ *    soak with `--drift`: a retitle recorded once with the go-live title, once with its own).
  * 6. A poll answer about another broadcast (a start time more than SESSION_MATCH_MS.acrossSources from the
  *    one the title is about) is that broadcast's go-live title, not a change: learned without an event (the
  *    status machine decides whether it is a new session; a restart within the grace stays one. Found by the
@@ -142,6 +146,9 @@ export function observeTitle(
     livestreamId: state.livestreamId ?? observation.livestreamId,
     startedAt: state.startedAt ?? started,
   };
+  const partial = (observation.title === null && known.title !== null) ||
+    (observation.category === null && known.category !== null);
+  if (observation.evidence === "poll" && partial) return { state: known, transitions: [] };
   const differs = (observation.title !== null && observation.title !== known.title) ||
     (observation.category !== null && observation.category !== known.category);
   if (observation.evidence === "push") {

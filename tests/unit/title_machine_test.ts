@@ -20,8 +20,8 @@ type Input =
   | { at: number; push: "offline" }
   /** A webhook `livestream.metadata.updated`, sent at `sent` (default `at`). */
   | { at: number; metadata: string; category?: string; sent?: number }
-  /** A poll answer: live since T0, with this title (and category). */
-  | { at: number; poll: string; category?: string; started?: number }
+  /** A poll answer: live since T0, with this title (null: the answer lacks it) and category. */
+  | { at: number; poll: string | null; category?: string; started?: number }
   | { at: number; pollOffline: true }
   | { at: number; tick: true };
 
@@ -239,6 +239,42 @@ const TABLE: { name: string; inputs: Input[]; expect: string[]; pollIntervalMs?:
     name: "Pusher's and the API's start times differing by seconds are one broadcast",
     inputs: [go, { at: 20, poll: "B", started: 3 }, { at: 25, poll: "B", started: 3 }],
     expect: ["B@20:poll"],
+  },
+  {
+    name:
+      "a poll answer without the title is no evidence: a retitle with a new category is one change",
+    inputs: [
+      go,
+      { at: 10, poll: "A", category: "C1" },
+      { at: 20, poll: null, category: "C2" },
+      { at: 23, poll: null, category: "C2" },
+      { at: 26, poll: "B", category: "C2" },
+      { at: 29, poll: "B", category: "C2" },
+    ],
+    expect: ["B/C2@26:poll"],
+  },
+  {
+    name: "a poll answer without the category is no evidence either: no change recorded twice",
+    inputs: [
+      go,
+      { at: 10, poll: "A", category: "C1" },
+      { at: 20, poll: "B" },
+      { at: 23, poll: "B" },
+      { at: 26, poll: "B", category: "C2" },
+      { at: 29, poll: "B", category: "C2" },
+    ],
+    expect: ["B/C2@26:poll"],
+  },
+  {
+    name: "a partial answer between two whole ones does not break their agreement",
+    inputs: [
+      go,
+      { at: 10, poll: "A", category: "C1" },
+      { at: 20, poll: "B", category: "C1" },
+      { at: 23, poll: null, category: "C1" },
+      { at: 26, poll: "B", category: "C1" },
+    ],
+    expect: ["B/C1@20:poll"],
   },
 ];
 
