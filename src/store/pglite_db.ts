@@ -212,7 +212,9 @@ export class PgliteDb implements Db {
     const { serialize } = protocol;
     // A statement forgotten after an error is closed here, in a transaction that runs (Close of a name the
     // server no longer has, after a 26000, is no error): otherwise it stays until the process ends.
-    const stale = this.#prepared.takeStale().map((old) => serialize.close({ type: "S", name: old }));
+    const stale = this.#prepared.takeStale().map((old) =>
+      serialize.close({ type: "S", name: old })
+    );
     const { messages } = await this.#pg.execProtocol(
       concat([
         ...stale,
