@@ -287,16 +287,16 @@ export interface InstanceSighting {
   incarnation: string;
 }
 
-// started_at in microseconds since the epoch, as text: exact, whatever the session's time zone or DateStyle.
-const INCARNATION = "(extract(epoch FROM started_at) * 1000000)::bigint::text";
-
 /**
  * When the instance named `instance` last renewed, and which process it was; null when no such instance is
  * recorded (a graceful stop removes the row).
  */
 export async function instanceLastSeen(db: Db, instance: string): Promise<InstanceSighting | null> {
   const rows = await db.query<{ silent: number; incarnation: string }>(
-    `SELECT extract(epoch FROM now() - last_seen_at)::float8 AS silent, ${INCARNATION} AS incarnation
+    // The incarnation is started_at in microseconds since the epoch, as text: exact, whatever the session's
+    // time zone or DateStyle (beginIncarnation returns it the same way).
+    `SELECT extract(epoch FROM now() - last_seen_at)::float8 AS silent,
+            (extract(epoch FROM started_at) * 1000000)::bigint::text AS incarnation
        FROM instances WHERE id = $1`,
     [instance],
   );
@@ -313,7 +313,7 @@ export async function beginIncarnation(db: Db, instance: string): Promise<string
   const [row] = await db.query<{ incarnation: string }>(
     `INSERT INTO instances AS i (id, started_at, last_seen_at) VALUES ($1, clock_timestamp(), now())
      ON CONFLICT (id) DO UPDATE SET started_at = clock_timestamp(), last_seen_at = now()
-     RETURNING ${INCARNATION.replace("started_at", "i.started_at")} AS incarnation`,
+     RETURNING (extract(epoch FROM i.started_at) * 1000000)::bigint::text AS incarnation`,
     [instance],
   );
   return row.incarnation;
