@@ -167,7 +167,6 @@ export class LeaseKeeper {
         });
         break;
       }
-      const silent = seen.silentSeconds;
       if (Date.now() > deadline) {
         throw new UserFacingError(
           `Another monitor named ${
@@ -181,7 +180,7 @@ export class LeaseKeeper {
           "a monitor with this KICK_MONITOR_INSTANCE renewed its leases recently; waiting it out",
           {
             instance,
-            silentSeconds: Math.round(silent),
+            silentSeconds: Math.round(seen.silentSeconds),
           },
         );
         warned = true;

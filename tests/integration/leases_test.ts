@@ -43,7 +43,7 @@ interface Keeper {
   changes: OwnershipChange[];
 }
 
-function keeperFor(store: Store, instance: string, ttlSeconds = 3): Keeper {
+function keeperFor(store: Store, instance: string, ttlSeconds = 3, dataDir?: string): Keeper {
   const metrics = new Registry();
   const changes: OwnershipChange[] = [];
   const keeper = new LeaseKeeper({
@@ -52,6 +52,7 @@ function keeperFor(store: Store, instance: string, ttlSeconds = 3): Keeper {
     ttlSeconds,
     metrics,
     onChange: (change) => changes.push(change),
+    dataDir,
   });
   return { keeper, metrics, changes };
 }
@@ -159,15 +160,7 @@ for (const backend of testBackends()) {
         await withDatabase(backend, async (store) => {
           await addStreamers(store, 5);
           const dataDir = await Deno.makeTempDir();
-          const keeper = (instance: string) =>
-            new LeaseKeeper({
-              db: store.db,
-              instance,
-              ttlSeconds: 60,
-              metrics: new Registry(),
-              onChange: () => {},
-              dataDir,
-            });
+          const keeper = (instance: string) => keeperFor(store, instance, 60, dataDir).keeper;
           try {
             const killed = keeper("host-100");
             await killed.start();
@@ -441,14 +434,7 @@ for (const backend of testBackends()) {
           const dataDir = await Deno.makeTempDir();
           try {
             await Deno.writeTextFile(`${dataDir}/monitor-instance`, "same\n123\n");
-            const third = new LeaseKeeper({
-              db: (await other()).db,
-              instance: "same",
-              ttlSeconds: 3,
-              metrics: new Registry(),
-              onChange: () => {},
-              dataDir,
-            });
+            const third = keeperFor(await other(), "same", 3, dataDir).keeper;
             await assert.rejects(third.start(), /Another monitor named "same" is running/);
             await third.stop();
           } finally {
