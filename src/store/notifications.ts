@@ -13,25 +13,15 @@ import type {
   CommittedEvent,
   DeliveryKind,
   DeliveryState,
-  EventKind,
   NotificationTarget,
-  QuietHours,
-  TargetKind,
 } from "../notify/types.ts";
 import { listTargets } from "./notification_targets.ts";
 import { coalesceTitleDeliveries } from "./title_deliveries.ts";
 
-// Part of this module's own signatures, so its readers need not look elsewhere.
+// Part of this module's own signatures (and what they refer to), so its readers need not look elsewhere.
 export { EVENT_KINDS, TARGET_KINDS } from "../notify/types.ts";
-export type {
-  CommittedEvent,
-  DeliveryKind,
-  DeliveryState,
-  EventKind,
-  NotificationTarget,
-  QuietHours,
-  TargetKind,
-};
+export type { CommittedEvent, DeliveryKind, DeliveryState, NotificationTarget };
+export type { EventKind, QuietHours, TargetKind } from "../notify/types.ts";
 
 /** Options of {@link createDeliveries}. */
 export interface CreateDeliveriesOptions {
